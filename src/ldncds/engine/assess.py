@@ -1,0 +1,379 @@
+"""One straight line: facts -> engine facts -> findings phase -> conclusions phase -> Assessment."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from .assessment import (
+    Assessment,
+    Caution,
+    CriterionResult,
+    DoseStep,
+    EvidenceRef,
+    Explanation,
+    FactCitation,
+    HardStop,
+    MissingItem,
+    MonitoringReminder,
+    Note,
+    TitrationPlan,
+)
+from .derive import Derived, FactRef, derive
+from .facts import PatientFacts
+from .loader import LoadedRule, LoadedRuleset, load_ruleset
+from .matching import DurableMatcher, EngineError, Firing, OracleMatcher
+from .ruleschema import (
+    CautionOutcome,
+    CriterionDef,
+    CriterionOutcome,
+    DecisionOutcome,
+    DoseAdjustmentOutcome,
+    HardStopOutcome,
+    NoteOutcome,
+    ReminderOutcome,
+    TitrationOutcome,
+)
+
+__all__ = ["Engine", "EngineError", "default_rules_dir"]
+
+
+def default_rules_dir() -> Path:
+    """rules/ next to the source tree (editable install), else ./rules, unless LDNCDS_RULES_DIR says."""
+    if env := os.environ.get("LDNCDS_RULES_DIR"):
+        return Path(env)
+    beside = Path(__file__).resolve().parents[3] / "rules"
+    return beside if (beside / "ruleset.yaml").is_file() else Path.cwd() / "rules"
+
+
+@dataclass
+class _Findings:
+    criteria: list[CriterionResult]
+    hard_stops: list[HardStop]
+    cautions: list[Caution]
+    notes: list[Note]
+    caution_facts: list[dict[str, Any]]
+    fired: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """Assesses patients against one loaded ruleset. Thread-safe; compile once, reuse."""
+
+    def __init__(
+        self,
+        ruleset: LoadedRuleset | str | Path | None = None,
+        matcher: Literal["durable", "oracle"] = "durable",
+    ) -> None:
+        if not isinstance(ruleset, LoadedRuleset):
+            ruleset = load_ruleset(ruleset or default_rules_dir())
+        self.ruleset = ruleset
+        self.matcher = DurableMatcher(ruleset) if matcher == "durable" else OracleMatcher(ruleset)
+
+    @property
+    def version(self) -> str:
+        return self.ruleset.version
+
+    def assess(self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None) -> Assessment:
+        derived = derive(facts, evaluation_date, self.ruleset.valuesets)
+        first = self.matcher.run("findings", derived.facts)
+        findings = self._findings(first, derived)
+        second = self.matcher.run("conclusions", self._conclusion_facts(findings, derived))
+        start = planned_start or evaluation_date
+        return self._assemble(findings, second, derived, evaluation_date, start)
+
+    # ------------------------------------------------------------ explanations
+
+    def _explain(self, firing: Firing, derived: Derived, **values: Any) -> Explanation:
+        rule = self.ruleset.rules[firing.rule_id].rule
+        refs = [derived.refs[i] for i in firing.fact_ids if i in derived.refs]
+        counterfactual = rule.counterfactual
+        if counterfactual:
+            values.setdefault("fact", refs[0].display if refs else "")
+            for key, value in values.items():
+                counterfactual = counterfactual.replace("{" + key + "}", str(value))
+        return Explanation(
+            rule_id=rule.id,
+            rule_version=rule.version,
+            title=rule.title,
+            statement=rule.statement.strip(),
+            facts=[_cite(r) for r in refs],
+            evidence=[EvidenceRef(**e.model_dump()) for e in rule.evidence],
+            rationale=rule.rationale.strip(),
+            counterfactual=counterfactual.strip() if counterfactual else None,
+        )
+
+    # ------------------------------------------------------------ phase 1: findings
+
+    def _findings(self, firings: list[Firing], derived: Derived) -> _Findings:
+        by_kind: dict[type, list[tuple[Firing, LoadedRule]]] = defaultdict(list)
+        for f in firings:
+            lr = self.ruleset.rules[f.rule_id]
+            by_kind[type(lr.rule.then)].append((f, lr))
+        criteria = self._criteria(by_kind[CriterionOutcome], derived)
+        hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
+        cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
+        notes = [Note(text=lr.rule.then.note, explanation=self._explain(f, derived)) for f, lr in by_kind[NoteOutcome]]
+        return _Findings(criteria, hard_stops, cautions, notes, caution_facts, [f.rule_id for f in firings])
+
+    def _criteria(self, fired: list[tuple[Firing, LoadedRule]], derived: Derived) -> list[CriterionResult]:
+        per: dict[str, list[tuple[Firing, CriterionOutcome]]] = defaultdict(list)
+        for f, lr in fired:
+            per[lr.rule.then.criterion].append((f, lr.rule.then))
+        met_pathways = {o.pathway for items in per.values() for _, o in items if o.status == "met" and o.pathway}
+        return [self._criterion(c, per.get(c.id, []), met_pathways, derived) for c in self.ruleset.criteria.values()]
+
+    def _criterion(
+        self,
+        crit: CriterionDef,
+        items: list[tuple[Firing, CriterionOutcome]],
+        met_pathways: set[str],
+        derived: Derived,
+    ) -> CriterionResult:
+        base = {"id": crit.id, "title": crit.title, "question": crit.question, "required": crit.required}
+        if crit.applies_to_pathways and met_pathways and not met_pathways <= set(crit.applies_to_pathways):
+            return CriterionResult(
+                **base,
+                status="not_applicable",
+                basis=f"Not needed on the {', '.join(sorted(met_pathways))} pathway.",
+            )
+        if not items:
+            return CriterionResult(
+                **base,
+                status=crit.default,
+                basis="No record answered this question, so the default applies.",
+                missing=crit.default_missing if crit.default == "unknown" else None,
+                to_change=crit.to_change if crit.default != "met" else None,
+            )
+        status = next(s for s in crit.precedence if any(o.status == s for _, o in items))
+        winners = [(f, o) for f, o in items if o.status == status]
+        missing = "; ".join(dict.fromkeys(o.missing for _, o in winners if o.missing)) or crit.default_missing
+        return CriterionResult(
+            **base,
+            status=status,
+            basis=self.ruleset.rules[winners[0][0].rule_id].rule.title,
+            missing=missing if status == "unknown" else None,
+            to_change=crit.to_change if status != "met" else None,
+            pathways=sorted({o.pathway for _, o in winners if o.pathway}),
+            explanations=[self._explain(f, derived) for f, _ in winners],
+        )
+
+    def _hard_stops(self, fired: list[tuple[Firing, LoadedRule]], derived: Derived) -> list[HardStop]:
+        groups: dict[tuple[str, str], list[tuple[Firing, HardStopOutcome]]] = defaultdict(list)
+        for f, lr in fired:
+            groups[(lr.rule.then.hard_stop, f.fact_ids[0])].append((f, lr.rule.then))
+        out = []
+        for (stop_id, fact_id), items in sorted(groups.items()):
+            ref = derived.refs[fact_id]
+            earliest = None
+            if all(o.washout_days for _, o in items) and ref.end_date:
+                end = date.fromisoformat(ref.end_date)
+                earliest = max(end + timedelta(days=o.washout_days or 0) for _, o in items)
+            out.append(
+                HardStop(
+                    id=stop_id,
+                    title=self.ruleset.hard_stops[stop_id].title,
+                    culprit=_cite(ref),
+                    earliest_start=earliest,
+                    explanations=[self._explain(f, derived, earliest_start=earliest or "") for f, _ in items],
+                )
+            )
+        return out
+
+    def _cautions(
+        self, fired: list[tuple[Firing, LoadedRule]], derived: Derived
+    ) -> tuple[list[Caution], list[dict[str, Any]]]:
+        groups: dict[str, list[tuple[Firing, CautionOutcome]]] = defaultdict(list)
+        for f, lr in fired:
+            groups[lr.rule.then.caution].append((f, lr.rule.then))
+        cautions, facts = [], []
+        for caution_id, items in sorted(groups.items()):
+            refs = [derived.refs[f.fact_ids[0]] for f, _ in items]
+            alerts = [o.alert for _, o in items if o.alert]
+            cautions.append(
+                Caution(
+                    id=caution_id,
+                    title=self.ruleset.cautions[caution_id].title,
+                    culprits=[_cite(r) for r in dict.fromkeys(refs)],
+                    alert=alerts[0] if alerts else None,
+                    explanations=[self._explain(f, derived) for f, _ in items],
+                )
+            )
+            events = sorted(r.event_date for r in refs if r.event_date)
+            facts.append(
+                {"kind": "caution", "id": f"caution:{caution_id}", "caution": caution_id}
+                | ({"event_date": events[0]} if events else {})
+            )
+        return cautions, facts
+
+    # ------------------------------------------------------------ phase 2: conclusions
+
+    def _conclusion_facts(self, findings: _Findings, derived: Derived) -> list[dict[str, Any]]:
+        required = [c for c in findings.criteria if c.required]
+        summary = {
+            "kind": "summary",
+            "id": "summary",
+            "hard_stops": len(findings.hard_stops),
+            "not_met": sum(c.status == "not_met" for c in required),
+            "unknown": sum(c.status == "unknown" for c in required),
+            "cautions": len(findings.cautions),
+        }
+        patient = next(f for f in derived.facts if f["kind"] == "patient")
+        cautions = [{k: v for k, v in c.items() if k != "event_date"} for c in findings.caution_facts]
+        return [summary, patient, *cautions]
+
+    def _assemble(
+        self, findings: _Findings, firings: list[Firing], derived: Derived, on: date, start: date
+    ) -> Assessment:
+        refs = dict(derived.refs)
+        refs["summary"] = FactRef("summary", "summary", "assessment", "combined findings")
+        for c in findings.caution_facts:
+            refs[c["id"]] = FactRef(c["id"], "caution", "assessment", c["caution"], event_date=c.get("event_date"))
+        for value in ("contraindicated", "not_candidate", "insufficient_information", "candidate_with_cautions",
+                      "candidate"):
+            refs[f"decision:{value}"] = FactRef(f"decision:{value}", "decision", "assessment", value)
+        conclusions = Derived(refs=refs)
+        decisions = [f for f in firings if isinstance(self._then(f), DecisionOutcome)]
+        if len(decisions) != 1:
+            # The decision rules must be exclusive and complete; anything else is an error, not advice.
+            raise EngineError(f"expected exactly one decision rule to fire, got {len(decisions)}")
+        decision = self._then(decisions[0]).decision
+        plan = self._plan(firings, conclusions, start)
+        reminders = self._reminders(firings, conclusions, start)
+        earliest = None
+        if findings.hard_stops and all(h.earliest_start for h in findings.hard_stops):
+            earliest = max(h.earliest_start for h in findings.hard_stops if h.earliest_start)
+        explanation = self._explain(decisions[0], conclusions)
+        explanation.facts = _decision_facts(decision, findings)
+        missing = [
+            MissingItem(criterion=c.id, what=c.missing or c.question)
+            for c in findings.criteria
+            if c.status == "unknown" and c.required
+        ]
+        return Assessment(
+            decision=decision,
+            reason=_reason(decision, findings, earliest),
+            evaluation_date=on,
+            ruleset_version=self.ruleset.version,
+            earliest_start=earliest,
+            criteria=findings.criteria,
+            hard_stops=findings.hard_stops,
+            cautions=findings.cautions,
+            notes=findings.notes,
+            alerts=[c.alert for c in findings.cautions if c.alert],
+            plan=plan,
+            reminders=reminders,
+            missing=missing,
+            counterfactuals=_counterfactuals(decision, findings),
+            explanation=explanation,
+            rules_fired=sorted(set(findings.fired) | {f.rule_id for f in firings}),
+        )
+
+    def _then(self, firing: Firing) -> Any:
+        return self.ruleset.rules[firing.rule_id].rule.then
+
+    def _plan(self, firings: list[Firing], derived: Derived, start: date) -> TitrationPlan | None:
+        plans = [f for f in firings if isinstance(self._then(f), TitrationOutcome)]
+        if not plans:
+            return None
+        if len({f.rule_id for f in plans}) > 1:
+            raise EngineError("more than one titration plan applies")
+        then: TitrationOutcome = self._then(plans[0])
+        steps = [
+            DoseStep(
+                dose_mg=s.dose_mg,
+                timing=s.timing,
+                from_week=s.from_week,
+                to_week=s.to_week,
+                starts_on=start + timedelta(weeks=s.from_week),
+                above_flag=s.dose_mg > then.flag_above_mg,
+            )
+            for s in then.steps
+        ]
+        adjustments = [
+            Note(text=self._then(f).dose_adjustment, explanation=self._explain(f, derived))
+            for f in firings
+            if isinstance(self._then(f), DoseAdjustmentOutcome)
+        ]
+        return TitrationPlan(
+            id=then.titration,
+            start_date=start,
+            steps=steps,
+            target_mg=steps[-1].dose_mg,
+            flag_above_mg=then.flag_above_mg,
+            flagged=any(s.above_flag for s in steps),
+            adjustments=adjustments,
+            explanation=self._explain(plans[0], derived),
+        )
+
+    def _reminders(self, firings: list[Firing], derived: Derived, start: date) -> list[MonitoringReminder]:
+        out = []
+        for f in firings:
+            then = self._then(f)
+            if not isinstance(then, ReminderOutcome):
+                continue
+            anchor = start
+            if then.due.anchor == "event":
+                events = [derived.refs[i].event_date for i in f.fact_ids if derived.refs[i].event_date]
+                if not events:
+                    continue  # no date to count from; the caution itself still says what to do
+                anchor = date.fromisoformat(events[0])
+            out.append(
+                MonitoringReminder(
+                    id=then.reminder,
+                    what=then.what,
+                    due_from=anchor + timedelta(days=then.due.from_days),
+                    due_by=anchor + timedelta(days=then.due.to_days),
+                    explanation=self._explain(f, derived),
+                )
+            )
+        return sorted(out, key=lambda r: (r.due_from, r.id))
+
+
+def _cite(ref: FactRef) -> FactCitation:
+    return FactCitation(source=ref.source, kind=ref.kind, display=ref.display, date=ref.date, detail=ref.detail)
+
+
+def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
+    if decision == "contraindicated":
+        return [h.culprit for h in findings.hard_stops]
+    if decision == "candidate_with_cautions":
+        return [c for caution in findings.cautions for c in caution.culprits]
+    wanted = {"not_candidate": "not_met", "insufficient_information": "unknown"}.get(decision, "met")
+    return [f for c in findings.criteria if c.status == wanted for e in c.explanations for f in e.facts]
+
+
+def _reason(decision: str, findings: _Findings, earliest: date | None) -> str:
+    if decision == "contraindicated":
+        first = findings.hard_stops[0]
+        text = f"Contraindicated: {first.title.lower()} ({first.culprit.display})"
+        return text + (f"; earliest start {earliest.isoformat()}" if earliest else "")
+    if decision == "not_candidate":
+        unmet = [c.title.lower() for c in findings.criteria if c.status == "not_met" and c.required]
+        return "Not a candidate: not met: " + ", ".join(unmet)
+    if decision == "insufficient_information":
+        unknown = [c.title.lower() for c in findings.criteria if c.status == "unknown" and c.required]
+        return "Insufficient information: unknown: " + ", ".join(unknown)
+    if decision == "candidate_with_cautions":
+        return "Candidate with cautions: " + ", ".join(c.title.lower() for c in findings.cautions)
+    return "Candidate: every criterion met, no hard stop or caution found"
+
+
+def _counterfactuals(decision: str, findings: _Findings) -> list[str]:
+    out: list[str] = []
+    if decision == "contraindicated":
+        for h in findings.hard_stops:
+            out += [e.counterfactual for e in h.explanations if e.counterfactual]
+    elif decision in ("not_candidate", "insufficient_information"):
+        wanted = "not_met" if decision == "not_candidate" else "unknown"
+        for c in findings.criteria:
+            if c.status == wanted and c.required:
+                texts = [e.counterfactual for e in c.explanations if e.counterfactual]
+                out += texts or [c.to_change or f"Answer: {c.question}"]
+    elif decision == "candidate_with_cautions":
+        for caution in findings.cautions:
+            out += [e.counterfactual for e in caution.explanations if e.counterfactual]
+    return list(dict.fromkeys(out))

@@ -1,0 +1,136 @@
+"""The engine's output: a decision with every part explained."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .vocabulary import CriterionStatus, Decision
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FactCitation(_Out):
+    """A patient fact a rule used, and the record it came from."""
+
+    source: str = Field(description="The record, e.g. 'MedicationRequest/mr-9'.")
+    kind: str
+    display: str
+    date: str | None = None
+    detail: str | None = None
+
+
+class EvidenceRef(_Out):
+    citation: str
+    pmid: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    grade: str | None = None
+
+
+class Explanation(_Out):
+    rule_id: str
+    rule_version: str
+    title: str
+    statement: str
+    facts: list[FactCitation] = Field(default_factory=list)
+    evidence: list[EvidenceRef] = Field(default_factory=list)
+    rationale: str
+    counterfactual: str | None = None
+
+
+class CriterionResult(_Out):
+    id: str
+    title: str
+    question: str
+    status: CriterionStatus
+    required: bool
+    basis: str = Field(description="Why the status is what it is, in one sentence.")
+    missing: str | None = Field(default=None, description="For unknown: what is missing and where it is recorded.")
+    to_change: str | None = None
+    pathways: list[str] = Field(default_factory=list)
+    explanations: list[Explanation] = Field(default_factory=list)
+
+
+class HardStop(_Out):
+    id: str
+    title: str
+    culprit: FactCitation = Field(description="The medication, condition, result or allergy behind it.")
+    earliest_start: date | None = Field(
+        default=None, description="First day naltrexone could start once the washout has passed, if any."
+    )
+    explanations: list[Explanation]
+
+
+class Caution(_Out):
+    id: str
+    title: str
+    culprits: list[FactCitation]
+    alert: str | None = None
+    explanations: list[Explanation]
+
+
+class Note(_Out):
+    text: str
+    explanation: Explanation
+
+
+class DoseStep(_Out):
+    dose_mg: float
+    timing: str
+    from_week: int
+    to_week: int | None = None
+    starts_on: date
+    above_flag: bool = Field(description="True when this step exceeds the plan's flag threshold.")
+
+
+class TitrationPlan(_Out):
+    id: str
+    start_date: date
+    steps: list[DoseStep]
+    target_mg: float
+    flag_above_mg: float
+    flagged: bool = Field(description="True when any step exceeds the flag threshold (above the studied range).")
+    adjustments: list[Note] = Field(default_factory=list)
+    explanation: Explanation
+
+
+class MonitoringReminder(_Out):
+    id: str
+    what: str
+    due_from: date
+    due_by: date
+    explanation: Explanation
+
+
+class MissingItem(_Out):
+    criterion: str
+    what: str
+
+
+class Assessment(_Out):
+    """A complete, explained LDN candidacy assessment.
+
+    Deterministic for (patient facts, ruleset_version, evaluation_date).
+    """
+
+    assessment_id: str | None = None
+    decision: Decision
+    reason: str = Field(description="One line: the decision and its main reason.")
+    evaluation_date: date
+    ruleset_version: str
+    earliest_start: date | None = None
+    criteria: list[CriterionResult]
+    hard_stops: list[HardStop] = Field(default_factory=list)
+    cautions: list[Caution] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+    alerts: list[str] = Field(default_factory=list, description="Same-day safety alerts.")
+    plan: TitrationPlan | None = None
+    reminders: list[MonitoringReminder] = Field(default_factory=list)
+    missing: list[MissingItem] = Field(default_factory=list)
+    counterfactuals: list[str] = Field(default_factory=list, description="What would change this decision.")
+    explanation: Explanation
+    rules_fired: list[str] = Field(default_factory=list)

@@ -1,0 +1,323 @@
+"""Turn PatientFacts into flat engine facts the rules can test.
+
+This is normalisation, not clinical policy: dates become day counts relative to the evaluation
+date, codes become value-set memberships, statuses become a small vocabulary. Every threshold and
+every code list stays in rules/. Fields whose value is unknown are left out, and a missing field
+never matches a test, so "unknown" can never pass for "false".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .codes import canonical_system
+from .facts import (
+    Allergy,
+    Coding,
+    Condition,
+    Medication,
+    Observation,
+    PatientFacts,
+    Procedure,
+    earliest,
+    latest,
+)
+from .loader import ValueSets
+
+SECTIONS = ("conditions", "medications", "procedures", "allergies", "observations")
+_CURRENT = {"active", "recurrence", "relapse"}
+_NOT_CURRENT = {"inactive", "remission", "resolved"}
+_EXPOSURE = {
+    "active": "current",
+    "on-hold": "current",
+    "completed": "ended",
+    "stopped": "ended",
+    "cancelled": "none",
+    "not-taken": "none",
+    "draft": "planned",
+    "intended": "planned",
+    "unknown": "unknown",
+}
+_PROCEDURE_STATE = {
+    "completed": "done",
+    "in-progress": "done",
+    "stopped": "done",
+    "preparation": "planned",
+    "on-hold": "planned",
+    "not-done": "not_done",
+    "unknown": "unknown",
+}
+_USABLE_OBSERVATION = {"final", "amended", "corrected"}
+
+
+@dataclass(frozen=True)
+class FactRef:
+    """What an explanation says about one fact: where it came from and what it was."""
+
+    id: str
+    kind: str
+    source: str
+    display: str
+    date: str | None = None
+    detail: str | None = None
+    end_date: str | None = None
+    event_date: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Derived:
+    facts: list[dict[str, Any]] = field(default_factory=list)
+    refs: dict[str, FactRef] = field(default_factory=dict)
+
+    def add(self, fact: dict[str, Any], ref: FactRef) -> None:
+        self.facts.append({k: v for k, v in fact.items() if v is not None})
+        self.refs[ref.id] = ref
+
+
+def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
+    out = Derived()
+    _patient(out, facts, on)
+    for section in SECTIONS:
+        items = getattr(facts, section)
+        out.add(
+            {
+                "kind": "record",
+                "id": f"record:{section}",
+                "section": section,
+                "available": items is not None,
+                "complete": items is not None and section not in facts.incomplete,
+            },
+            FactRef(f"record:{section}", "record", f"{facts.source} ({section})", _section_label(section, items)),
+        )
+    for i, c in enumerate(facts.conditions or ()):
+        _condition(out, f"c{i}", c, on, valuesets)
+    for i, m in enumerate(facts.medications or ()):
+        _medication(out, f"m{i}", m, on, valuesets)
+    for i, p in enumerate(facts.procedures or ()):
+        _procedure(out, f"p{i}", p, on, valuesets)
+    for i, a in enumerate(facts.allergies or ()):
+        _allergy(out, f"a{i}", a, valuesets)
+    _observations(out, facts.observations or [], on, valuesets)
+    return out
+
+
+def _section_label(section: str, items: list | None) -> str:
+    if items is None:
+        return f"{section}: not available"
+    return f"{section}: {len(items)} record(s)"
+
+
+def _days(on: date, value: str | None, *, bound: str) -> int | None:
+    """Whole days from a (partial) date to the evaluation date, using the bound that is conservative."""
+    if value is None:
+        return None
+    day = latest(value) if bound == "latest" else earliest(value)
+    return (on - day).days
+
+
+def _patient(out: Derived, facts: PatientFacts, on: date) -> None:
+    age_min = age_max = None
+    if facts.birth_date and earliest(facts.birth_date) <= on:
+        age_min = _age(latest(facts.birth_date), on)
+        age_max = _age(earliest(facts.birth_date), on)
+    detail = f"born {facts.birth_date}" if facts.birth_date else "birth date not recorded"
+    out.add(
+        {
+            "kind": "patient",
+            "id": "patient",
+            "age_min": age_min,
+            "age_max": age_max,
+            "sex": facts.sex,
+            "birth_date_known": age_min is not None,
+        },
+        FactRef("patient", "patient", facts.source, _age_label(age_min, age_max), facts.birth_date, detail),
+    )
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _age_label(age_min: int | None, age_max: int | None) -> str:
+    if age_min is None:
+        return "age unknown"
+    return f"age {age_min}" if age_min == age_max else f"age {age_min}-{age_max}"
+
+
+def _memberships(codes: list[Coding], valuesets: ValueSets) -> list[str]:
+    found: set[str] = set()
+    for coding in codes:
+        system = canonical_system(coding.system)
+        if system:
+            found |= valuesets.of_code(system, coding.code)
+    return sorted(found)
+
+
+def _display(codes: list[Coding], text: str | None) -> str:
+    if text:
+        return text
+    for coding in codes:
+        if coding.display:
+            return coding.display
+    if codes:
+        return f"{codes[0].system} {codes[0].code}"
+    return "(no name recorded)"
+
+
+def _code_label(codes: list[Coding]) -> str | None:
+    parts = [f"{canonical_system(c.system) or c.system} {c.code}" for c in codes]
+    return ", ".join(parts) or None
+
+
+def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueSets) -> None:
+    if c.verification_status in {"refuted", "entered-in-error"}:
+        return
+    clinical = "unknown"
+    if c.clinical_status in _CURRENT:
+        clinical = "current"
+    elif c.clinical_status in _NOT_CURRENT:
+        clinical = "not_current"
+    if c.abatement and earliest(c.abatement) <= on:
+        clinical = "not_current"  # R4: abated implies not current, whatever the status says
+    onset = c.onset if c.onset and earliest(c.onset) <= on else None  # a future onset is no evidence
+    recorded = c.recorded_date if c.recorded_date and earliest(c.recorded_date) <= on else None
+    basis, dmin, dmax = "none", None, None
+    if onset:
+        basis, dmin, dmax = "onset", max(0, _days(on, onset, bound="latest") or 0), _days(on, onset, bound="earliest")
+    elif recorded:
+        basis, dmin = "recorded", max(0, _days(on, recorded, bound="latest") or 0)
+    verification = "confirmed" if c.verification_status == "confirmed" else "possible"
+    status = f"{c.clinical_status or 'status not recorded'}, {c.verification_status or 'verification not recorded'}"
+    dated = f"onset {onset}" if onset else (f"recorded {recorded}" if recorded else "no onset or recorded date")
+    out.add(
+        {
+            "kind": "condition",
+            "id": fid,
+            "value_sets": _memberships(c.codes, valuesets),
+            "clinical": clinical,
+            "verification": verification,
+            "duration_days_min": dmin,
+            "duration_days_max": dmax,
+            "duration_basis": basis,
+        },
+        FactRef(fid, "condition", c.source, _display(c.codes, c.text), onset or recorded,
+                f"{_code_label(c.codes) or 'uncoded'}; {status}; {dated}"),
+    )
+
+
+def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: ValueSets) -> None:
+    if m.status == "entered-in-error":
+        return
+    exposure = _EXPOSURE.get(m.status or "unknown", "unknown")
+    days_since_end = _days(on, m.end, bound="latest")
+    if exposure == "ended" and days_since_end is not None and days_since_end < 0:
+        exposure = "current"  # completed early on paper, but the supply runs past today
+    coded = _memberships(m.codes, valuesets)
+    texts = [t for t in [m.text, *(c.display for c in m.codes)] if t]
+    text_sets: set[str] = set()
+    for t in texts:
+        text_sets |= valuesets.of_text(t)
+    known_codes = [c for c in m.codes if canonical_system(c.system)]
+    detail = f"{_code_label(m.codes) or 'text only'}; status {m.status or 'not recorded'}"
+    if m.start:
+        detail += f"; started {m.start}"
+    if m.end:
+        detail += f"; ended {m.end}"
+    if m.daily_dose_mg is not None:
+        detail += f"; {m.daily_dose_mg:g} mg/day"
+    out.add(
+        {
+            "kind": "medication",
+            "id": fid,
+            "value_sets": coded,
+            "text_value_sets": sorted(text_sets),
+            "identified": bool(known_codes or texts),
+            "exposure": exposure,
+            "is_order": m.is_order,
+            "days_since_start": _days(on, m.start, bound="latest"),
+            "days_since_end": days_since_end if exposure == "ended" else None,
+            "daily_dose_mg": m.daily_dose_mg,
+        },
+        FactRef(fid, "medication", m.source, _display(m.codes, m.text), m.start, detail,
+                end_date=latest(m.end).isoformat() if m.end else None),
+    )
+
+
+def _procedure(out: Derived, fid: str, p: Procedure, on: date, valuesets: ValueSets) -> None:
+    if p.status == "entered-in-error":
+        return
+    state = _PROCEDURE_STATE.get(p.status or "unknown", "unknown")
+    days_since = _days(on, p.performed, bound="latest")
+    days_until = -_days(on, p.performed, bound="earliest") if p.performed and state == "planned" else None
+    out.add(
+        {
+            "kind": "procedure",
+            "id": fid,
+            "value_sets": sorted(set(_memberships(p.codes, valuesets)) | set(_memberships(p.category, valuesets))),
+            "state": state,
+            "days_since": days_since if state == "done" else None,
+            "days_until": days_until,
+        },
+        FactRef(fid, "procedure", p.source, _display(p.codes, p.text), p.performed,
+                f"{_code_label(p.codes) or 'uncoded'}; status {p.status or 'not recorded'}",
+                event_date=earliest(p.performed).isoformat() if p.performed and state == "planned" else None),
+    )
+
+
+def _allergy(out: Derived, fid: str, a: Allergy, valuesets: ValueSets) -> None:
+    if a.verification_status in {"refuted", "entered-in-error"}:
+        return
+    texts = [t for t in [a.text, *(c.display for c in a.codes)] if t]
+    text_sets: set[str] = set()
+    for t in texts:
+        text_sets |= valuesets.of_text(t)
+    out.add(
+        {
+            "kind": "allergy",
+            "id": fid,
+            "value_sets": _memberships(a.codes, valuesets),
+            "text_value_sets": sorted(text_sets),
+            "active": a.clinical_status not in {"inactive", "resolved"},
+            "verification": a.verification_status or "unknown",
+        },
+        FactRef(fid, "allergy", a.source, _display(a.codes, a.text), None,
+                f"{_code_label(a.codes) or 'text only'}; {a.clinical_status or 'status not recorded'}"),
+    )
+
+
+def _observations(out: Derived, observations: list[Observation], on: date, valuesets: ValueSets) -> None:
+    rows = []
+    for i, o in enumerate(observations):
+        if o.status in {"entered-in-error", "cancelled"}:
+            continue
+        usable = o.status in _USABLE_OBSERVATION
+        days_since = _days(on, o.effective, bound="latest")
+        rows.append((f"o{i}", o, _memberships(o.codes, valuesets), usable, days_since))
+    newest: dict[str, tuple[int, str]] = {}
+    for fid, _o, sets, usable, days_since in rows:
+        if not usable or days_since is None or days_since < 0:
+            continue
+        for vs in sets:
+            if vs not in newest or days_since < newest[vs][0]:
+                newest[vs] = (days_since, fid)
+    for fid, o, sets, usable, days_since in rows:
+        value = o.result or (f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text)
+        out.add(
+            {
+                "kind": "observation",
+                "id": fid,
+                "value_sets": sets,
+                "usable": usable,
+                "days_since": days_since,
+                "value_num": o.value_num,
+                "result": o.result,
+                "latest_in": sorted(vs for vs in sets if newest.get(vs, (0, ""))[1] == fid),
+            },
+            FactRef(fid, "observation", o.source, _display(o.codes, None), o.effective,
+                    f"{_code_label(o.codes) or 'uncoded'}; {value or 'no value'}; status {o.status or 'not recorded'}"),
+        )

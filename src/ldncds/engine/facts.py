@@ -1,0 +1,166 @@
+"""Patient facts: the engine's input, free of FHIR and HTTP.
+
+Every fact keeps the `source` it came from (e.g. ``Condition/abc``) so explanations can cite it.
+Unknown is representable everywhere: a missing date is ``None``, and a whole list that was not
+supplied is ``None`` (not looked at), which is different from ``[]`` (looked at, nothing found).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _check_partial_date(value: str) -> str:
+    match = _PARTIAL_DATE.match(value)
+    if not match:
+        raise ValueError("expected a date as YYYY, YYYY-MM or YYYY-MM-DD")
+    earliest(value)  # raises on impossible months/days
+    return value
+
+
+PartialDate = Annotated[str, AfterValidator(_check_partial_date)]
+"""A FHIR-style date that may be partial: ``1979``, ``1979-03`` or ``1979-03-14``."""
+
+
+def earliest(value: str) -> date:
+    """First day a partial date can denote."""
+    year, month, day = _PARTIAL_DATE.match(value).groups()  # type: ignore[union-attr]
+    return date(int(year), int(month or 1), int(day or 1))
+
+
+def latest(value: str) -> date:
+    """Last day a partial date can denote."""
+    year, month, day = _PARTIAL_DATE.match(value).groups()  # type: ignore[union-attr]
+    y, m = int(year), int(month or 12)
+    return date(y, m, int(day) if day else calendar.monthrange(y, m)[1])
+
+
+class _Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(
+        min_length=1,
+        max_length=512,
+        description="Where the fact came from, e.g. 'Condition/abc' or 'MedicationRequest/mr-9'.",
+        examples=["Condition/cond-1"],
+    )
+
+
+class Coding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str = Field(
+        min_length=1,
+        description="Code system: a short name (ICD-10-CM, SNOMED-CT, RxNorm, LOINC, CPT, HCPCS) or its FHIR URI.",
+    )
+    code: str = Field(min_length=1, max_length=64)
+    display: str | None = Field(default=None, max_length=512)
+
+
+ConditionClinicalStatus = Literal["active", "recurrence", "relapse", "inactive", "remission", "resolved"]
+VerificationStatus = Literal[
+    "confirmed", "provisional", "differential", "unconfirmed", "refuted", "entered-in-error"
+]
+
+
+class Condition(_Fact):
+    codes: list[Coding] = Field(default_factory=list)
+    text: str | None = Field(default=None, max_length=1024)
+    clinical_status: ConditionClinicalStatus | None = None
+    verification_status: VerificationStatus | None = None
+    onset: PartialDate | None = None
+    recorded_date: PartialDate | None = None
+    abatement: PartialDate | None = None
+
+
+MedicationStatus = Literal[
+    "active",
+    "on-hold",
+    "completed",
+    "stopped",
+    "cancelled",
+    "entered-in-error",
+    "draft",
+    "intended",
+    "not-taken",
+    "unknown",
+]
+
+
+class Medication(_Fact):
+    """A prescription or a statement of use; coded, or text only."""
+
+    codes: list[Coding] = Field(default_factory=list, description="Product and/or ingredient codes.")
+    text: str | None = Field(default=None, max_length=1024, description="Free-text name as written.")
+    status: MedicationStatus | None = None
+    is_order: bool = Field(default=True, description="False for proposals/plans, which are not use.")
+    start: PartialDate | None = Field(default=None, description="Authored, dispensed or first taken.")
+    end: PartialDate | None = Field(default=None, description="End of supply or last dose, if known.")
+    daily_dose_mg: float | None = Field(default=None, ge=0, le=100000)
+    dose_text: str | None = Field(default=None, max_length=1024)
+
+
+ProcedureStatus = Literal[
+    "preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"
+]
+
+
+class Procedure(_Fact):
+    codes: list[Coding] = Field(default_factory=list)
+    category: list[Coding] = Field(default_factory=list)
+    text: str | None = Field(default=None, max_length=1024)
+    status: ProcedureStatus | None = None
+    performed: PartialDate | None = Field(default=None, description="When done, or when planned.")
+
+
+class Allergy(_Fact):
+    codes: list[Coding] = Field(default_factory=list)
+    text: str | None = Field(default=None, max_length=1024)
+    clinical_status: Literal["active", "inactive", "resolved"] | None = None
+    verification_status: Literal["unconfirmed", "confirmed", "refuted", "entered-in-error"] | None = None
+
+
+class Observation(_Fact):
+    codes: list[Coding] = Field(default_factory=list)
+    status: (
+        Literal["registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"]
+        | None
+    ) = None
+    effective: PartialDate | None = None
+    value_num: float | None = None
+    value_unit: str | None = Field(default=None, max_length=64)
+    result: Literal["positive", "negative"] | None = Field(
+        default=None, description="Qualitative result, e.g. of a urine screen or pregnancy test."
+    )
+    value_text: str | None = Field(default=None, max_length=1024)
+
+
+class PatientFacts(BaseModel):
+    """Everything the rules may read about one patient.
+
+    A list left out (``None``) means "not available": the rules treat what depends on it as unknown.
+    An empty list means "looked, found nothing".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(default="Patient", max_length=512, examples=["Patient/pt-1001"])
+    birth_date: PartialDate | None = None
+    sex: Literal["female", "male", "other", "unknown"] | None = None
+    deceased: bool = False
+    conditions: list[Condition] | None = None
+    medications: list[Medication] | None = None
+    procedures: list[Procedure] | None = None
+    allergies: list[Allergy] | None = None
+    observations: list[Observation] | None = None
+    incomplete: list[Literal["conditions", "medications", "procedures", "allergies", "observations"]] = Field(
+        default_factory=list,
+        description="Sections that were supplied but may be incomplete (e.g. a search returned an error).",
+    )

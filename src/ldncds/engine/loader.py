@@ -1,0 +1,258 @@
+"""Load and validate rules/ at start-up: any error stops the process with the file and rule named."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .codes import CODE_SYSTEMS, canonical_code
+from .ruleschema import (
+    CautionOutcome,
+    CriterionDef,
+    CriterionOutcome,
+    FindingDef,
+    HardStopOutcome,
+    Manifest,
+    Rule,
+    RuleFile,
+)
+from .vocabulary import CONCLUSION_KINDS, FINDINGS_KINDS, SET_FIELD_OF, Phase
+
+PHASE_OF_CONCERN: dict[str, Phase] = {
+    "eligibility": "findings",
+    "contraindications": "findings",
+    "cautions": "findings",
+    "decision": "conclusions",
+    "dosing": "conclusions",
+    "monitoring": "conclusions",
+}
+MANIFEST = "ruleset.yaml"
+VALUESET_DIR = "valuesets"
+
+
+class RulesetError(Exception):
+    """A rule file is wrong. The message names the file (and rule) so an informaticist can fix it."""
+
+    def __init__(self, file: str, message: str, rule_id: str | None = None) -> None:
+        where = f"{file}" + (f", rule {rule_id}" if rule_id else "")
+        super().__init__(f"{where}: {message}")
+        self.file, self.rule_id, self.detail = file, rule_id, message
+
+
+class ValueSets:
+    """Code lists by name; matches codes exactly or by prefix, and free text by keyword."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.rows: dict[str, list[dict[str, str]]] = {}
+        self._exact: dict[tuple[str, str], set[str]] = {}
+        self._prefix: list[tuple[str, str, str]] = []
+        self._keywords: dict[str, list[str]] = {}
+        self._keyword_re: list[tuple[str, re.Pattern[str]]] = []
+
+    def add(self, name: str, row: dict[str, str]) -> None:
+        self.names.add(name)
+        self.rows.setdefault(name, []).append(row)
+        system, code, match = row["system"], row["code"], row["match"]
+        if match == "keyword":
+            self._keywords.setdefault(name, []).append(code.lower())
+        elif match == "prefix":
+            self._prefix.append((system, canonical_code(system, code).replace(".", ""), name))
+        else:
+            self._exact.setdefault((system, canonical_code(system, code)), set()).add(name)
+
+    def finish(self) -> None:
+        self._keyword_re = [
+            (name, re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, sorted(words))) + r")(?![a-z0-9])"))
+            for name, words in sorted(self._keywords.items())
+        ]
+
+    def of_code(self, system: str, code: str) -> set[str]:
+        code = canonical_code(system, code)
+        found = set(self._exact.get((system, code), ()))
+        bare = code.replace(".", "")
+        for p_system, prefix, name in self._prefix:
+            if p_system == system and bare.startswith(prefix):
+                found.add(name)
+        return found
+
+    def of_text(self, text: str) -> set[str]:
+        low = text.lower()
+        return {name for name, pattern in self._keyword_re if pattern.search(low)}
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    rule: Rule
+    file: str
+    concern: str
+    phase: Phase
+
+
+@dataclass
+class LoadedRuleset:
+    directory: Path
+    manifest: Manifest
+    files: dict[str, RuleFile]
+    rules: dict[str, LoadedRule]
+    criteria: dict[str, CriterionDef]
+    hard_stops: dict[str, FindingDef]
+    cautions: dict[str, FindingDef]
+    valuesets: ValueSets
+    content_hash: str
+    rule_order: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        """Human version plus a content hash of rules/: two different rule sets never share it."""
+        return f"{self.manifest.version}+{self.content_hash[:12]}"
+
+    def phase_rules(self, phase: Phase) -> list[LoadedRule]:
+        return [self.rules[r] for r in self.rule_order if self.rules[r].phase == phase]
+
+
+def content_hash(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        if "__pycache__" in rel or rel.startswith("."):
+            continue
+        digest.update(rel.encode() + b"\0" + path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()
+
+
+def _yaml(path: Path, label: str) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesetError(label, f"cannot read YAML: {exc}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else err["msg"]
+
+
+def load_valuesets(directory: Path) -> ValueSets:
+    sets = ValueSets()
+    allowed_systems = set(CODE_SYSTEMS) | {"text"}
+    for path in sorted((directory / VALUESET_DIR).glob("*.csv")):
+        label = f"{VALUESET_DIR}/{path.name}"
+        name = path.stem
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames != ["system", "code", "display", "match", "note"]:
+                raise RulesetError(label, "header must be system,code,display,match,note")
+            for line, row in enumerate(reader, start=2):
+                if row["system"] not in allowed_systems:
+                    raise RulesetError(label, f"line {line}: unknown code system {row['system']!r}")
+                if row["match"] not in {"exact", "prefix", "keyword"}:
+                    raise RulesetError(label, f"line {line}: match must be exact, prefix or keyword")
+                if (row["match"] == "keyword") != (row["system"] == "text"):
+                    raise RulesetError(label, f"line {line}: keyword matching is only for system 'text'")
+                if not row["code"].strip():
+                    raise RulesetError(label, f"line {line}: empty code")
+                sets.add(name, row)
+    sets.finish()
+    return sets
+
+
+def load_ruleset(directory: str | Path) -> LoadedRuleset:
+    directory = Path(directory).resolve()
+    if not (directory / MANIFEST).is_file():
+        raise RulesetError(MANIFEST, f"not found in {directory}")
+    try:
+        manifest = Manifest.model_validate(_yaml(directory / MANIFEST, MANIFEST))
+    except ValidationError as exc:
+        raise RulesetError(MANIFEST, _first_error(exc)) from exc
+    valuesets = load_valuesets(directory)
+    files: dict[str, RuleFile] = {}
+    for name in manifest.files:
+        data = _yaml(directory / name, name)
+        try:
+            files[name] = RuleFile.model_validate(data)
+        except ValidationError as exc:
+            raise RulesetError(name, _first_error(exc), _rule_id_at(data, exc)) from exc
+    listed = {p.name for p in directory.glob("*.yaml")} - {MANIFEST}
+    if stray := sorted(listed - set(manifest.files)):
+        raise RulesetError(MANIFEST, f"rule files not listed in 'files': {stray}")
+    ruleset = _link(directory, manifest, files, valuesets)
+    _check_references(ruleset)
+    return ruleset
+
+
+def _rule_id_at(data: object, exc: ValidationError) -> str | None:
+    loc = exc.errors()[0]["loc"]
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and isinstance(data, dict):
+        try:
+            return str(data["rules"][loc[1]].get("id"))
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return None
+    return None
+
+
+def _link(directory: Path, manifest: Manifest, files: dict[str, RuleFile], valuesets: ValueSets) -> LoadedRuleset:
+    rules: dict[str, LoadedRule] = {}
+    criteria: dict[str, CriterionDef] = {}
+    hard_stops: dict[str, FindingDef] = {}
+    cautions: dict[str, FindingDef] = {}
+    for name, rf in files.items():
+        for catalog, items in ((criteria, rf.criteria), (hard_stops, rf.hard_stops), (cautions, rf.cautions)):
+            for item in items:
+                if item.id in catalog:
+                    raise RulesetError(name, f"duplicate definition {item.id!r}")
+                catalog[item.id] = item  # type: ignore[assignment]
+        for rule in rf.rules:
+            if rule.id in rules:
+                raise RulesetError(name, f"duplicate rule id (also in {rules[rule.id].file})", rule.id)
+            rules[rule.id] = LoadedRule(rule, name, rf.concern, PHASE_OF_CONCERN[rf.concern])
+    # Deterministic agenda: phase, then file order in the manifest, then the order written.
+    order = [r for phase in ("findings", "conclusions") for r in rules if rules[r].phase == phase]
+    return LoadedRuleset(
+        directory, manifest, files, rules, criteria, hard_stops, cautions, valuesets, content_hash(directory), order
+    )
+
+
+def _check_references(rs: LoadedRuleset) -> None:
+    for rule_id, lr in rs.rules.items():
+        rule, kinds = lr.rule, FINDINGS_KINDS if lr.phase == "findings" else CONCLUSION_KINDS
+        fail = _failer(lr.file, rule_id)
+        for pattern in rule.when:
+            if pattern.fact not in kinds:
+                fail(f"a {lr.concern} rule cannot read {pattern.fact!r} facts (allowed: {list(kinds)})")
+            for key, test in pattern.where.items():
+                if key in SET_FIELD_OF and key != "latest_in":
+                    names = next(iter(test.values())) if isinstance(test, dict) else [test]
+                    for vs in names:
+                        if vs not in rs.valuesets.names:
+                            fail(f"unknown value set {vs!r}")
+        out = rule.then
+        if isinstance(out, CriterionOutcome):
+            crit = rs.criteria.get(out.criterion)
+            if crit is None:
+                fail(f"unknown criterion {out.criterion!r}")
+            if out.status == "met" and rule.uses_text_matches():
+                fail("a text match may block a recommendation but never qualify one")
+        if isinstance(out, HardStopOutcome) and out.hard_stop not in rs.hard_stops:
+            fail(f"unknown hard stop {out.hard_stop!r}")
+        if isinstance(out, CautionOutcome) and out.caution not in rs.cautions:
+            fail(f"unknown caution {out.caution!r}")
+    pathways = {r.rule.then.pathway for r in rs.rules.values() if isinstance(r.rule.then, CriterionOutcome)}
+    for crit in rs.criteria.values():
+        for p in crit.applies_to_pathways or []:
+            if p not in pathways:
+                raise RulesetError("eligibility", f"criterion {crit.id}: unknown pathway {p!r}")
+
+
+def _failer(file: str, rule_id: str):  # noqa: ANN202 - tiny closure
+    def fail(message: str) -> None:
+        raise RulesetError(file, message, rule_id)
+
+    return fail
