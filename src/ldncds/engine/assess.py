@@ -324,7 +324,7 @@ class Engine:
             out.append(
                 MonitoringReminder(
                     id=then.reminder,
-                    what=then.what,
+                    what=then.what.strip(),
                     due_from=anchor + timedelta(days=then.due.from_days),
                     due_by=anchor + timedelta(days=then.due.to_days),
                     explanation=self._explain(f, derived),

@@ -1,0 +1,156 @@
+"""ldncds command line: assess a patient, check and list rules, and the commands of each adapter."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from .engine.assess import Engine, EngineError, default_rules_dir
+from .engine.assessment import Assessment
+from .engine.facts import PatientFacts
+from .engine.loader import RulesetError, load_ruleset
+
+app = typer.Typer(help="ldncds: low-dose naltrexone decision support.", no_args_is_help=True)
+rules_app = typer.Typer(help="Inspect and check the rule files.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+console = Console()
+err = Console(stderr=True)
+
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: ./rules).")]
+
+_STATUS_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow", "not_applicable": "dim"}
+_DECISION_STYLE = {
+    "candidate": "bold green",
+    "candidate_with_cautions": "bold yellow",
+    "insufficient_information": "bold cyan",
+    "not_candidate": "bold",
+    "contraindicated": "bold red",
+}
+
+
+def _load(rules: Path | None):  # noqa: ANN202
+    try:
+        return load_ruleset(rules or default_rules_dir())
+    except RulesetError as exc:
+        err.print(f"[red]Rule files are invalid:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def assess(
+    facts_file: Annotated[Path, typer.Argument(help="Patient facts as JSON (see examples/).")],
+    on: Annotated[str | None, typer.Option("--date", help="Evaluation date YYYY-MM-DD (default today).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full assessment as JSON.")] = False,
+    rules: RulesOpt = None,
+) -> None:
+    """Assess one patient and explain the decision."""
+    try:
+        facts = PatientFacts.model_validate_json(facts_file.read_bytes())
+        evaluation_date = date.fromisoformat(on) if on else date.today()
+    except (OSError, ValidationError, ValueError) as exc:
+        err.print(f"[red]Cannot read {facts_file}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    engine = Engine(_load(rules))
+    try:
+        result = engine.assess(facts, evaluation_date)
+    except EngineError as exc:
+        err.print(f"[red]No advice: the rule engine failed ({exc}).[/red]")
+        raise typer.Exit(3) from exc
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2, exclude_none=True) + "\n")
+        return
+    print_assessment(result)
+
+
+def print_assessment(a: Assessment) -> None:
+    console.print(f"[{_DECISION_STYLE[a.decision]}]{a.decision.upper()}[/] — {a.reason}")
+    console.print(f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by {a.explanation.rule_id}")
+    table = Table(title="Criteria", show_lines=False)
+    for col in ("criterion", "status", "facts and sources", "rule"):
+        table.add_column(col)
+    for c in a.criteria:
+        facts = "; ".join(f"{f.display} [{f.source}]" for e in c.explanations for f in e.facts) or (c.missing or c.basis)
+        rules_used = ", ".join(e.rule_id for e in c.explanations) or "default"
+        table.add_row(c.title, f"[{_STATUS_STYLE[c.status]}]{c.status}[/]", facts, rules_used)
+    console.print(table)
+    for h in a.hard_stops:
+        when = f"; earliest start {h.earliest_start}" if h.earliest_start else ""
+        console.print(f"[red]Hard stop[/red] {h.title}: {h.culprit.display} [{h.culprit.source}]{when} "
+                      f"({', '.join(e.rule_id for e in h.explanations)})")
+    for c in a.cautions:
+        culprits = ", ".join(f"{f.display} [{f.source}]" for f in c.culprits)
+        console.print(f"[yellow]Caution[/yellow] {c.title}: {culprits} ({', '.join(e.rule_id for e in c.explanations)})")
+    for alert in a.alerts:
+        console.print(f"[bold red]ALERT[/bold red] {alert}")
+    for n in a.notes:
+        console.print(f"Note: {n.text} ({n.explanation.rule_id})")
+    if a.missing:
+        console.print("[cyan]Missing:[/cyan]")
+        for m in a.missing:
+            console.print(f"  - {m.criterion}: {m.what}")
+    if a.counterfactuals:
+        console.print("What would change this decision:")
+        for text in a.counterfactuals:
+            console.print(f"  - {text}")
+    if a.plan:
+        console.print(f"Titration plan ({a.plan.explanation.rule_id}), start {a.plan.start_date}:")
+        for s in a.plan.steps:
+            flag = " [red](above studied range)[/red]" if s.above_flag else ""
+            console.print(f"  - from {s.starts_on} (week {s.from_week}): {s.dose_mg:g} mg {s.timing}{flag}")
+        for adj in a.plan.adjustments:
+            console.print(f"  - {adj.text} ({adj.explanation.rule_id})")
+    if a.reminders:
+        table = Table(title="Monitoring reminders")
+        for col in ("due", "what", "rule"):
+            table.add_column(col)
+        for r in a.reminders:
+            due = str(r.due_from) if r.due_from == r.due_by else f"{r.due_from} to {r.due_by}"
+            table.add_row(due, r.what, r.explanation.rule_id)
+        console.print(table)
+
+
+@rules_app.command("check")
+def rules_check(rules: RulesOpt = None) -> None:
+    """Validate every rule file and value set; exit 2 naming the file and rule on error."""
+    rs = _load(rules)
+    Engine(rs)  # compiles into durable_rules too: registration errors surface here
+    console.print(f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, "
+                  f"ruleset {rs.version}")
+
+
+@rules_app.command("list")
+def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List every rule with its file, version and title."""
+    rs = _load(rules)
+    if as_json:
+        rows = [{"id": r.rule.id, "version": r.rule.version, "file": r.file, "title": r.rule.title}
+                for r in rs.rules.values()]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title=f"{rs.manifest.title} — {rs.version}")
+    for col in ("id", "version", "file", "title"):
+        table.add_column(col)
+    for r in rs.rules.values():
+        table.add_row(r.rule.id, r.rule.version, r.file, r.rule.title)
+    console.print(table)
+
+
+# Adapters add their own commands (serve, audit, screen, synth, scenarios...) through register(app).
+for _module in ("ldncds.bdd.commands", "ldncds.api.commands", "ldncds.store.commands",
+                "ldncds.screening.commands", "ldncds.pages.commands"):
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:
+        if _exc.name and _module.startswith(_exc.name):
+            continue
+        raise
+    _mod.register(app, rules_app)

@@ -1,0 +1,369 @@
+"""One validated FHIR R4 resource -> engine facts (pure: no I/O, no bundle handling)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ldncds.engine import facts
+from ldncds.engine.codes import canonical_system
+from ldncds.fhir.values import (
+    clip,
+    coded_status,
+    concept,
+    date_str,
+    later,
+    quantity_offset,
+    shift,
+    time_unit,
+)
+
+CONDITION_CLINICAL = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
+CONDITION_VERIFICATION = frozenset(
+    {"confirmed", "provisional", "differential", "unconfirmed", "refuted", "entered-in-error"}
+)
+ALLERGY_CLINICAL = frozenset({"active", "inactive", "resolved"})
+ALLERGY_VERIFICATION = frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"})
+MEDICATION_STATUS = frozenset(
+    {"active", "on-hold", "completed", "stopped", "cancelled", "entered-in-error", "draft", "intended",
+     "not-taken", "unknown"}
+)  # fmt: skip
+PROCEDURE_STATUS = frozenset(
+    {
+        "preparation",
+        "in-progress",
+        "not-done",
+        "on-hold",
+        "stopped",
+        "completed",
+        "entered-in-error",
+        "unknown",
+    }
+)
+OBSERVATION_STATUS = frozenset(
+    {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
+)
+# Intents that are not a decision to give the drug (R4 MedicationRequest.intent).
+_NOT_ORDER_INTENTS = frozenset({"proposal", "plan", "option"})
+
+_INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_SNOMED_RESULT = {
+    "10828004": "positive",
+    "260373001": "positive",
+    "260385009": "negative",
+    "260415000": "negative",
+}
+_VALUE_V3_RESULT = {"POS": "positive", "DET": "positive", "NEG": "negative", "ND": "negative"}
+_INTERPRETATION_RESULT = {
+    "POS": "positive", "A": "positive", "H": "positive", "HH": "positive", "DET": "positive",
+    "NEG": "negative", "N": "negative", "ND": "negative",
+}  # fmt: skip
+_STRING_RESULT = {
+    "positive": "positive",
+    "detected": "positive",
+    "negative": "negative",
+    "not detected": "negative",
+}
+
+_MG_PER_UNIT = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
+# HL7 TimingAbbreviation codes -> administrations per day (used only when Timing.repeat says nothing).
+_TIMING_CODES = {
+    "QD": 1.0, "AM": 1.0, "PM": 1.0, "BED": 1.0, "BID": 2.0, "TID": 3.0, "QID": 4.0, "QOD": 0.5,
+    "Q1H": 24.0, "Q2H": 12.0, "Q3H": 8.0, "Q4H": 6.0, "Q6H": 4.0, "Q8H": 3.0, "WK": 1 / 7, "MO": 1 / 30,
+}  # fmt: skip
+_PERIODS_PER_DAY = {"s": 86400.0, "min": 1440.0, "h": 24.0, "d": 1.0, "wk": 1 / 7, "mo": 1 / 30, "a": 1 / 365}
+
+
+@dataclass
+class MapContext:
+    """What a mapper may know beyond its resource: the patient's birth date and medication look-up."""
+
+    birth_date: str | None
+    resolve_medication: Callable[[str | None, list[Any]], Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def _status(cc: Any, allowed: frozenset[str], what: str, source: str, ctx: MapContext) -> Any:
+    code, unknown = coded_status(cc, allowed)
+    if unknown:
+        ctx.warn(f"{source}: unrecognised {what}, taken as unknown")
+    return code
+
+
+def _plain_status(value: str | None, allowed: frozenset[str], source: str, ctx: MapContext) -> Any:
+    if value is not None and value not in allowed:
+        ctx.warn(f"{source}: unrecognised status, taken as unknown")
+        return None
+    return value
+
+
+def _choice_date(res: Any, prefix: str, ctx: MapContext, *, period_end_first: bool = False) -> str | None:
+    """Date of a `<prefix>[x]` choice: dateTime, Period, Age or Range (via birth date); string -> None."""
+    value = date_str(getattr(res, f"{prefix}DateTime", None))
+    period = getattr(res, f"{prefix}Period", None)
+    if value is None and period is not None:
+        first, second = (period.end, period.start) if period_end_first else (period.start, period.end)
+        value = date_str(first) or date_str(second)
+    age = getattr(res, f"{prefix}Age", None)
+    value_range = getattr(res, f"{prefix}Range", None)
+    if value is None and value_range is not None:
+        age = value_range.low
+    if value is None and age is not None:
+        value = shift(ctx.birth_date, quantity_offset(age))
+    return value
+
+
+def _has_choice(res: Any, prefix: str) -> bool:
+    suffixes = ("DateTime", "Period", "Age", "Range", "String")
+    return any(getattr(res, f"{prefix}{suffix}", None) is not None for suffix in suffixes)
+
+
+def map_condition(res: Any, source: str, ctx: MapContext) -> list[facts.Condition]:
+    verification = _status(res.verificationStatus, CONDITION_VERIFICATION, "verificationStatus", source, ctx)
+    if verification in ("entered-in-error", "refuted"):
+        return []
+    clinical = _status(res.clinicalStatus, CONDITION_CLINICAL, "clinicalStatus", source, ctx)
+    if clinical is None and _has_choice(res, "abatement"):
+        clinical = "resolved"  # R4 invariant: an abated condition is inactive/resolved/remission
+    codes, text = concept(res.code)
+    return [
+        facts.Condition(
+            source=source,
+            codes=codes,
+            text=text,
+            clinical_status=clinical,
+            verification_status=verification,
+            onset=_choice_date(res, "onset", ctx),
+            recorded_date=date_str(res.recordedDate),
+            abatement=_choice_date(res, "abatement", ctx, period_end_first=True),
+        )
+    ]
+
+
+def _drug(res: Any, source: str, ctx: MapContext) -> tuple[list[facts.Coding], str | None]:
+    """Codes and text of medication[x]; an unresolvable reference keeps only its display."""
+    if res.medicationCodeableConcept is not None:
+        return concept(res.medicationCodeableConcept)
+    ref = res.medicationReference
+    if ref is None:
+        ctx.warn(f"{source}: no medication given")
+        return [], None
+    medication = ctx.resolve_medication(ref.reference, res.contained or [])
+    if medication is None:
+        ctx.warn(f"{source}: medicationReference {ref.reference or '(no reference)'} could not be resolved")
+        return [], clip(ref.display, 1024)
+    codes, text = concept(medication.code)
+    for ingredient in medication.ingredient or []:
+        extra, _ = concept(ingredient.itemCodeableConcept)
+        codes.extend(coding for coding in extra if coding not in codes)
+    return codes, text or clip(ref.display, 1024)
+
+
+def _bounds_end(dosages: list[Any]) -> str | None:
+    end: str | None = None
+    for dosage in dosages:
+        repeat = dosage.timing.repeat if dosage.timing is not None else None
+        if repeat is not None and repeat.boundsPeriod is not None:
+            end = later(end, date_str(repeat.boundsPeriod.end))
+    return end
+
+
+def _per_day(timing: Any) -> float | None:
+    """Administrations per day, only when the timing states it unambiguously (no ranges)."""
+    if timing is None:
+        return None
+    repeat = timing.repeat
+    if repeat is not None and (repeat.period is not None or repeat.frequency is not None):
+        if repeat.frequencyMax is not None or repeat.periodMax is not None or not repeat.period:
+            return None
+        unit = time_unit(repeat.periodUnit)
+        if unit is None:
+            return None
+        return (repeat.frequency or 1) * _PERIODS_PER_DAY[unit] / float(repeat.period)
+    codes = {coding.code for coding in (timing.code.coding or [])} if timing.code is not None else set()
+    known = [_TIMING_CODES[code] for code in codes if code in _TIMING_CODES]
+    return known[0] if len(known) == 1 else None
+
+
+def _daily_dose_mg(dosages: list[Any], source: str, ctx: MapContext) -> float | None:
+    """First dose (in mg) x administrations per day, or None when either is not clearly stated."""
+    if not dosages or not dosages[0].doseAndRate:
+        return None
+    dose = dosages[0].doseAndRate[0].doseQuantity
+    if dose is None or dose.value is None or dose.comparator is not None:
+        return None
+    factor = _MG_PER_UNIT.get((dose.code or dose.unit or "").strip().lower())
+    per_day = _per_day(dosages[0].timing)
+    if factor is None or per_day is None:
+        return None
+    daily = round(float(dose.value) * factor * per_day, 6)
+    if daily > 100000:
+        ctx.warn(f"{source}: implausible daily dose ignored")
+        return None
+    return daily
+
+
+def map_medication(res: Any, source: str, ctx: MapContext) -> list[facts.Medication]:
+    """MedicationRequest or MedicationStatement -> Medication fact (never dropped unless entered-in-error)."""
+    if res.status == "entered-in-error":
+        return []
+    is_request = source.startswith("MedicationRequest/")
+    codes, text = _drug(res, source, ctx)
+    dosages = (res.dosageInstruction if is_request else res.dosage) or []
+    start, end = _request_dates(res, dosages) if is_request else _statement_dates(res, dosages)
+    dose_texts = [dosage.text for dosage in dosages if dosage.text]
+    return [
+        facts.Medication(
+            source=source,
+            codes=codes,
+            text=text,
+            status=_plain_status(res.status, MEDICATION_STATUS, source, ctx),
+            is_order=not is_request or res.intent not in _NOT_ORDER_INTENTS,
+            start=start,
+            end=end,
+            daily_dose_mg=_daily_dose_mg(dosages, source, ctx),
+            dose_text=clip("; ".join(dose_texts), 1024),
+        )
+    ]
+
+
+def _request_dates(res: Any, dosages: list[Any]) -> tuple[str | None, str | None]:
+    authored = date_str(res.authoredOn)
+    dispense = res.dispenseRequest
+    validity = dispense.validityPeriod if dispense is not None else None
+    start = authored or (date_str(validity.start) if validity is not None else None)
+    end = _bounds_end(dosages) or (date_str(validity.end) if validity is not None else None)
+    if end is None and dispense is not None and dispense.expectedSupplyDuration is not None:
+        end = shift(authored, quantity_offset(dispense.expectedSupplyDuration))
+    return start, end
+
+
+def _statement_dates(res: Any, dosages: list[Any]) -> tuple[str | None, str | None]:
+    period = res.effectivePeriod
+    start = date_str(res.effectiveDateTime) or (date_str(period.start) if period is not None else None)
+    end = (date_str(period.end) if period is not None else None) or _bounds_end(dosages)
+    return start or date_str(res.dateAsserted), end
+
+
+def map_procedure(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
+    if res.status == "entered-in-error":
+        return []
+    codes, text = concept(res.code)
+    category, _ = concept(res.category)
+    return [
+        facts.Procedure(
+            source=source,
+            codes=codes,
+            category=category,
+            text=text,
+            status=_plain_status(res.status, PROCEDURE_STATUS, source, ctx),
+            performed=_choice_date(res, "performed", ctx),
+        )
+    ]
+
+
+def map_allergy(res: Any, source: str, ctx: MapContext) -> list[facts.Allergy]:
+    verification = _status(res.verificationStatus, ALLERGY_VERIFICATION, "verificationStatus", source, ctx)
+    if verification in ("entered-in-error", "refuted"):
+        return []
+    codes, text = concept(res.code)
+    return [
+        facts.Allergy(
+            source=source,
+            codes=codes,
+            text=text,
+            clinical_status=_status(res.clinicalStatus, ALLERGY_CLINICAL, "clinicalStatus", source, ctx),
+            verification_status=verification,
+        )
+    ]
+
+
+def _observation_effective(res: Any) -> str | None:
+    period = res.effectivePeriod
+    value = date_str(res.effectiveDateTime) or date_str(res.effectiveInstant)
+    if value is None and period is not None:
+        value = date_str(period.end) or date_str(period.start)
+    if value is None and res.effectiveTiming is not None:
+        for event in res.effectiveTiming.event or []:
+            value = later(value, date_str(event))
+    return value or date_str(res.issued)
+
+
+def _coded_result(cc: Any, table: dict[str, str], *, snomed: bool) -> str | None:
+    """positive/negative from a CodeableConcept; None when absent or contradictory."""
+    found: set[str] = set()
+    for coding in (cc.coding or []) if cc is not None else []:
+        if snomed and canonical_system(coding.system) == "SNOMED-CT" and coding.code in _SNOMED_RESULT:
+            found.add(_SNOMED_RESULT[coding.code])
+        elif coding.system == _INTERPRETATION_SYSTEM and coding.code in table:
+            found.add(table[coding.code])
+    return found.pop() if len(found) == 1 else None
+
+
+def _value(part: Any) -> dict[str, Any]:
+    """value_num/value_unit/value_text/result of an Observation or one of its components."""
+    if part.dataAbsentReason is not None:
+        return {}
+    out: dict[str, Any] = {}
+    quantity = part.valueQuantity
+    if quantity is not None and quantity.value is not None:
+        unit = quantity.code or quantity.unit
+        if quantity.comparator is not None:  # "<5" is not the number 5
+            out["value_text"] = clip(f"{quantity.comparator}{quantity.value} {unit or ''}".strip(), 1024)
+        else:
+            out["value_num"], out["value_unit"] = float(quantity.value), clip(unit, 64)
+    if part.valueInteger is not None:
+        out["value_num"] = float(part.valueInteger)
+    if part.valueCodeableConcept is not None:
+        codes, text = concept(part.valueCodeableConcept)
+        out["value_text"] = text or (codes[0].display if codes else None)
+        out["result"] = _coded_result(part.valueCodeableConcept, _VALUE_V3_RESULT, snomed=True)
+    if part.valueString is not None:
+        out["value_text"] = clip(part.valueString, 1024)
+        out["result"] = _STRING_RESULT.get(part.valueString.strip().rstrip(".").lower())
+    return out
+
+
+def _result(part: Any, value: dict[str, Any], source: str, ctx: MapContext) -> str | None:
+    from_value = value.get("result")
+    if part.dataAbsentReason is not None:
+        return None
+    table = _INTERPRETATION_RESULT
+    interpretations = {_coded_result(cc, table, snomed=False) for cc in part.interpretation or []}
+    interpretations.discard(None)
+    from_interpretation = interpretations.pop() if len(interpretations) == 1 else None
+    if from_value and from_interpretation and from_value != from_interpretation:
+        ctx.warn(f"{source}: value and interpretation disagree, result taken as unknown")
+        return None
+    return from_value or from_interpretation
+
+
+def map_observation(res: Any, source: str, ctx: MapContext) -> list[facts.Observation]:
+    """The Observation itself plus one fact per component (own code and value)."""
+    if res.status in ("entered-in-error", "cancelled"):
+        return []
+    status = _plain_status(res.status, OBSERVATION_STATUS, source, ctx)
+    effective = _observation_effective(res)
+    parts = [(source, res)] + [(f"{source}#component[{i}]", c) for i, c in enumerate(res.component or [])]
+    out: list[facts.Observation] = []
+    for part_source, part in parts:
+        value = _value(part)
+        value["result"] = _result(part, value, part_source, ctx)
+        codes, _ = concept(part.code)
+        fact = facts.Observation(source=part_source, codes=codes, status=status, effective=effective, **value)
+        out.append(fact)
+    return out
+
+
+MAPPERS: dict[str, Callable[[Any, str, MapContext], list[Any]]] = {
+    "Condition": map_condition,
+    "MedicationRequest": map_medication,
+    "MedicationStatement": map_medication,
+    "Procedure": map_procedure,
+    "AllergyIntolerance": map_allergy,
+    "Observation": map_observation,
+}

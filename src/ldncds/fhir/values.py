@@ -1,0 +1,136 @@
+"""Pure conversions from validated FHIR R4 values (fhir.resources models) to fact values."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ldncds.engine import facts
+from ldncds.engine.codes import canonical_system
+
+_DATE_PREFIX = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?")
+
+# UCUM time units (Timing.periodUnit, Age, Duration) plus the spelt-out forms seen in `unit`.
+_TIME_UNITS: dict[str, str] = {
+    "a": "a", "yr": "a", "year": "a", "years": "a",
+    "mo": "mo", "month": "mo", "months": "mo",
+    "wk": "wk", "week": "wk", "weeks": "wk",
+    "d": "d", "day": "d", "days": "d",
+    "h": "h", "hr": "h", "hour": "h", "hours": "h",
+    "min": "min", "minute": "min", "minutes": "min",
+    "s": "s", "sec": "s", "second": "s", "seconds": "s",
+}  # fmt: skip
+_DAYS_PER_UNIT: dict[str, float] = {
+    "s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0,
+}  # fmt: skip
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """Text cut to a fact's maximum length; empty text is no text."""
+    return text[:limit] if text else None
+
+
+def date_str(value: date | datetime | str | None) -> str | None:
+    """A FHIR date/dateTime/instant as a partial date string, keeping its precision.
+
+    A dateTime keeps the calendar date written in its own offset, not the UTC date: it is the day the
+    clinician recorded, and converting would move evening events of the Americas to the next day (and
+    could make today's entry look like a future one).
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    match = _DATE_PREFIX.match(value)
+    return match.group(0) if match else None
+
+
+def later(a: str | None, b: str | None) -> str | None:
+    """The later of two partial dates (compared by the last day each can denote)."""
+    if a is None or b is None:
+        return a or b
+    return a if facts.latest(a) >= facts.latest(b) else b
+
+
+def time_unit(raw: str | None) -> str | None:
+    """Canonical UCUM time unit (a, mo, wk, d, h, min, s) of a code or unit text, or None."""
+    return _TIME_UNITS.get(raw.strip().lower()) if raw else None
+
+
+def quantity_offset(quantity: Any) -> tuple[int, int, int] | None:
+    """(years, months, days) of a time Quantity; fractional years/months become days."""
+    if quantity is None or quantity.value is None or quantity.comparator is not None:
+        return None
+    value, unit = float(quantity.value), time_unit(quantity.code or quantity.unit)
+    if value < 0 or unit is None:
+        return None
+    if unit in ("a", "mo") and value.is_integer():
+        return (int(value), 0, 0) if unit == "a" else (0, int(value), 0)
+    days = value * (365.25 if unit == "a" else 30.4375 if unit == "mo" else _DAYS_PER_UNIT[unit])
+    return 0, 0, int(days)
+
+
+def _add(day: date, years: int, months: int, days: int) -> date | None:
+    total = day.year * 12 + day.month - 1 + years * 12 + months
+    year, month = divmod(total, 12)
+    if not 1 <= year <= 9999:
+        return None
+    moved = date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+    try:
+        return moved + timedelta(days=days)
+    except OverflowError:
+        return None
+
+
+def shift(partial: str | None, offset: tuple[int, int, int] | None) -> str | None:
+    """A partial date moved by an offset, at the finest precision both ends of its range agree on.
+
+    E.g. birth "1979" + 40 years -> "2019"; birth "1979" + 6 months -> None (1979 or 1980).
+    """
+    if partial is None or offset is None:
+        return None
+    low, high = _add(facts.earliest(partial), *offset), _add(facts.latest(partial), *offset)
+    if low is None or high is None:
+        return None
+    if low == high:
+        return low.isoformat()
+    if (low.year, low.month) == (high.year, high.month):
+        return f"{low.year:04d}-{low.month:02d}"
+    return f"{low.year:04d}" if low.year == high.year else None
+
+
+def concept(cc: Any) -> tuple[list[facts.Coding], str | None]:
+    """Codings and text of a CodeableConcept.
+
+    Codings with an unknown system are kept as given (shown, not matched); codings without a system
+    cannot be represented and only lend their display as text when the concept has none.
+    """
+    if cc is None:
+        return [], None
+    codes: list[facts.Coding] = []
+    seen: set[tuple[str, str]] = set()
+    fallback: str | None = None
+    for coding in cc.coding or []:
+        if not coding.code or len(coding.code) > 64:
+            continue
+        if not coding.system:
+            fallback = fallback or coding.display or coding.code
+            continue
+        system = canonical_system(coding.system) or coding.system
+        if (system, coding.code) not in seen:
+            seen.add((system, coding.code))
+            codes.append(facts.Coding(system=system, code=coding.code, display=clip(coding.display, 512)))
+    return codes, clip(cc.text or fallback, 1024)
+
+
+def coded_status(cc: Any, allowed: frozenset[str]) -> tuple[str | None, bool]:
+    """(first allowed code, whether codes were present but none allowed) of a status CodeableConcept."""
+    codes = [coding.code for coding in (cc.coding or [])] if cc is not None else []
+    for code in codes:
+        if code in allowed:
+            return code, False
+    return None, bool(codes)

@@ -1,0 +1,61 @@
+"""Service configuration: LDNCDS_* environment variables, optionally a config file (LDNCDS_CONFIG)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .engine.assess import default_rules_dir
+
+
+class TrustedIssuer(BaseModel):
+    """A CDS client allowed to call us: its `iss` and where its public keys are."""
+
+    iss: str
+    jwks_url: str | None = None
+    jwks: dict | None = Field(default=None, description="Inline JWK Set (for tests and air-gapped sites).")
+    algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LDNCDS_", env_nested_delimiter="__", extra="ignore")
+
+    rules_dir: Path = Field(default_factory=default_rules_dir)
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir.")
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="Our URL as the EHR sees it (JWT aud).")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    insecure: bool = False
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list)
+    jwt_leeway_seconds: int = 60
+    fhir_timeout_seconds: float = 5.0
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ldncds.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("LDNCDS_CONFIG")
+        if config:
+            from pydantic_settings import JsonConfigSettingsSource, TomlConfigSettingsSource
+
+            path = Path(config)
+            source_cls = TomlConfigSettingsSource if path.suffix == ".toml" else JsonConfigSettingsSource
+            sources.append(source_cls(settings_cls, path))
+        return tuple(sources)

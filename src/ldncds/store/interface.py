@@ -1,0 +1,66 @@
+"""What the rest of ldncds needs from the decision store (implemented in ldncds.store)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+Channel = Literal["cli", "api", "cds-hooks", "screening", "replay"]
+
+
+class Caller(BaseModel):
+    """Who asked: never patient data."""
+
+    channel: Channel
+    service_id: str | None = None
+    hook_instance: str | None = None
+    issuer: str | None = None
+
+
+class StoredAssessment(BaseModel):
+    id: str
+    seq: int
+    created_at: datetime
+    caller: Caller
+    evaluation_date: date
+    ruleset_version: str
+    ruleset_hash: str
+    decision: str
+    input_digest: str = Field(description="sha256 of the raw input as received.")
+    facts: dict[str, Any] = Field(description="The mapped PatientFacts (JSON).")
+    assessment: dict[str, Any] = Field(description="The full Assessment (JSON).")
+    feedback: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class DecisionStore(Protocol):
+    def record(
+        self,
+        *,
+        assessment_id: str,
+        facts: dict[str, Any],
+        assessment: dict[str, Any],
+        raw_input: bytes,
+        caller: Caller,
+        ruleset_hash: str,
+    ) -> StoredAssessment:
+        """Durably store before the response is sent (commit returns only when it is on disk)."""
+        ...
+
+    def get(self, assessment_id: str) -> StoredAssessment | None: ...
+
+    def list(
+        self,
+        *,
+        decision: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        ruleset_version: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[StoredAssessment]: ...
+
+    def add_feedback(self, card_uuid: str, item: dict[str, Any]) -> bool:
+        """Idempotent: returns False when the same feedback was already recorded. Unknown cards are kept too."""
+        ...
