@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -55,6 +56,9 @@ class FhirInputError(ValueError):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.message = message
+
+    def __reduce__(self) -> tuple[type[FhirInputError], tuple[str, str]]:
+        return FhirInputError, (self.path, self.message)  # picklable for distributed screening
 
 
 @dataclass
@@ -183,8 +187,12 @@ def _add_bundle(section: _Section, bundle: dict[str, Any], path: str, name: str,
         if resource is None:
             continue  # e.g. a transaction-response entry: nothing to read
         resource_path = f"{entry_path}.resource"
-        if _resource_type(resource, resource_path) == "OperationOutcome":
+        rtype = _resource_type(resource, resource_path)
+        if rtype == "OperationOutcome":
             _note_outcome(section, resource, name, warnings, bare=False)
+            continue
+        if rtype == "Bundle":  # e.g. a batch-response holding one searchset per query
+            _add_bundle(section, resource, resource_path, name, warnings)
             continue
         full_url = entry.get("fullUrl")
         section.items.append(_Item(resource, resource_path, full_url if isinstance(full_url, str) else None))
@@ -338,7 +346,7 @@ def _own(
     return kept
 
 
-def _medication_resolver(meds: list[tuple[_Item, Any]]) -> Any:
+def _medication_resolver(meds: list[tuple[_Item, Any]]) -> Callable[[str | None, list[Any]], Any]:
     index: dict[str, Any] = {}
     for item, model in meds:
         if model.id:

@@ -154,7 +154,9 @@ def _drug(res: Any, source: str, ctx: MapContext) -> tuple[list[facts.Coding], s
         return [], None
     medication = ctx.resolve_medication(ref.reference, res.contained or [])
     if medication is None:
-        ctx.warn(f"{source}: medicationReference {ref.reference or '(no reference)'} could not be resolved")
+        # A conditional reference is a search string that could hold identifiers: not echoed.
+        shown = ref.reference if ref.reference and "?" not in ref.reference else "(not a literal reference)"
+        ctx.warn(f"{source}: medicationReference {shown} could not be resolved")
         return [], clip(ref.display, 1024)
     codes, text = concept(medication.code)
     for ingredient in medication.ingredient or []:
@@ -178,6 +180,7 @@ def _per_day(timing: Any) -> float | None:
         return None
     repeat = timing.repeat
     if repeat is not None and (repeat.period is not None or repeat.frequency is not None):
+        # R4 Timing: a missing frequency means once per period.
         if repeat.frequencyMax is not None or repeat.periodMax is not None or not repeat.period:
             return None
         unit = time_unit(repeat.periodUnit)
