@@ -41,33 +41,126 @@ MAINTENANCE_INGREDIENTS = {"methadone", "buprenorphine", "levomethadyl", "levome
 TEXT_KEYWORDS = {
     # Recognisable names for uncoded (text-only) medications. A text match may block; it never qualifies.
     "opioid_agonists": [
-        "oxycodone", "hydrocodone", "morphine", "codeine", "tramadol", "tapentadol", "fentanyl",
-        "hydromorphone", "oxymorphone", "methadone", "buprenorphine", "meperidine", "pethidine",
-        "levorphanol", "butorphanol", "nalbuphine", "pentazocine", "dihydrocodeine", "opium",
-        "sufentanil", "alfentanil", "remifentanil", "benzhydrocodone", "propoxyphene", "heroin",
-        "percocet", "percodan", "endocet", "roxicodone", "oxycontin", "xtampza", "vicodin", "norco",
-        "lortab", "hysingla", "zohydro", "dilaudid", "exalgo", "ultram", "conzip", "ultracet",
-        "nucynta", "duragesic", "actiq", "ms contin", "kadian", "opana", "demerol", "dolophine",
-        "methadose", "suboxone", "subutex", "zubsolv", "sublocade", "brixadi", "butrans", "belbuca",
-        "tylenol #3", "tylenol with codeine", "apadaz", "talwin",
+        "oxycodone",
+        "hydrocodone",
+        "morphine",
+        "codeine",
+        "tramadol",
+        "tapentadol",
+        "fentanyl",
+        "hydromorphone",
+        "oxymorphone",
+        "methadone",
+        "buprenorphine",
+        "meperidine",
+        "pethidine",
+        "levorphanol",
+        "butorphanol",
+        "nalbuphine",
+        "pentazocine",
+        "dihydrocodeine",
+        "opium",
+        "sufentanil",
+        "alfentanil",
+        "remifentanil",
+        "benzhydrocodone",
+        "propoxyphene",
+        "heroin",
+        "percocet",
+        "percodan",
+        "endocet",
+        "roxicodone",
+        "oxycontin",
+        "xtampza",
+        "vicodin",
+        "norco",
+        "lortab",
+        "hysingla",
+        "zohydro",
+        "dilaudid",
+        "exalgo",
+        "ultram",
+        "conzip",
+        "ultracet",
+        "nucynta",
+        "duragesic",
+        "actiq",
+        "ms contin",
+        "kadian",
+        "opana",
+        "demerol",
+        "dolophine",
+        "methadose",
+        "suboxone",
+        "subutex",
+        "zubsolv",
+        "sublocade",
+        "brixadi",
+        "butrans",
+        "belbuca",
+        "tylenol #3",
+        "tylenol with codeine",
+        "apadaz",
+        "talwin",
     ],
     "opioid_maintenance": [
-        "methadone", "methadose", "dolophine", "buprenorphine", "suboxone", "subutex", "zubsolv",
-        "sublocade", "brixadi", "butrans", "belbuca",
+        "methadone",
+        "methadose",
+        "dolophine",
+        "buprenorphine",
+        "suboxone",
+        "subutex",
+        "zubsolv",
+        "sublocade",
+        "brixadi",
+        "butrans",
+        "belbuca",
     ],
     "opioid_long_acting": [
-        "extended release", "extended-release", "er", "xr", "sr", "cr", "la", "12 hr", "24 hr", "patch",
-        "transdermal", "oxycontin", "xtampza", "hysingla", "zohydro", "ms contin", "kadian", "exalgo",
-        "nucynta er", "duragesic", "butrans", "methadone", "methadose", "dolophine", "buprenorphine",
-        "suboxone", "subutex", "zubsolv", "sublocade", "brixadi", "belbuca",
+        "extended release",
+        "extended-release",
+        "er",
+        "xr",
+        "sr",
+        "cr",
+        "la",
+        "12 hr",
+        "24 hr",
+        "patch",
+        "transdermal",
+        "oxycontin",
+        "xtampza",
+        "hysingla",
+        "zohydro",
+        "ms contin",
+        "kadian",
+        "exalgo",
+        "nucynta er",
+        "duragesic",
+        "butrans",
+        "methadone",
+        "methadose",
+        "dolophine",
+        "buprenorphine",
+        "suboxone",
+        "subutex",
+        "zubsolv",
+        "sublocade",
+        "brixadi",
+        "belbuca",
     ],
     "naltrexone": ["naltrexone", "low dose naltrexone", "low-dose naltrexone", "ldn", "revia", "vivitrol"],
 }
 
 EXTRA = {
     "surgical_procedure": [
-        ("SNOMED-CT", "387713003", "Surgical procedure (procedure)", "exact",
-         "unverified; FHIR Procedure.category example code, used to recognise planned surgery"),
+        (
+            "SNOMED-CT",
+            "387713003",
+            "Surgical procedure (procedure)",
+            "exact",
+            "unverified; FHIR Procedure.category example code, used to recognise planned surgery",
+        ),
     ],
 }
 
@@ -94,7 +187,10 @@ def main(pack: Path, out: Path) -> None:
             for name in target.split("+"):
                 add(name, (r["system"], code, r["display"], match, note))
             if r["value_set"] == "opioid_maintenance":
-                add("opioid_long_acting", (r["system"], code, r["display"], "exact", "methadone/buprenorphine: 14-day washout"))
+                add(
+                    "opioid_long_acting",
+                    (r["system"], code, r["display"], "exact", "methadone/buprenorphine: 14-day washout"),
+                )
     with open(pack / "opioid_rxnorm_products.csv", newline="") as fh:
         for r in csv.DictReader(fh):
             row = ("RxNorm", r["code"], r["display"], "exact", f"product; ingredient {r['ingredient']}")
@@ -105,7 +201,10 @@ def main(pack: Path, out: Path) -> None:
                 add("opioid_long_acting", row)
     for name, words in TEXT_KEYWORDS.items():
         for w in words:
-            add(name, ("text", w, w, "keyword", "recognisable name for text-only entries; blocks, never qualifies"))
+            add(
+                name,
+                ("text", w, w, "keyword", "recognisable name for text-only entries; blocks, never qualifies"),
+            )
     for name, rows in EXTRA.items():
         for row in rows:
             add(name, row)

@@ -48,7 +48,9 @@ def _load(rules: Path | None):  # noqa: ANN202
 @app.command()
 def assess(
     facts_file: Annotated[Path, typer.Argument(help="Patient facts as JSON (see examples/).")],
-    on: Annotated[str | None, typer.Option("--date", help="Evaluation date YYYY-MM-DD (default today).")] = None,
+    on: Annotated[
+        str | None, typer.Option("--date", help="Evaluation date YYYY-MM-DD (default today).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full assessment as JSON.")] = False,
     rules: RulesOpt = None,
 ) -> None:
@@ -73,22 +75,30 @@ def assess(
 
 def print_assessment(a: Assessment) -> None:
     console.print(f"[{_DECISION_STYLE[a.decision]}]{a.decision.upper()}[/] — {a.reason}")
-    console.print(f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by {a.explanation.rule_id}")
+    console.print(
+        f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by {a.explanation.rule_id}"
+    )
     table = Table(title="Criteria", show_lines=False)
     for col in ("criterion", "status", "facts and sources", "rule"):
         table.add_column(col)
     for c in a.criteria:
-        facts = "; ".join(f"{f.display} [{f.source}]" for e in c.explanations for f in e.facts) or (c.missing or c.basis)
+        facts = "; ".join(f"{f.display} [{f.source}]" for e in c.explanations for f in e.facts) or (
+            c.missing or c.basis
+        )
         rules_used = ", ".join(e.rule_id for e in c.explanations) or "default"
         table.add_row(c.title, f"[{_STATUS_STYLE[c.status]}]{c.status}[/]", facts, rules_used)
     console.print(table)
     for h in a.hard_stops:
         when = f"; earliest start {h.earliest_start}" if h.earliest_start else ""
-        console.print(f"[red]Hard stop[/red] {h.title}: {h.culprit.display} [{h.culprit.source}]{when} "
-                      f"({', '.join(e.rule_id for e in h.explanations)})")
+        console.print(
+            f"[red]Hard stop[/red] {h.title}: {h.culprit.display} [{h.culprit.source}]{when} "
+            f"({', '.join(e.rule_id for e in h.explanations)})"
+        )
     for c in a.cautions:
         culprits = ", ".join(f"{f.display} [{f.source}]" for f in c.culprits)
-        console.print(f"[yellow]Caution[/yellow] {c.title}: {culprits} ({', '.join(e.rule_id for e in c.explanations)})")
+        console.print(
+            f"[yellow]Caution[/yellow] {c.title}: {culprits} ({', '.join(e.rule_id for e in c.explanations)})"
+        )
     for alert in a.alerts:
         console.print(f"[bold red]ALERT[/bold red] {alert}")
     for n in a.notes:
@@ -123,8 +133,9 @@ def rules_check(rules: RulesOpt = None) -> None:
     """Validate every rule file and value set; exit 2 naming the file and rule on error."""
     rs = _load(rules)
     Engine(rs)  # compiles into durable_rules too: registration errors surface here
-    console.print(f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, "
-                  f"ruleset {rs.version}")
+    console.print(
+        f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, ruleset {rs.version}"
+    )
 
 
 @rules_app.command("list")
@@ -132,8 +143,10 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
     """List every rule with its file, version and title."""
     rs = _load(rules)
     if as_json:
-        rows = [{"id": r.rule.id, "version": r.rule.version, "file": r.file, "title": r.rule.title}
-                for r in rs.rules.values()]
+        rows = [
+            {"id": r.rule.id, "version": r.rule.version, "file": r.file, "title": r.rule.title}
+            for r in rs.rules.values()
+        ]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     table = Table(title=f"{rs.manifest.title} — {rs.version}")
@@ -145,12 +158,18 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
 
 
 # Adapters add their own commands (serve, audit, screen, synth, scenarios...) through register(app).
-for _module in ("ldncds.bdd.commands", "ldncds.api.commands", "ldncds.store.commands",
-                "ldncds.screening.commands", "ldncds.pages.commands"):
+for _module in (
+    "ldncds.bdd.commands",
+    "ldncds.api.commands",
+    "ldncds.store.commands",
+    "ldncds.screening.commands",
+    "ldncds.pages.commands",
+):
     try:
         _mod = importlib.import_module(_module)
     except ModuleNotFoundError as _exc:
         if _exc.name and _module.startswith(_exc.name):
-            continue
-        raise
+            continue  # adapter not installed
+        err.print(f"[yellow]warning:[/yellow] commands of {_module} unavailable: {_exc}")
+        continue
     _mod.register(app, rules_app)

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(default_factory=default_rules_dir)
     data_dir: Path = Path("data")
     database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir.")
-    public_base_url: str = Field(default="http://127.0.0.1:8000", description="Our URL as the EHR sees it (JWT aud).")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Our URL as the EHR sees it (JWT aud)."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -1,7 +1,7 @@
 """The LDN decision engine: knows neither FHIR nor HTTP.
 
-    from ldncds.engine import Engine, PatientFacts
-    assessment = Engine().assess(PatientFacts(...), evaluation_date)
+from ldncds.engine import Engine, PatientFacts
+assessment = Engine().assess(PatientFacts(...), evaluation_date)
 """
 
 from .assess import Engine, default_rules_dir

@@ -77,7 +77,9 @@ class Engine:
     def version(self) -> str:
         return self.ruleset.version
 
-    def assess(self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None) -> Assessment:
+    def assess(
+        self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
+    ) -> Assessment:
         derived = derive(facts, evaluation_date, self.ruleset.valuesets)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
@@ -116,15 +118,23 @@ class Engine:
         criteria = self._criteria(by_kind[CriterionOutcome], derived)
         hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
         cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
-        notes = [Note(text=lr.rule.then.note, explanation=self._explain(f, derived)) for f, lr in by_kind[NoteOutcome]]
+        notes = [
+            Note(text=lr.rule.then.note, explanation=self._explain(f, derived))
+            for f, lr in by_kind[NoteOutcome]
+        ]
         return _Findings(criteria, hard_stops, cautions, notes, caution_facts, [f.rule_id for f in firings])
 
     def _criteria(self, fired: list[tuple[Firing, LoadedRule]], derived: Derived) -> list[CriterionResult]:
         per: dict[str, list[tuple[Firing, CriterionOutcome]]] = defaultdict(list)
         for f, lr in fired:
             per[lr.rule.then.criterion].append((f, lr.rule.then))
-        met_pathways = {o.pathway for items in per.values() for _, o in items if o.status == "met" and o.pathway}
-        return [self._criterion(c, per.get(c.id, []), met_pathways, derived) for c in self.ruleset.criteria.values()]
+        met_pathways = {
+            o.pathway for items in per.values() for _, o in items if o.status == "met" and o.pathway
+        }
+        return [
+            self._criterion(c, per.get(c.id, []), met_pathways, derived)
+            for c in self.ruleset.criteria.values()
+        ]
 
     def _criterion(
         self,
@@ -231,9 +241,16 @@ class Engine:
         refs = dict(derived.refs)
         refs["summary"] = FactRef("summary", "summary", "assessment", "combined findings")
         for c in findings.caution_facts:
-            refs[c["id"]] = FactRef(c["id"], "caution", "assessment", c["caution"], event_date=c.get("event_date"))
-        for value in ("contraindicated", "not_candidate", "insufficient_information", "candidate_with_cautions",
-                      "candidate"):
+            refs[c["id"]] = FactRef(
+                c["id"], "caution", "assessment", c["caution"], event_date=c.get("event_date")
+            )
+        for value in (
+            "contraindicated",
+            "not_candidate",
+            "insufficient_information",
+            "candidate_with_cautions",
+            "candidate",
+        ):
             refs[f"decision:{value}"] = FactRef(f"decision:{value}", "decision", "assessment", value)
         conclusions = Derived(refs=refs)
         decisions = [f for f in firings if isinstance(self._then(f), DecisionOutcome)]
@@ -334,7 +351,9 @@ class Engine:
 
 
 def _cite(ref: FactRef) -> FactCitation:
-    return FactCitation(source=ref.source, kind=ref.kind, display=ref.display, date=ref.date, detail=ref.detail)
+    return FactCitation(
+        source=ref.source, kind=ref.kind, display=ref.display, date=ref.date, detail=ref.detail
+    )
 
 
 def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
@@ -348,8 +367,8 @@ def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
 
 def _reason(decision: str, findings: _Findings, earliest: date | None) -> str:
     if decision == "contraindicated":
-        first = findings.hard_stops[0]
-        text = f"Contraindicated: {first.title.lower()} ({first.culprit.display})"
+        titles = ", ".join(dict.fromkeys(h.title.lower() for h in findings.hard_stops))
+        text = f"Contraindicated: {titles} ({findings.hard_stops[0].culprit.display})"
         return text + (f"; earliest start {earliest.isoformat()}" if earliest else "")
     if decision == "not_candidate":
         unmet = [c.title.lower() for c in findings.criteria if c.status == "not_met" and c.required]

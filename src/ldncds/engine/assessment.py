@@ -49,7 +49,9 @@ class CriterionResult(_Out):
     status: CriterionStatus
     required: bool
     basis: str = Field(description="Why the status is what it is, in one sentence.")
-    missing: str | None = Field(default=None, description="For unknown: what is missing and where it is recorded.")
+    missing: str | None = Field(
+        default=None, description="For unknown: what is missing and where it is recorded."
+    )
     to_change: str | None = None
     pathways: list[str] = Field(default_factory=list)
     explanations: list[Explanation] = Field(default_factory=list)
@@ -93,7 +95,9 @@ class TitrationPlan(_Out):
     steps: list[DoseStep]
     target_mg: float
     flag_above_mg: float
-    flagged: bool = Field(description="True when any step exceeds the flag threshold (above the studied range).")
+    flagged: bool = Field(
+        description="True when any step exceeds the flag threshold (above the studied range)."
+    )
     adjustments: list[Note] = Field(default_factory=list)
     explanation: Explanation
 

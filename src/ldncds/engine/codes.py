@@ -8,7 +8,11 @@ CODE_SYSTEMS: dict[str, tuple[str, ...]] = {
     "RxNorm": ("http://www.nlm.nih.gov/research/umls/rxnorm", "rxnorm"),
     "LOINC": ("http://loinc.org", "loinc"),
     "CPT": ("http://www.ama-assn.org/go/cpt", "cpt"),
-    "HCPCS": ("https://www.cms.gov/medicare/coding/hcpcsreleasecodesets", "http://www.cms.gov/medicare/coding/hcpcsreleasecodesets", "hcpcs"),
+    "HCPCS": (
+        "https://www.cms.gov/medicare/coding/hcpcsreleasecodesets",
+        "http://www.cms.gov/medicare/coding/hcpcsreleasecodesets",
+        "hcpcs",
+    ),
 }
 CODE_SYSTEM_URIS: dict[str, str] = {name: aliases[0] for name, aliases in CODE_SYSTEMS.items()}
 

@@ -92,7 +92,9 @@ def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
                 "available": items is not None,
                 "complete": items is not None and section not in facts.incomplete,
             },
-            FactRef(f"record:{section}", "record", f"{facts.source} ({section})", _section_label(section, items)),
+            FactRef(
+                f"record:{section}", "record", f"{facts.source} ({section})", _section_label(section, items)
+            ),
         )
     for i, c in enumerate(facts.conditions or ()):
         _condition(out, f"c{i}", c, on, valuesets)
@@ -188,12 +190,19 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     recorded = c.recorded_date if c.recorded_date and earliest(c.recorded_date) <= on else None
     basis, dmin, dmax = "none", None, None
     if onset:
-        basis, dmin, dmax = "onset", max(0, _days(on, onset, bound="latest") or 0), _days(on, onset, bound="earliest")
+        basis, dmin, dmax = (
+            "onset",
+            max(0, _days(on, onset, bound="latest") or 0),
+            _days(on, onset, bound="earliest"),
+        )
     elif recorded:
         basis, dmin = "recorded", max(0, _days(on, recorded, bound="latest") or 0)
     verification = "confirmed" if c.verification_status == "confirmed" else "possible"
-    status = f"{c.clinical_status or 'status not recorded'}, {c.verification_status or 'verification not recorded'}"
-    dated = f"onset {onset}" if onset else (f"recorded {recorded}" if recorded else "no onset or recorded date")
+    clinical_text = c.clinical_status or "status not recorded"
+    status = f"{clinical_text}, {c.verification_status or 'verification not recorded'}"
+    dated = (
+        f"onset {onset}" if onset else (f"recorded {recorded}" if recorded else "no onset or recorded date")
+    )
     out.add(
         {
             "kind": "condition",
@@ -205,8 +214,14 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             "duration_days_max": dmax,
             "duration_basis": basis,
         },
-        FactRef(fid, "condition", c.source, _display(c.codes, c.text), onset or recorded,
-                f"{_code_label(c.codes) or 'uncoded'}; {status}; {dated}"),
+        FactRef(
+            fid,
+            "condition",
+            c.source,
+            _display(c.codes, c.text),
+            onset or recorded,
+            f"{_code_label(c.codes) or 'uncoded'}; {status}; {dated}",
+        ),
     )
 
 
@@ -243,8 +258,15 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
             "days_since_end": days_since_end if exposure == "ended" else None,
             "daily_dose_mg": m.daily_dose_mg,
         },
-        FactRef(fid, "medication", m.source, _display(m.codes, m.text), m.start, detail,
-                end_date=latest(m.end).isoformat() if m.end else None),
+        FactRef(
+            fid,
+            "medication",
+            m.source,
+            _display(m.codes, m.text),
+            m.start,
+            detail,
+            end_date=latest(m.end).isoformat() if m.end else None,
+        ),
     )
 
 
@@ -258,14 +280,22 @@ def _procedure(out: Derived, fid: str, p: Procedure, on: date, valuesets: ValueS
         {
             "kind": "procedure",
             "id": fid,
-            "value_sets": sorted(set(_memberships(p.codes, valuesets)) | set(_memberships(p.category, valuesets))),
+            "value_sets": sorted(
+                set(_memberships(p.codes, valuesets)) | set(_memberships(p.category, valuesets))
+            ),
             "state": state,
             "days_since": days_since if state == "done" else None,
             "days_until": days_until,
         },
-        FactRef(fid, "procedure", p.source, _display(p.codes, p.text), p.performed,
-                f"{_code_label(p.codes) or 'uncoded'}; status {p.status or 'not recorded'}",
-                event_date=earliest(p.performed).isoformat() if p.performed and state == "planned" else None),
+        FactRef(
+            fid,
+            "procedure",
+            p.source,
+            _display(p.codes, p.text),
+            p.performed,
+            f"{_code_label(p.codes) or 'uncoded'}; status {p.status or 'not recorded'}",
+            event_date=earliest(p.performed).isoformat() if p.performed and state == "planned" else None,
+        ),
     )
 
 
@@ -285,8 +315,14 @@ def _allergy(out: Derived, fid: str, a: Allergy, valuesets: ValueSets) -> None:
             "active": a.clinical_status not in {"inactive", "resolved"},
             "verification": a.verification_status or "unknown",
         },
-        FactRef(fid, "allergy", a.source, _display(a.codes, a.text), None,
-                f"{_code_label(a.codes) or 'text only'}; {a.clinical_status or 'status not recorded'}"),
+        FactRef(
+            fid,
+            "allergy",
+            a.source,
+            _display(a.codes, a.text),
+            None,
+            f"{_code_label(a.codes) or 'text only'}; {a.clinical_status or 'status not recorded'}",
+        ),
     )
 
 
@@ -306,7 +342,9 @@ def _observations(out: Derived, observations: list[Observation], on: date, value
             if vs not in newest or days_since < newest[vs][0]:
                 newest[vs] = (days_since, fid)
     for fid, o, sets, usable, days_since in rows:
-        value = o.result or (f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text)
+        value = o.result or (
+            f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text
+        )
         out.add(
             {
                 "kind": "observation",
@@ -318,6 +356,13 @@ def _observations(out: Derived, observations: list[Observation], on: date, value
                 "result": o.result,
                 "latest_in": sorted(vs for vs in sets if newest.get(vs, (0, ""))[1] == fid),
             },
-            FactRef(fid, "observation", o.source, _display(o.codes, None), o.effective,
-                    f"{_code_label(o.codes) or 'uncoded'}; {value or 'no value'}; status {o.status or 'not recorded'}"),
+            FactRef(
+                fid,
+                "observation",
+                o.source,
+                _display(o.codes, None),
+                o.effective,
+                f"{_code_label(o.codes) or 'uncoded'}; {value or 'no value'}; "
+                f"status {o.status or 'not recorded'}",
+            ),
         )

@@ -58,7 +58,7 @@ class Coding(BaseModel):
 
     system: str = Field(
         min_length=1,
-        description="Code system: a short name (ICD-10-CM, SNOMED-CT, RxNorm, LOINC, CPT, HCPCS) or its FHIR URI.",
+        description="Code system: short name (ICD-10-CM, SNOMED-CT, RxNorm, LOINC, CPT, HCPCS) or FHIR URI.",
     )
     code: str = Field(min_length=1, max_length=64)
     display: str | None = Field(default=None, max_length=512)
@@ -130,7 +130,16 @@ class Allergy(_Fact):
 class Observation(_Fact):
     codes: list[Coding] = Field(default_factory=list)
     status: (
-        Literal["registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"]
+        Literal[
+            "registered",
+            "preliminary",
+            "final",
+            "amended",
+            "corrected",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        ]
         | None
     ) = None
     effective: PartialDate | None = None

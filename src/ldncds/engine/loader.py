@@ -198,7 +198,9 @@ def _rule_id_at(data: object, exc: ValidationError) -> str | None:
     return None
 
 
-def _link(directory: Path, manifest: Manifest, files: dict[str, RuleFile], valuesets: ValueSets) -> LoadedRuleset:
+def _link(
+    directory: Path, manifest: Manifest, files: dict[str, RuleFile], valuesets: ValueSets
+) -> LoadedRuleset:
     rules: dict[str, LoadedRule] = {}
     criteria: dict[str, CriterionDef] = {}
     hard_stops: dict[str, FindingDef] = {}
@@ -216,7 +218,16 @@ def _link(directory: Path, manifest: Manifest, files: dict[str, RuleFile], value
     # Deterministic agenda: phase, then file order in the manifest, then the order written.
     order = [r for phase in ("findings", "conclusions") for r in rules if rules[r].phase == phase]
     return LoadedRuleset(
-        directory, manifest, files, rules, criteria, hard_stops, cautions, valuesets, content_hash(directory), order
+        directory,
+        manifest,
+        files,
+        rules,
+        criteria,
+        hard_stops,
+        cautions,
+        valuesets,
+        content_hash(directory),
+        order,
     )
 
 

@@ -13,6 +13,7 @@ a later phase).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -227,10 +228,9 @@ class DurableMatcher:
             except Exception as exc:
                 raise EngineError(f"rule engine failed in phase {phase}: {type(exc).__name__}") from exc
             finally:
-                try:
+                # Always delete the session: live sessions leak memory and are capped at 1,024.
+                with contextlib.suppress(Exception):
                     self._host.delete_state(name, sid)
-                except Exception:  # noqa: S110 - nothing left to clean if the session never started
-                    pass
             if "exception" in state:
                 raise EngineError(f"rule action failed in phase {phase}")
             if self._local.errors:

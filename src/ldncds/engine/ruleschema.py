@@ -64,8 +64,14 @@ class Pattern(_Strict):
 
 def _check_ops(name: str, test: dict[str, Any], set_field: bool) -> None:
     if set_field:
-        if len(test) != 1 or set(test) - {"any_of", "all_of"} or not isinstance(next(iter(test.values())), list):
-            raise ValueError(f"{name}: write a single value set name, {{any_of: [names]}} or {{all_of: [names]}}")
+        if (
+            len(test) != 1
+            or set(test) - {"any_of", "all_of"}
+            or not isinstance(next(iter(test.values())), list)
+        ):
+            raise ValueError(
+                f"{name}: write a single value set name, {{any_of: [names]}} or {{all_of: [names]}}"
+            )
         return
     unknown = set(test) - OPS
     if unknown or not test:
@@ -168,7 +174,8 @@ class Rule(_Strict):
     evidence: list[Evidence] = Field(min_length=1)
     rationale: str = Field(min_length=10)
     counterfactual: str | None = Field(
-        default=None, description="What would have to change for a different decision (may use {placeholders})."
+        default=None,
+        description="What would have to change for a different decision (may use {placeholders}).",
     )
 
     @field_validator("id")

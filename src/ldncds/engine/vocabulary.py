@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 CriterionStatus = Literal["met", "not_met", "unknown", "not_applicable"]
-Decision = Literal["contraindicated", "not_candidate", "insufficient_information", "candidate_with_cautions", "candidate"]
+Decision = Literal[
+    "contraindicated", "not_candidate", "insufficient_information", "candidate_with_cautions", "candidate"
+]
 DECISIONS: tuple[str, ...] = (
     "contraindicated",
     "not_candidate",

@@ -62,5 +62,5 @@ class DecisionStore(Protocol):
     ) -> list[StoredAssessment]: ...
 
     def add_feedback(self, card_uuid: str, item: dict[str, Any]) -> bool:
-        """Idempotent: returns False when the same feedback was already recorded. Unknown cards are kept too."""
+        """Idempotent: False when this feedback was already recorded. Unknown cards are kept too."""
         ...
