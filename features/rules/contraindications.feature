@@ -236,3 +236,15 @@ Feature: Hard stops
     And criterion pain_duration is not_met
     And criterion adult is unknown
     And the explanation cites rule DEC-CONTRA-01
+
+  Scenario: Without results the assessment says what could not be checked
+    Given a 52-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 24 months ago
+    And physical therapy (CPT 97110) done 12 months ago
+    And naproxen sodium 220 mg tablet (RxNorm 849574) taken from 20 months ago until 17 months ago
+    And duloxetine (RxNorm 72625) taken from 18 months ago until 9 months ago
+    And the observation list is not available
+    When the patient is assessed on 2026-03-01
+    Then the decision is candidate
+    And the explanation cites rule CHECK-RESULTS-MISSING-01
+    And a note says "opiate screen"

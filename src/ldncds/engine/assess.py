@@ -394,5 +394,7 @@ def _counterfactuals(decision: str, findings: _Findings) -> list[str]:
                 out += texts or [c.to_change or f"Answer: {c.question}"]
     elif decision == "candidate_with_cautions":
         for caution in findings.cautions:
-            out += [e.counterfactual for e in caution.explanations if e.counterfactual]
+            texts = [e.counterfactual for e in caution.explanations if e.counterfactual]
+            fallback = f"A plain candidate only without: {caution.title.lower()} (its precautions apply)."
+            out += texts or [fallback]
     return list(dict.fromkeys(out))
