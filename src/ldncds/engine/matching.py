@@ -14,7 +14,6 @@ a later phase).
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import json
 import threading
@@ -23,11 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from durable import engine as durable_engine
+import durable_rules_engine as dre
 
 from .loader import LoadedRule, LoadedRuleset
 from .ruleschema import DecisionOutcome, Pattern
 from .vocabulary import SET_FIELD_OF, Phase
+
+SINK = "__sink__"
 
 
 class EngineError(RuntimeError):
@@ -160,79 +161,71 @@ def compile_phase(rules: list[LoadedRule]) -> dict[str, Any]:
             # would match the session state document and loop forever.
             cond = [{"kind": p.fact}] + [_compile_test(k, t) for k, t in p.where.items()]
             patterns.append({f"p{i}": {"$and": cond}})
-        out[lr.rule.id] = {"all": patterns, "pri": 1 + index, "run": f"rule:{lr.rule.id}"}
+        out[lr.rule.id] = {"all": patterns, "pri": 1 + index}
     # Lowest priority catch-all: every fact is handled, so one unmatched fact cannot abort a batch.
-    out["__sink__"] = {"all": [{"p0": {"$ex": {"kind": 1}}}], "pri": 100000, "run": "sink:"}
+    out[SINK] = {"all": [{"p0": {"$ex": {"kind": 1}}}], "pri": 100000}
     return out
 
 
-class _Host(durable_engine.Host):
-    """A durable_rules host without the background dispatcher (which crashes the process)."""
-
-    def __init__(self, actions: dict[str, Any]) -> None:
-        self._actions = actions
-        super().__init__()
-
-    def _run(self) -> None:  # noqa: D401 - disable the timer thread
-        return None
-
-    def get_action(self, action_name: str) -> Any:
-        return self._actions[action_name]
-
-
 class DurableMatcher:
-    """Production matcher. One host, rules compiled once; each evaluation in its own session."""
+    """Production matcher on durable_rules' C core. Rules compiled once; each evaluation in its own session.
+
+    It drives the C engine directly instead of through durable.engine.Host: no background dispatcher
+    (which crashes the process), no Python action objects whose exceptions are swallowed into the
+    session state, and no JSON round trip of the state document per firing. Firings are read from
+    the engine's own action queue and recorded here.
+    """
 
     def __init__(self, ruleset: LoadedRuleset) -> None:
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._names = {p: f"ldncds_{p}" for p in ("findings", "conclusions")}
-        actions: dict[str, Any] = {"sink:": self._sink}
-        definitions: dict[str, Any] = {}
+        self._handles: dict[str, int] = {}
+        self._width: dict[str, int] = {}
+        self._derive: dict[str, dict[str, Any]] = {}
+        self.definitions: dict[str, Any] = {}
         for phase in ("findings", "conclusions"):
             rules = ruleset.phase_rules(phase)  # type: ignore[arg-type]
             for lr in rules:
-                actions[f"rule:{lr.rule.id}"] = self._action(lr)
-            definitions[self._names[phase]] = compile_phase(rules)
-        self.definitions = json.loads(json.dumps(definitions))  # kept for inspection, never mutated
-        self._host = _Host(actions)
-        self._host.set_rulesets(copy.deepcopy(self.definitions))  # set_rulesets mutates its input
-
-    def _action(self, lr: LoadedRule) -> Any:
-        rule_id, width, derive = lr.rule.id, len(lr.rule.when), derived_fact(lr)
-
-        def act(c: Any) -> None:
-            try:
-                ids = tuple(getattr(c, f"p{i}")._d["id"] for i in range(width))
-                self._local.trace.append(Firing(rule_id, ids))
-                if derive and derive["id"] not in self._local.derived:
-                    self._local.derived.add(derive["id"])
-                    c.assert_fact(dict(derive))
-            except Exception as exc:  # an action error must fail the evaluation, never vanish
-                self._local.errors.append(f"{rule_id}: {type(exc).__name__}")
-
-        return act
-
-    @staticmethod
-    def _sink(c: Any) -> None:
-        return None
+                self._width[lr.rule.id] = len(lr.rule.when)
+                if (new := derived_fact(lr)) is not None:
+                    self._derive[lr.rule.id] = new
+            definition = compile_phase(rules)
+            self.definitions[phase] = definition
+            self._handles[phase] = dre.create_ruleset(f"ldncds_{phase}", json.dumps(definition))
 
     def run(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[Firing]:
         sid = uuid.uuid4().hex
-        name = self._names[phase]
-        with self._lock:
-            self._local.trace, self._local.errors, self._local.derived = [], [], set()
+        handle = self._handles[phase]
+        with self._lock:  # the C core is not re-entrant; one evaluation at a time per process
             try:
-                self._host.assert_facts(name, [dict(f, sid=sid) for f in facts])
-                state = self._host.get_state(name, sid)
+                code, state_handle = dre.assert_facts(handle, json.dumps([dict(f, sid=sid) for f in facts]))
+                if code != 0:
+                    raise EngineError(f"rule engine refused the facts in phase {phase} (code {code})")
+                return sorted(set(self._drain(handle, state_handle, sid)))
+            except EngineError:
+                raise
             except Exception as exc:
                 raise EngineError(f"rule engine failed in phase {phase}: {type(exc).__name__}") from exc
             finally:
                 # Always delete the session: live sessions leak memory and are capped at 1,024.
                 with contextlib.suppress(Exception):
-                    self._host.delete_state(name, sid)
-            if "exception" in state:
-                raise EngineError(f"rule action failed in phase {phase}")
-            if self._local.errors:
-                raise EngineError(f"rule action failed in phase {phase}: {self._local.errors[0]}")
-            return sorted(set(self._local.trace))
+                    dre.delete_state(handle, sid)
+
+    def _drain(self, handle: int, state_handle: int, sid: str) -> list[Firing]:
+        firings: list[Firing] = []
+        derived: set[str] = set()
+        started = dre.start_action_for_state(handle, state_handle)
+        message = started[1] if started else None
+        while message:
+            for rule_id, match in json.loads(message).items():
+                if rule_id == SINK:
+                    continue
+                ids = tuple(match[f"p{i}"]["id"] for i in range(self._width[rule_id]))
+                firings.append(Firing(rule_id, ids))
+                new = self._derive.get(rule_id)
+                if new is not None and new["id"] not in derived:
+                    derived.add(new["id"])
+                    code, _ = dre.assert_fact(handle, json.dumps(dict(new, sid=sid)))
+                    if code not in (0, 3):
+                        raise EngineError(f"derived fact refused by the rule engine (code {code})")
+            message = dre.complete_and_start_action(handle, state_handle)
+        return firings
