@@ -61,6 +61,9 @@ def conditions(draw: st.DrawFn) -> dict:
                 "long_term_opioid_use",
             ),
             _codes("organ_transplant_status", "opioid_maintenance_condition"),
+            _codes(
+                "ae_vivid_dreams", "ae_headache", "ae_gi_upset", "ae_dizziness", "drug_induced_liver_injury"
+            ),
             OTHER,
         )
     )
@@ -141,14 +144,21 @@ def allergies(draw: st.DrawFn) -> dict:
 @st.composite
 def observations(draw: st.DrawFn) -> dict:
     coding = draw(
-        _codes("opiate_urine_screen", "lab_pregnancy_test", "lab_egfr", "instrument_phq9", "phq9_item9")
+        st.one_of(
+            _codes("opiate_urine_screen", "lab_pregnancy_test", "lab_egfr", "instrument_phq9", "phq9_item9"),
+            _codes(
+                "instrument_pain_nrs", "instrument_odi", "instrument_promis_pain_interference", "lab_liver"
+            ),
+        )
     )
     return {
         "source": f"Observation/o{draw(st.integers(0, 10**6))}",
         "codes": [coding],
         "status": draw(st.sampled_from([None, "final", "preliminary", "amended"])),
         "effective": draw(_day(-2, 400)),
-        "value_num": draw(st.one_of(st.none(), st.sampled_from([0.0, 1.0, 9.0, 14.0, 24.0, 75.0]))),
+        "value_num": draw(
+            st.one_of(st.none(), st.sampled_from([0.0, 1.0, 4.0, 7.5, 9.0, 14.0, 24.0, 50.0, 160.0]))
+        ),
         "result": draw(st.sampled_from([None, "positive", "negative"])),
     }
 
@@ -164,7 +174,7 @@ def patients(draw: st.DrawFn) -> PatientFacts:
         "birth_date": draw(st.one_of(_day(5000, 30000), st.none())),
         "sex": draw(st.sampled_from([None, "female", "male"])),
         "conditions": draw(st.one_of(st.lists(conditions(), min_size=1, max_size=4), st.none())),
-        "medications": draw(_section(medications(), 5)),
+        "medications": draw(_section(medications(), 6)),
         "procedures": draw(_section(procedures(), 3)),
         "allergies": draw(st.one_of(st.just([]), _section(allergies(), 2))),
         "observations": draw(_section(observations(), 3)),

@@ -65,7 +65,7 @@ def test_no_candidate_while_a_hard_stop_holds(durable: Engine, patient: PatientF
         assert not a.hard_stops and a.plan is not None
 
 
-@runs(300)
+@runs(200)
 @given(patient=patients())
 def test_adding_a_current_opioid_always_contraindicates(durable: Engine, patient: PatientFacts) -> None:
     meds = list(patient.model_dump()["medications"] or [])
@@ -73,7 +73,7 @@ def test_adding_a_current_opioid_always_contraindicates(durable: Engine, patient
     assert durable.assess(with_opioid, ON).decision == "contraindicated"
 
 
-@runs(300)
+@runs(150)
 @given(patient=patients())
 def test_missing_required_data_never_gives_a_candidate(durable: Engine, patient: PatientFacts) -> None:
     body = patient.model_dump()
@@ -83,7 +83,7 @@ def test_missing_required_data_never_gives_a_candidate(durable: Engine, patient:
         assert after.decision in ("contraindicated", "not_candidate", "insufficient_information")
 
 
-@runs(200)
+@runs(100)
 @given(patient=patients())
 def test_missing_results_are_named_when_they_could_change_nothing_else(
     durable: Engine, patient: PatientFacts
@@ -106,7 +106,7 @@ def _cited_against(a: Assessment) -> set[str]:
     return cited
 
 
-@runs(300)
+@runs(120)
 @given(patient=patients())
 def test_removing_supporting_evidence_never_moves_towards_candidate(
     durable: Engine, patient: PatientFacts

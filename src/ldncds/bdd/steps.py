@@ -511,3 +511,73 @@ def step_plan_note(chart: Chart, text: str) -> None:
 @then(parsers.re(r'a note says "(?P<text>[^"]+)"'))
 def step_note(chart: Chart, text: str) -> None:
     assert any(text.lower() in n.text.lower() for n in _done(chart).notes), "note not found"
+
+
+# ------------------------------------------------------------------ on therapy
+
+
+def _therapy_status(chart: Chart) -> Any:
+    therapy = _done(chart).therapy
+    assert therapy is not None, (
+        f"the patient is not followed up on therapy (decision {_done(chart).decision})"
+    )
+    return therapy
+
+
+@then(parsers.re(r"the response is (?P<status>[a-z_]+)"))
+def step_response(chart: Chart, status: str) -> None:
+    therapy = _therapy_status(chart)
+    assert therapy.response_status == status, f"response is {therapy.response_status}, expected {status}"
+
+
+@then(parsers.re(r'the recommendation mentions "(?P<text>[^"]+)"'))
+def step_recommendation(chart: Chart, text: str) -> None:
+    recommendation = _therapy_status(chart).recommendation or ""
+    assert text.lower() in recommendation.lower(), f"recommendation is {recommendation!r}"
+
+
+@then(parsers.re(r"measure (?P<instrument>[a-z_]+) is (?P<status>[a-z_]+)"))
+def step_measure(chart: Chart, instrument: str, status: str) -> None:
+    found = {i.instrument: i.status for i in _therapy_status(chart).instruments}
+    assert found.get(instrument) == status, f"measures are {found}"
+
+
+@then(parsers.re(r'adverse effect (?P<effect>[a-z_]+) is listed with the action "(?P<text>[^"]+)"'))
+def step_adverse_effect(chart: Chart, effect: str, text: str) -> None:
+    effects = {a.id: a.action for a in _therapy_status(chart).adverse_effects}
+    assert effect in effects, f"adverse effects are {sorted(effects)}"
+    assert text.lower() in effects[effect].lower(), f"action is {effects[effect]!r}"
+
+
+@then(parsers.re(r"reminder (?P<reminder>[a-z0-9_]+) is overdue by (?P<days>\d+) days"))
+def step_reminder_overdue(chart: Chart, reminder: str, days: str) -> None:
+    found = {r.id: r for r in _done(chart).reminders}
+    assert reminder in found, f"reminders are {sorted(found)}"
+    r = found[reminder]
+    assert r.state == "overdue" and r.days_overdue == int(days), f"{reminder} is {r.state} ({r.days_overdue})"
+
+
+@then(parsers.re(r"reminder (?P<reminder>[a-z0-9_]+) is (?P<state>done|due|upcoming)"))
+def step_reminder_state(chart: Chart, reminder: str, state: str) -> None:
+    found = {r.id: r.state for r in _done(chart).reminders}
+    assert found.get(reminder) == state, f"reminder states are {found}"
+
+
+@then("a critical alert is raised")
+def step_critical_alert(chart: Chart) -> None:
+    alerts = _done(chart).alerts
+    assert any(a.lower().startswith("critical") for a in alerts), f"alerts are {alerts}"
+
+
+@given(parsers.re(rf"an? (?P<display>[^(]+) symptom {_CODE} observed {_N} ago"))
+def step_symptom_observation(chart: Chart, display: str, system: str, code: str, n: str, unit: str) -> None:
+    _add(
+        chart,
+        "observations",
+        {
+            "source": chart.source("Observation"),
+            "codes": _coding(system, code, display),
+            "status": "final",
+            "effective": _Rel(int(n), unit),
+        },
+    )

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from . import therapy as therapy_mod
 from .assessment import (
     Assessment,
     Caution,
@@ -21,13 +22,15 @@ from .assessment import (
     MissingItem,
     MonitoringReminder,
     Note,
+    TherapyStatus,
     TitrationPlan,
 )
-from .derive import Derived, FactRef, derive
+from .derive import Derived, FactRef, derive, results_of
 from .facts import PatientFacts
 from .loader import LoadedRule, LoadedRuleset, load_ruleset
 from .matching import DurableMatcher, EngineError, Firing, OracleMatcher
 from .ruleschema import (
+    AdverseEffectOutcome,
     CautionOutcome,
     CriterionDef,
     CriterionOutcome,
@@ -35,9 +38,13 @@ from .ruleschema import (
     DoseAdjustmentOutcome,
     HardStopOutcome,
     NoteOutcome,
+    RecommendationOutcome,
     ReminderOutcome,
+    ResponseOutcome,
+    TherapyOutcome,
     TitrationOutcome,
 )
+from .vocabulary import DECISIONS
 
 __all__ = ["Engine", "EngineError", "default_rules_dir"]
 
@@ -57,6 +64,7 @@ class _Findings:
     cautions: list[Caution]
     notes: list[Note]
     caution_facts: list[dict[str, Any]]
+    therapy: therapy_mod.TherapyFindings
     fired: list[str] = field(default_factory=list)
 
 
@@ -85,7 +93,7 @@ class Engine:
         findings = self._findings(first, derived)
         second = self.matcher.run("conclusions", self._conclusion_facts(findings, derived))
         start = planned_start or evaluation_date
-        return self._assemble(findings, second, derived, evaluation_date, start)
+        return self._assemble(findings, second, derived, _Context(facts, evaluation_date, start))
 
     # ------------------------------------------------------------ explanations
 
@@ -102,7 +110,7 @@ class Engine:
             rule_version=rule.version,
             title=rule.title,
             statement=rule.statement.strip(),
-            facts=[_cite(r) for r in refs],
+            facts=[r.cite() for r in refs],
             evidence=[EvidenceRef(**e.model_dump()) for e in rule.evidence],
             rationale=rule.rationale.strip(),
             counterfactual=counterfactual.strip() if counterfactual else None,
@@ -119,10 +127,13 @@ class Engine:
         hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
         cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
         notes = [
-            Note(text=lr.rule.then.note, explanation=self._explain(f, derived))
+            Note(text=lr.rule.then.note.strip(), explanation=self._explain(f, derived))
             for f, lr in by_kind[NoteOutcome]
         ]
-        return _Findings(criteria, hard_stops, cautions, notes, caution_facts, [f.rule_id for f in firings])
+        therapy_fired = [item for kind in THERAPY_OUTCOMES for item in by_kind[kind]]
+        therapy = therapy_mod.collect(sorted(therapy_fired, key=lambda i: i[0]), derived, self._explain)
+        fired = [f.rule_id for f in firings]
+        return _Findings(criteria, hard_stops, cautions, notes, caution_facts, therapy, fired)
 
     def _criteria(self, fired: list[tuple[Firing, LoadedRule]], derived: Derived) -> list[CriterionResult]:
         per: dict[str, list[tuple[Firing, CriterionOutcome]]] = defaultdict(list)
@@ -186,7 +197,7 @@ class Engine:
                 HardStop(
                     id=stop_id,
                     title=self.ruleset.hard_stops[stop_id].title,
-                    culprit=_cite(ref),
+                    culprit=ref.cite(),
                     earliest_start=earliest,
                     explanations=[self._explain(f, derived, earliest_start=earliest or "") for f, _ in items],
                 )
@@ -207,7 +218,7 @@ class Engine:
                 Caution(
                     id=caution_id,
                     title=self.ruleset.cautions[caution_id].title,
-                    culprits=[_cite(r) for r in dict.fromkeys(refs)],
+                    culprits=[r.cite() for r in dict.fromkeys(refs)],
                     alert=alerts[0] if alerts else None,
                     explanations=[self._explain(f, derived) for f, _ in items],
                 )
@@ -230,36 +241,35 @@ class Engine:
             "not_met": sum(c.status == "not_met" for c in required),
             "unknown": sum(c.status == "unknown" for c in required),
             "cautions": len(findings.cautions),
+            "on_therapy": int(findings.therapy.on_ldn is not None),
         }
         patient = next(f for f in derived.facts if f["kind"] == "patient")
         cautions = [{k: v for k, v in c.items() if k != "event_date"} for c in findings.caution_facts]
-        return [summary, patient, *cautions]
+        extra = [findings.therapy.summary_fact()] if findings.therapy.on_ldn is not None else []
+        return [summary, patient, *cautions, *extra]
 
     def _assemble(
-        self, findings: _Findings, firings: list[Firing], derived: Derived, on: date, start: date
+        self, findings: _Findings, firings: list[Firing], derived: Derived, ctx: _Context
     ) -> Assessment:
         refs = dict(derived.refs)
-        refs["summary"] = FactRef("summary", "summary", "assessment", "combined findings")
+        for fact_id, kind, label in (
+            ("summary", "summary", "combined findings"),
+            ("response_summary", "response", "response to therapy"),
+        ):
+            refs[fact_id] = FactRef(fact_id, kind, "assessment", label)
         for c in findings.caution_facts:
             refs[c["id"]] = FactRef(
                 c["id"], "caution", "assessment", c["caution"], event_date=c.get("event_date")
             )
-        for value in (
-            "contraindicated",
-            "not_candidate",
-            "insufficient_information",
-            "candidate_with_cautions",
-            "candidate",
-        ):
+        for value in DECISIONS:
             refs[f"decision:{value}"] = FactRef(f"decision:{value}", "decision", "assessment", value)
-        conclusions = Derived(refs=refs)
+        conclusions = Derived(facts=derived.facts, refs=refs)
         decisions = [f for f in firings if isinstance(self._then(f), DecisionOutcome)]
         if len(decisions) != 1:
             # The decision rules must be exclusive and complete; anything else is an error, not advice.
             raise EngineError(f"expected exactly one decision rule to fire, got {len(decisions)}")
         decision = self._then(decisions[0]).decision
-        plan = self._plan(firings, conclusions, start)
-        reminders = self._reminders(firings, conclusions, start)
+        therapy = self._therapy(decision, findings, firings, conclusions, ctx)
         earliest = None
         if findings.hard_stops and all(h.earliest_start for h in findings.hard_stops):
             earliest = max(h.earliest_start for h in findings.hard_stops if h.earliest_start)
@@ -272,8 +282,8 @@ class Engine:
         ]
         return Assessment(
             decision=decision,
-            reason=_reason(decision, findings, earliest),
-            evaluation_date=on,
+            reason=_reason(decision, findings, earliest, therapy),
+            evaluation_date=ctx.on,
             ruleset_version=self.ruleset.version,
             earliest_start=earliest,
             criteria=findings.criteria,
@@ -281,12 +291,31 @@ class Engine:
             cautions=findings.cautions,
             notes=findings.notes,
             alerts=[c.alert for c in findings.cautions if c.alert],
-            plan=plan,
-            reminders=reminders,
-            missing=missing,
+            plan=self._plan(firings, conclusions, ctx.start),
+            therapy=therapy,
+            reminders=self._reminders(firings, conclusions, ctx, therapy),
+            missing=missing if decision != "on_therapy" else [],
             counterfactuals=_counterfactuals(decision, findings),
             explanation=explanation,
             rules_fired=sorted(set(findings.fired) | {f.rule_id for f in firings}),
+        )
+
+    def _therapy(
+        self, decision: str, findings: _Findings, firings: list[Firing], derived: Derived, ctx: _Context
+    ) -> TherapyStatus | None:
+        if findings.therapy.on_ldn is None:
+            return None
+        recs = [(f, self._then(f)) for f in firings if isinstance(self._then(f), RecommendationOutcome)]
+        if len(recs) > 1:
+            raise EngineError("more than one response recommendation applies")
+        return therapy_mod.status(
+            findings.therapy,
+            recs[0] if recs else None,
+            derived,
+            self._explain,
+            self.ruleset,
+            ctx.facts,
+            ctx.on,
         )
 
     def _then(self, firing: Firing) -> Any:
@@ -326,34 +355,77 @@ class Engine:
             explanation=self._explain(plans[0], derived),
         )
 
-    def _reminders(self, firings: list[Firing], derived: Derived, start: date) -> list[MonitoringReminder]:
+    def _reminders(
+        self, firings: list[Firing], derived: Derived, ctx: _Context, therapy: TherapyStatus | None
+    ) -> list[MonitoringReminder]:
         out = []
         for f in firings:
             then = self._then(f)
             if not isinstance(then, ReminderOutcome):
                 continue
-            anchor = start
+            anchor = therapy.start_date if then.due.anchor == "therapy_start" and therapy else ctx.start
             if then.due.anchor == "event":
                 events = [derived.refs[i].event_date for i in f.fact_ids if derived.refs[i].event_date]
                 if not events:
                     continue  # no date to count from; the caution itself still says what to do
                 anchor = date.fromisoformat(events[0])
+            due_from = anchor + timedelta(days=then.due.from_days)
+            due_by = anchor + timedelta(days=then.due.to_days)
+            done = self._done_by(then, ctx, due_from, due_by)
+            state = _state(ctx.on, due_from, due_by, done is not None)
             out.append(
                 MonitoringReminder(
                     id=then.reminder,
                     what=then.what.strip(),
-                    due_from=anchor + timedelta(days=then.due.from_days),
-                    due_by=anchor + timedelta(days=then.due.to_days),
+                    due_from=due_from,
+                    due_by=due_by,
+                    state=state,
+                    days_overdue=(ctx.on - due_by).days if state == "overdue" else None,
+                    done_by=done,
                     explanation=self._explain(f, derived),
                 )
             )
         return sorted(out, key=lambda r: (r.due_from, r.id))
 
+    def _done_by(
+        self, then: ReminderOutcome, ctx: _Context, due_from: date, due_by: date
+    ) -> FactCitation | None:
+        """The result showing a reminder was done: one of its value set, dated in its window (with grace)."""
+        if not then.done_when:
+            return None
+        grace = timedelta(days=then.due.grace_days)
+        for day, value, source in reversed(
+            results_of(ctx.facts.observations or [], then.done_when, ctx.on, self.ruleset.valuesets)
+        ):
+            if due_from - grace <= day <= due_by + grace:
+                shown = f"{value:g}" if value is not None else "recorded"
+                return FactCitation(
+                    source=source,
+                    kind="observation",
+                    display=f"{then.done_when}: {shown}",
+                    date=day.isoformat(),
+                )
+        return None
 
-def _cite(ref: FactRef) -> FactCitation:
-    return FactCitation(
-        source=ref.source, kind=ref.kind, display=ref.display, date=ref.date, detail=ref.detail
-    )
+
+@dataclass(frozen=True)
+class _Context:
+    facts: PatientFacts
+    on: date
+    start: date
+
+
+THERAPY_OUTCOMES = (TherapyOutcome, ResponseOutcome, AdverseEffectOutcome)
+
+
+def _state(
+    on: date, due_from: date, due_by: date, done: bool
+) -> Literal["upcoming", "due", "overdue", "done"]:
+    if done:
+        return "done"
+    if on < due_from:
+        return "upcoming"
+    return "due" if on <= due_by else "overdue"
 
 
 def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
@@ -365,7 +437,13 @@ def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
     return [f for c in findings.criteria if c.status == wanted for e in c.explanations for f in e.facts]
 
 
-def _reason(decision: str, findings: _Findings, earliest: date | None) -> str:
+def _reason(decision: str, findings: _Findings, earliest: date | None, therapy: TherapyStatus | None) -> str:
+    if decision == "on_therapy" and therapy:
+        dose = (
+            f"{therapy.daily_dose_mg:g} mg/day" if therapy.daily_dose_mg is not None else "dose not recorded"
+        )
+        response = (therapy.response_status or "response not assessed").replace("_", " ")
+        return f"On LDN {dose}, week {therapy.weeks_on_therapy}: {response}"
     if decision == "contraindicated":
         titles = ", ".join(dict.fromkeys(h.title.lower() for h in findings.hard_stops))
         text = f"Contraindicated: {titles} ({findings.hard_stops[0].culprit.display})"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .vocabulary import CriterionStatus, Decision
+from .vocabulary import CriterionStatus, Decision, OverallResponse, ResponseStatus
 
 
 class _Out(BaseModel):
@@ -107,7 +108,63 @@ class MonitoringReminder(_Out):
     what: str
     due_from: date
     due_by: date
+    state: Literal["upcoming", "due", "overdue", "done"] = Field(
+        default="upcoming", description="On the evaluation date: not yet due, due now, overdue, or done."
+    )
+    days_overdue: int | None = None
+    done_by: FactCitation | None = Field(default=None, description="The result that shows it was done.")
     explanation: Explanation
+
+
+class ResultPoint(_Out):
+    date: date
+    value: float
+    source: str
+
+
+class Threshold(_Out):
+    label: str
+    value: float
+
+
+class InstrumentResponse(_Out):
+    """Change of one outcome measure since baseline, judged against its response thresholds."""
+
+    instrument: str
+    status: ResponseStatus
+    baseline: ResultPoint | None = None
+    latest: ResultPoint | None = None
+    change_abs: float | None = None
+    change_pct: float | None = None
+    series: list[ResultPoint] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(
+        default_factory=list, description="Values that would count as a response."
+    )
+    explanations: list[Explanation] = Field(default_factory=list)
+
+
+class AdverseEffect(_Out):
+    id: str
+    action: str
+    serious: bool
+    culprit: FactCitation
+    explanation: Explanation
+
+
+class TherapyStatus(_Out):
+    """A patient already taking LDN: dose, time on therapy, response and adverse effects."""
+
+    source: str
+    daily_dose_mg: float | None
+    start_date: date
+    dose_since: date | None = None
+    weeks_on_therapy: int
+    response_status: OverallResponse | None = None
+    recommendation: str | None = None
+    instruments: list[InstrumentResponse] = Field(default_factory=list)
+    adverse_effects: list[AdverseEffect] = Field(default_factory=list)
+    explanation: Explanation
+    recommendation_explanation: Explanation | None = None
 
 
 class MissingItem(_Out):
@@ -133,6 +190,7 @@ class Assessment(_Out):
     notes: list[Note] = Field(default_factory=list)
     alerts: list[str] = Field(default_factory=list, description="Same-day safety alerts.")
     plan: TitrationPlan | None = None
+    therapy: TherapyStatus | None = None
     reminders: list[MonitoringReminder] = Field(default_factory=list)
     missing: list[MissingItem] = Field(default_factory=list)
     counterfactuals: list[str] = Field(default_factory=list, description="What would change this decision.")

@@ -9,9 +9,10 @@ never matches a test, so "unknown" can never pass for "false".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from .assessment import FactCitation
 from .codes import canonical_system
 from .facts import (
     Allergy,
@@ -68,6 +69,11 @@ class FactRef:
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
+    def cite(self) -> FactCitation:
+        return FactCitation(
+            source=self.source, kind=self.kind, display=self.display, date=self.date, detail=self.detail
+        )
+
 
 @dataclass
 class Derived:
@@ -105,7 +111,175 @@ def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
     for i, a in enumerate(facts.allergies or ()):
         _allergy(out, f"a{i}", a, valuesets)
     _observations(out, facts.observations or [], on, valuesets)
+    if course := therapy_course(facts, on, valuesets):
+        _therapy(out, course, on)
+        for instrument in sorted(n for n in valuesets.names if n.startswith(INSTRUMENT_PREFIX)):
+            _response(out, instrument, course, facts.observations or [], on, valuesets)
     return out
+
+
+INSTRUMENT_PREFIX = "instrument_"
+BASELINE_WINDOW_DAYS = 90  # a baseline must be measured in the 90 days before the first dose
+COURSE_GAP_DAYS = 14  # orders closer than this belong to one course (a longer gap means re-titration)
+
+
+@dataclass(frozen=True)
+class Course:
+    """The patient's naltrexone course: what is taken now, since when, at what dose."""
+
+    current: Medication | None
+    start: date
+    dose_start: date | None
+    daily_dose_mg: float | None
+    ended: date | None
+
+
+def therapy_course(facts: PatientFacts, on: date, valuesets: ValueSets) -> Course | None:
+    meds = [
+        m
+        for m in facts.medications or ()
+        if m.status != "entered-in-error" and m.start and _is_naltrexone(m, valuesets)
+    ]
+    taken = [
+        m
+        for m in meds
+        if _EXPOSURE.get(m.status or "unknown") in ("current", "ended") and earliest(m.start) <= on
+    ]
+    if not taken:
+        return None
+    current = [m for m in taken if _current(m, on)]
+    if not current:
+        ends = [latest(m.end) for m in taken if m.end]
+        return Course(None, min(earliest(m.start) for m in taken), None, None, max(ends) if ends else None)
+    newest = max(current, key=lambda m: earliest(m.start))  # the order with today's dose
+    start = earliest(newest.start)
+    for m in sorted(taken, key=lambda m: earliest(m.start), reverse=True):
+        # Walk back through earlier orders while the gaps are short: one continuous course.
+        if earliest(m.start) < start and m.end and (start - latest(m.end)).days <= COURSE_GAP_DAYS:
+            start = earliest(m.start)
+    doses = [m.daily_dose_mg for m in current if m.daily_dose_mg is not None]
+    return Course(newest, start, earliest(newest.start), max(doses) if doses else None, None)
+
+
+def _is_naltrexone(m: Medication, valuesets: ValueSets) -> bool:
+    names = set(_memberships(m.codes, valuesets))
+    for text in [m.text, *(c.display for c in m.codes)]:
+        if text:
+            names |= valuesets.of_text(text)
+    return "naltrexone" in names and "opioid_agonists" not in names  # morphine/naltrexone is an opioid
+
+
+def _current(m: Medication, on: date) -> bool:
+    exposure = _EXPOSURE.get(m.status or "unknown")
+    return exposure == "current" or (exposure == "ended" and m.end is not None and latest(m.end) > on)
+
+
+def _therapy(out: Derived, course: Course, on: date) -> None:
+    if course.current is None:
+        out.add(
+            {
+                "kind": "therapy",
+                "id": "therapy",
+                "status": "stopped",
+                "days_since_end": (on - course.ended).days if course.ended else None,
+            },
+            FactRef(
+                "therapy",
+                "therapy",
+                "naltrexone course",
+                "naltrexone (stopped)",
+                course.start.isoformat(),
+                f"ended {course.ended.isoformat() if course.ended else 'on an unrecorded date'}",
+            ),
+        )
+        return
+    dose = f"{course.daily_dose_mg:g} mg/day" if course.daily_dose_mg is not None else "dose not recorded"
+    out.add(
+        {
+            "kind": "therapy",
+            "id": "therapy",
+            "status": "current",
+            "daily_dose_mg": course.daily_dose_mg,
+            "days_on_therapy": (on - course.start).days,
+            "days_at_current_dose": (on - course.dose_start).days if course.dose_start else None,
+        },
+        FactRef(
+            "therapy",
+            "therapy",
+            course.current.source,
+            _display(course.current.codes, course.current.text),
+            course.start.isoformat(),
+            f"{dose}; course started {course.start.isoformat()}",
+        ),
+    )
+
+
+def results_of(
+    observations: list[Observation], value_set: str, on: date, valuesets: ValueSets
+) -> list[tuple[date, float | None, str]]:
+    """Usable results in a value set up to the evaluation date: (date, value, source), oldest first."""
+    found = []
+    for o in observations:
+        if o.status not in _USABLE_OBSERVATION or not o.effective or latest(o.effective) > on:
+            continue
+        if value_set in _memberships(o.codes, valuesets):
+            found.append((latest(o.effective), o.value_num, o.source))
+    return sorted(found, key=lambda r: (r[0], r[2]))
+
+
+def instrument_series(
+    observations: list[Observation], instrument: str, on: date, valuesets: ValueSets
+) -> list[tuple[date, float, str]]:
+    """Numeric results of one outcome instrument, oldest first."""
+    return [(d, v, s) for d, v, s in results_of(observations, instrument, on, valuesets) if v is not None]
+
+
+def _response(
+    out: Derived,
+    instrument: str,
+    course: Course,
+    observations: list[Observation],
+    on: date,
+    valuesets: ValueSets,
+) -> None:
+    if course.current is None:
+        return
+    series = instrument_series(observations, instrument, on, valuesets)
+    if not series:
+        return  # an instrument never used says nothing, not even "no baseline"
+    window_start = course.start - timedelta(days=BASELINE_WINDOW_DAYS)
+    baseline = [p for p in series if window_start <= p[0] <= course.start]
+    followup = [p for p in series if p[0] > course.start]
+    fact: dict[str, Any] = {
+        "kind": "response",
+        "id": f"response:{instrument}",
+        "instrument": instrument,
+        "baseline_known": bool(baseline),
+        "followup_known": bool(followup),
+        "days_on_therapy": (on - course.start).days,
+        "days_at_current_dose": (on - course.dose_start).days if course.dose_start else None,
+        "daily_dose_mg": course.daily_dose_mg,
+    }
+    detail = "no baseline in the 90 days before the first dose"
+    if baseline and followup:
+        base, last = baseline[-1][1], followup[-1][1]
+        fact["change_abs"] = round(last - base, 2)
+        fact["change_pct"] = round(100 * (last - base) / base, 1) if base else None
+        detail = f"baseline {base:g} ({baseline[-1][0]}), latest {last:g} ({followup[-1][0]})"
+    elif baseline:
+        detail = f"baseline {baseline[-1][1]:g} ({baseline[-1][0]}), no result since the start"
+    source = (followup or baseline or series)[-1][2]
+    out.add(
+        fact,
+        FactRef(
+            f"response:{instrument}",
+            "response",
+            source,
+            instrument.removeprefix(INSTRUMENT_PREFIX),
+            (followup or baseline or series)[-1][0].isoformat(),
+            detail,
+        ),
+    )
 
 
 def _section_label(section: str, items: list | None) -> str:

@@ -19,6 +19,7 @@ from .ruleschema import (
     FindingDef,
     HardStopOutcome,
     Manifest,
+    ReminderOutcome,
     Rule,
     RuleFile,
 )
@@ -28,9 +29,11 @@ PHASE_OF_CONCERN: dict[str, Phase] = {
     "eligibility": "findings",
     "contraindications": "findings",
     "cautions": "findings",
+    "therapy": "findings",
     "decision": "conclusions",
     "dosing": "conclusions",
     "monitoring": "conclusions",
+    "follow_up": "conclusions",
 }
 MANIFEST = "ruleset.yaml"
 VALUESET_DIR = "valuesets"
@@ -255,6 +258,8 @@ def _check_references(rs: LoadedRuleset) -> None:
             fail(f"unknown hard stop {out.hard_stop!r}")
         if isinstance(out, CautionOutcome) and out.caution not in rs.cautions:
             fail(f"unknown caution {out.caution!r}")
+        if isinstance(out, ReminderOutcome) and out.done_when and out.done_when not in rs.valuesets.names:
+            fail(f"unknown value set {out.done_when!r} in done_when")
     pathways = {r.rule.then.pathway for r in rs.rules.values() if isinstance(r.rule.then, CriterionOutcome)}
     for crit in rs.criteria.values():
         for p in crit.applies_to_pathways or []:

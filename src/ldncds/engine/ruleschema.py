@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .vocabulary import FACT_FIELDS, SET_FIELD_OF, CriterionStatus, Decision
+from .vocabulary import FACT_FIELDS, SET_FIELD_OF, CriterionStatus, Decision, OverallResponse, ResponseStatus
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
@@ -83,9 +83,12 @@ def _check_ops(name: str, test: dict[str, Any], set_field: bool) -> None:
 
 
 class Due(_Strict):
-    anchor: Literal["start", "event"] = "start"
+    anchor: Literal["start", "event", "therapy_start"] = "start"
     from_days: int
     to_days: int
+    grace_days: int = Field(
+        default=14, ge=0, le=90, description="A result this close to the window still counts."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Due:
@@ -140,6 +143,29 @@ class ReminderOutcome(_Strict):
     reminder: str
     what: str
     due: Due
+    done_when: str | None = Field(
+        default=None,
+        description="Value set of an observation that marks the reminder done when dated in its window.",
+    )
+
+
+class TherapyOutcome(_Strict):
+    therapy: Literal["on_ldn"]
+
+
+class ResponseOutcome(_Strict):
+    response: ResponseStatus
+
+
+class AdverseEffectOutcome(_Strict):
+    adverse_effect: str
+    action: str
+    serious: bool = False
+
+
+class RecommendationOutcome(_Strict):
+    recommendation: str
+    response_status: OverallResponse
 
 
 Outcome = (
@@ -151,6 +177,10 @@ Outcome = (
     | TitrationOutcome
     | DoseAdjustmentOutcome
     | ReminderOutcome
+    | TherapyOutcome
+    | ResponseOutcome
+    | AdverseEffectOutcome
+    | RecommendationOutcome
 )
 OUTCOME_KEYS: dict[str, type[BaseModel]] = {
     "criterion": CriterionOutcome,
@@ -161,6 +191,10 @@ OUTCOME_KEYS: dict[str, type[BaseModel]] = {
     "titration": TitrationOutcome,
     "dose_adjustment": DoseAdjustmentOutcome,
     "reminder": ReminderOutcome,
+    "therapy": TherapyOutcome,
+    "response": ResponseOutcome,
+    "adverse_effect": AdverseEffectOutcome,
+    "recommendation": RecommendationOutcome,
 }
 
 
@@ -243,7 +277,16 @@ class FindingDef(_Strict):
 
 
 class RuleFile(_Strict):
-    concern: Literal["eligibility", "contraindications", "cautions", "decision", "dosing", "monitoring"]
+    concern: Literal[
+        "eligibility",
+        "contraindications",
+        "cautions",
+        "therapy",
+        "decision",
+        "dosing",
+        "monitoring",
+        "follow_up",
+    ]
     title: str
     description: str
     criteria: list[CriterionDef] = Field(default_factory=list)

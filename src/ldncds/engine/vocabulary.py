@@ -10,10 +10,16 @@ from typing import Literal
 
 CriterionStatus = Literal["met", "not_met", "unknown", "not_applicable"]
 Decision = Literal[
-    "contraindicated", "not_candidate", "insufficient_information", "candidate_with_cautions", "candidate"
+    "contraindicated",
+    "on_therapy",
+    "not_candidate",
+    "insufficient_information",
+    "candidate_with_cautions",
+    "candidate",
 ]
 DECISIONS: tuple[str, ...] = (
     "contraindicated",
+    "on_therapy",
     "not_candidate",
     "insufficient_information",
     "candidate_with_cautions",
@@ -53,12 +59,61 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "result": "str",
         "latest_in": "set",
     },
+    # Naltrexone already taken (one fact, only when there is a current or past course).
+    "therapy": {
+        "status": "str",
+        "daily_dose_mg": "num",
+        "days_on_therapy": "num",
+        "days_at_current_dose": "num",
+        "days_since_end": "num",
+    },
+    # Change since baseline of one outcome instrument (value sets named instrument_*), while on therapy.
+    "response": {
+        "instrument": "str",
+        "baseline_known": "bool",
+        "followup_known": "bool",
+        "change_abs": "num",
+        "change_pct": "num",
+        "days_on_therapy": "num",
+        "days_at_current_dose": "num",
+        "daily_dose_mg": "num",
+    },
     # Conclusion phase: the combined findings, one fact each.
-    "summary": {"hard_stops": "num", "not_met": "num", "unknown": "num", "cautions": "num"},
+    "summary": {
+        "hard_stops": "num",
+        "not_met": "num",
+        "unknown": "num",
+        "cautions": "num",
+        "on_therapy": "num",
+    },
+    "response_summary": {
+        "evaluated": "num",
+        "important": "num",
+        "substantial": "num",
+        "too_early": "num",
+        "no_baseline": "num",
+        "not_measured": "num",
+    },
     "caution": {"caution": "str", "days_until": "num"},
     "decision": {"value": "str"},
 }
 SET_FIELD_OF = {"value_set": "value_sets", "text_value_set": "text_value_sets", "latest_in": "latest_in"}
 
-FINDINGS_KINDS = ("patient", "record", "condition", "medication", "procedure", "allergy", "observation")
-CONCLUSION_KINDS = ("summary", "patient", "caution", "decision")
+FINDINGS_KINDS = (
+    "patient",
+    "record",
+    "condition",
+    "medication",
+    "procedure",
+    "allergy",
+    "observation",
+    "therapy",
+    "response",
+)
+CONCLUSION_KINDS = ("summary", "patient", "caution", "decision", "response_summary")
+ResponseStatus = Literal[
+    "substantial", "important", "not_important", "too_early", "no_baseline", "not_measured"
+]
+OverallResponse = Literal[
+    "substantial_responder", "responder", "non_responder", "too_early", "no_baseline", "not_measured"
+]
