@@ -1,0 +1,544 @@
+"""The rulebook: every rule of the loaded ruleset in plain language, with its evidence, the
+Gherkin scenarios that exercise it, the catalogues and the value sets.
+
+Served at /rulebook and exported by `ldncds rules docs OUT_DIR`, from the same template. Each rule
+has the anchor `rule-<RULE-ID>` (cards and assessment pages link there) and each value set
+`valueset-<name>`. Conditions are written out from the rule's own `when` tests, so the words can
+never drift from what the engine checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..engine.loader import LoadedRuleset
+from ..engine.ruleschema import (
+    AdverseEffectOutcome,
+    CautionOutcome,
+    CriterionOutcome,
+    DecisionOutcome,
+    DoseAdjustmentOutcome,
+    HardStopOutcome,
+    NoteOutcome,
+    Pattern,
+    RecommendationOutcome,
+    ReminderOutcome,
+    ResponseOutcome,
+    Rule,
+    TherapyOutcome,
+    TitrationOutcome,
+)
+from .render import STYLESHEET, render, static_file
+from .words import (
+    OVERALL_RESPONSE_LABELS,
+    RESPONSE_LABELS,
+    decision_label,
+    evidence_link,
+    label_of,
+    rule_anchor,
+    status_label,
+)
+
+Segment = dict[str, str | None]  # {"text": ..., "href": ... or None}; the template escapes both
+COLLAPSE_ABOVE = 40  # value sets longer than this are folded in a <details> element
+
+SUBJECTS = {
+    "patient": "the patient",
+    "condition": "a condition",
+    "medication": "a medication",
+    "procedure": "a procedure",
+    "allergy": "an allergy",
+    "observation": "an observation",
+    "therapy": "the current naltrexone",
+    "response": "an outcome measure",
+    "summary": "the combined findings",
+    "response_summary": "the response over all outcome measures",
+    "caution": "a caution",
+    "decision": "the decision",
+}
+FIELD_WORDS = {
+    "age_min": "youngest possible age",
+    "age_max": "oldest possible age",
+    "sex": "sex",
+    "birth_date_known": "birth date known",
+    "clinical": "clinical status",
+    "verification": "verification",
+    "duration_days_min": "days since it began (shortest estimate)",
+    "duration_days_max": "days since it began (longest estimate)",
+    "duration_basis": "duration dated from",
+    "identified": "identified by a code or a name",
+    "exposure": "exposure",
+    "is_order": "an order or actual use (not a proposal)",
+    "days_since_start": "days since start",
+    "days_since_end": "days since end",
+    "daily_dose_mg": "daily dose in mg",
+    "state": "state",
+    "days_since": "days since it was done",
+    "days_until": "days until it is planned",
+    "active": "active",
+    "usable": "a final result (final, amended or corrected)",
+    "value_num": "value",
+    "result": "result",
+    "days_on_therapy": "days on therapy",
+    "days_at_current_dose": "days at the current dose",
+    "baseline_known": "baseline known",
+    "followup_known": "follow-up result known",
+    "change_abs": "change since baseline (points)",
+    "change_pct": "change since baseline (%)",
+    "evaluated": "measures judged",
+    "important": "measures with an important improvement",
+    "substantial": "measures with a substantial improvement",
+    "too_early": "measures too early to judge",
+    "no_baseline": "measures without a baseline",
+    "not_measured": "measures not measured since the start",
+    "on_therapy": "current LDN therapies",
+    "hard_stops": "hard stops",
+    "not_met": "required criteria not met",
+    "unknown": "required criteria unknown",
+    "cautions": "cautions",
+    "caution": "caution",
+    "value": "decision",
+}
+FIELD_WORDS_BY_KIND = {("observation", "days_since"): "days since it was taken"}
+VALUE_WORDS = {
+    ("clinical", "current"): "current (active, recurrence or relapse)",
+    ("clinical", "not_current"): "not current (inactive, remission or resolved)",
+    ("clinical", "unknown"): "not recorded",
+    ("verification", "possible"): "not confirmed (provisional, differential, unconfirmed or not recorded)",
+    ("duration_basis", "onset"): "the onset date",
+    ("duration_basis", "recorded"): "the date first recorded (no onset date)",
+    ("duration_basis", "none"): "nothing (neither an onset nor a recorded date)",
+    ("exposure", "current"): "current (active or on hold)",
+    ("exposure", "ended"): "ended (completed or stopped)",
+    ("exposure", "planned"): "planned (draft or intended)",
+    ("exposure", "none"): "none (cancelled or not taken)",
+    ("exposure", "unknown"): "unknown (status not recorded)",
+    ("state", "done"): "done (completed, in progress or stopped)",
+    ("state", "planned"): "planned (in preparation or on hold)",
+    ("state", "not_done"): "not done",
+}
+ANCHOR_WORDS = {
+    "start": "the planned start",
+    "event": "the event (e.g. the surgery date)",
+    "therapy_start": "the start of LDN therapy",
+}
+OPERATORS = {"eq": "", "ne": "not", "lt": "less than", "lte": "at most", "gt": "more than", "gte": "at least"}
+SET_WORDS = {
+    "value_set": "in value set",
+    "text_value_set": "whose name, written as text, matches value set",
+    "latest_in": "the most recent result in value set",
+}
+
+
+# ------------------------------------------------------------------ conditions in words
+
+
+def _text(text: str) -> Segment:
+    return {"text": text, "href": None}
+
+
+def _link(text: str, anchor: str) -> Segment:
+    return {"text": text, "href": f"#{anchor}"}
+
+
+def _value(field: str, value: Any) -> str:
+    if isinstance(value, str):
+        return VALUE_WORDS.get((field, value), value.replace("_", " "))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _valueset_segments(key: str, test: Any) -> list[Segment]:
+    if isinstance(test, dict):
+        ((mode, names),) = test.items()
+        joiner = " or " if mode == "any_of" else " and "
+        words = SET_WORDS[key].replace(
+            "value set", "any of the value sets" if mode == "any_of" else "all of the value sets"
+        )
+        out = [_text(words + " ")]
+        for i, name in enumerate(names):
+            if i:
+                out.append(_text(joiner if i == len(names) - 1 else ", "))
+            out.append(_link(name, f"valueset-{name}"))
+        return out
+    return [_text(SET_WORDS[key] + " "), _link(str(test), f"valueset-{test}")]
+
+
+def _test_words(kind: str, field: str, test: Any) -> str:
+    words = FIELD_WORDS_BY_KIND.get((kind, field), FIELD_WORDS.get(field, field.replace("_", " ")))
+    if isinstance(test, bool):
+        return words if test else f"not {words}"
+    if not isinstance(test, dict):
+        if test == 0 and kind in ("summary", "response_summary"):
+            return f"no {words}"
+        return f"{words} {_value(field, test)}"
+    if test == {"gte": 0} and field.startswith("days_since"):
+        return f"{words} at least 0 (on or before the evaluation date)"
+    if set(test) == {"gte", "lte"}:
+        return f"{words} between {_value(field, test['gte'])} and {_value(field, test['lte'])}"
+    clauses = []
+    for op, arg in test.items():
+        if op == "exists":
+            clauses.append(f"{words} {'recorded' if arg else 'not recorded'}")
+        elif op == "in":
+            clauses.append(f"{words} one of " + ", ".join(_value(field, v) for v in arg))
+        else:
+            clauses.append(f"{words} {OPERATORS[op]} {_value(field, arg)}".replace("  ", " "))
+    return " and ".join(clauses)
+
+
+def describe_pattern(pattern: Pattern, caution_titles: dict[str, str] | None = None) -> list[Segment]:
+    """One `when` pattern in words, e.g. 'a condition in value set fibromyalgia, clinical status
+    current (active, recurrence or relapse), verification confirmed'."""
+    where = dict(pattern.where)
+    if pattern.fact == "record":
+        return [_text(_record_words(where))]
+    if pattern.fact == "decision" and set(where) == {"value"}:
+        words = _test_words("decision", "value", where["value"]).removeprefix("decision ")
+        return [_text(f"the decision is {words}")]
+    if pattern.fact == "caution" and isinstance(where.get("caution"), str):
+        caution = str(where.pop("caution"))
+        title = (caution_titles or {}).get(caution, caution.replace("_", " "))
+        out = [_text("the caution "), _link(title, f"caution-{caution}"), _text(" applies")]
+    else:
+        out = [_text(SUBJECTS.get(pattern.fact, pattern.fact))]
+    named = False
+    for key in ("value_set", "text_value_set"):
+        if key in where:
+            out += [_text(" "), *_valueset_segments(key, where.pop(key))]
+            named = True
+    clauses: list[list[Segment]] = []
+    if "latest_in" in where:
+        clauses.append(_valueset_segments("latest_in", where.pop("latest_in")))
+    if isinstance(where.get("instrument"), str):  # outcome measures are value sets of their codes
+        name = str(where.pop("instrument"))
+        clauses.append([_text("measure "), _link(name, f"valueset-{name}")])
+    clauses += [[_text(_test_words(pattern.fact, field, test))] for field, test in where.items()]
+    for i, clause in enumerate(clauses):
+        # "the patient: youngest possible age at least 18", "a condition in value set X, clinical status ..."
+        out += [_text(", " if i or named or pattern.fact == "caution" else ": "), *clause]
+    return out
+
+
+def _record_words(where: dict[str, Any]) -> str:
+    section = where.get("section", "any")
+    states = []
+    if "available" in where:
+        states.append("was supplied" if where["available"] else "was not supplied")
+    if "complete" in where:
+        states.append("is complete" if where["complete"] else "is incomplete (an error or unread pages)")
+    return f"the {section} section of the record " + " and ".join(states)
+
+
+# ------------------------------------------------------------------ outcomes in words
+
+
+def describe_outcome(rule: Rule, rs: LoadedRuleset) -> dict[str, Any]:
+    """What the rule concludes: a sentence (segments) and, for a plan, its steps."""
+    then = rule.then
+    items: list[str] = []
+    if isinstance(then, CriterionOutcome):
+        title = rs.criteria[then.criterion].title if then.criterion in rs.criteria else then.criterion
+        seg = [
+            _text("Criterion "),
+            _link(title, f"criterion-{then.criterion}"),
+            _text(f" is {status_label(then.status).lower()}"),
+        ]
+        if then.pathway:
+            seg.append(_text(f" (pathway: {then.pathway})"))
+        if then.missing:
+            seg.append(_text(f". Missing: {then.missing}"))
+    elif isinstance(then, HardStopOutcome):
+        title = rs.hard_stops[then.hard_stop].title if then.hard_stop in rs.hard_stops else then.hard_stop
+        seg = [_text("Hard stop: "), _link(title, f"hard-stop-{then.hard_stop}")]
+        if then.washout_days:
+            seg.append(_text(f"; earliest start {then.washout_days} days after the last dose"))
+    elif isinstance(then, CautionOutcome):
+        title = rs.cautions[then.caution].title if then.caution in rs.cautions else then.caution
+        seg = [_text("Caution: "), _link(title, f"caution-{then.caution}")]
+        if then.alert:
+            seg.append(_text(f". Same-day alert: {then.alert}"))
+    elif isinstance(then, NoteOutcome):
+        seg = [_text(f"Note: {then.note}")]
+    elif isinstance(then, DecisionOutcome):
+        seg = [_text(f"Decision: {decision_label(then.decision)}")]
+    elif isinstance(then, TitrationOutcome):
+        seg = [
+            _text(
+                f"Titration plan ({then.titration}); any dose above "
+                f"{then.flag_above_mg:g} mg is flagged as above the studied range:"
+            )
+        ]
+        items = [
+            f"{s.dose_mg:g} mg {s.timing}, from week {s.from_week}"
+            + (f" to week {s.to_week}" if s.to_week is not None else " onwards")
+            for s in then.steps
+        ]
+    elif isinstance(then, DoseAdjustmentOutcome):
+        seg = [_text(f"Dose adjustment: {then.dose_adjustment}")]
+    elif isinstance(then, ReminderOutcome):
+        anchor = ANCHOR_WORDS.get(then.due.anchor, then.due.anchor.replace("_", " "))
+        due = _due_window(then.due.from_days, then.due.to_days, anchor)
+        seg = [_text(f"Reminder: {then.what.strip()} Due {due}.")]
+        if then.done_when:
+            seg += [
+                _text(" Marked done by a result in value set "),
+                _link(then.done_when, f"valueset-{then.done_when}"),
+                _text(f" dated in that window (give or take {then.due.grace_days} days)."),
+            ]
+    elif isinstance(then, TherapyOutcome):
+        seg = [_text("The patient is on low-dose naltrexone: on-therapy follow-up applies")]
+    elif isinstance(then, ResponseOutcome):
+        seg = [_text(f"Response of this measure: {label_of(RESPONSE_LABELS, then.response).lower()}")]
+    elif isinstance(then, AdverseEffectOutcome):
+        serious = " (serious)" if then.serious else ""
+        seg = [
+            _text(f"Adverse effect {then.adverse_effect.replace('_', ' ')}{serious}: {then.action.strip()}")
+        ]
+    elif isinstance(then, RecommendationOutcome):
+        label = label_of(OVERALL_RESPONSE_LABELS, then.response_status)
+        seg = [_text(f"Overall response {label}: {then.recommendation.strip()}")]
+    else:  # an outcome this page does not know yet: list its fields rather than hide it
+        fields = then.model_dump(exclude_none=True)
+        seg = [_text("; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in fields.items()))]
+    return {"segments": seg, "steps": items}
+
+
+def _due_window(first: int, last: int, anchor: str) -> str:
+    """Day offsets in words: 'from 7 to 14 days after the planned start', '3 days before the event'."""
+
+    def days(n: int) -> str:
+        return f"{abs(n)} day{'' if abs(n) == 1 else 's'}"
+
+    def at(n: int) -> str:
+        return f"on the day of {anchor}" if n == 0 else f"{days(n)} {'before' if n < 0 else 'after'} {anchor}"
+
+    if first == last:
+        return at(first)
+    if first == 0:
+        return f"from the day of {anchor} to {days(last)} after"
+    if first > 0:
+        return f"from {first} to {days(last)} after {anchor}"
+    if last == 0:
+        return f"from {days(first)} before {anchor} to the day itself"
+    if last < 0:
+        return f"from {abs(first)} to {days(last)} before {anchor}"
+    return f"from {days(first)} before to {days(last)} after {anchor}"
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    file: str
+    line: int
+
+
+_SCENARIO = re.compile(r"^\s*(Scenario Outline|Scenario Template|Scenario|Example)\s*:\s*(.*)$")
+_BLOCK_END = re.compile(r"^\s*(Feature|Rule|Background)\s*:")
+_RULE_ID = re.compile(r"(?<![A-Za-z0-9-])[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+(?![A-Za-z0-9-])")
+
+
+def scenarios_by_rule(features_dir: Path | None) -> dict[str, list[Scenario]]:
+    """Scenarios of features/**/*.feature by every rule id they mention (in tags, steps or tables)."""
+    out: dict[str, list[Scenario]] = defaultdict(list)
+    if features_dir is None or not features_dir.is_dir():
+        return out
+    for path in sorted(features_dir.rglob("*.feature")):
+        rel = path.relative_to(features_dir.parent).as_posix()
+        for scenario, text in _scenario_blocks(path.read_text(encoding="utf-8", errors="replace"), rel):
+            for rule_id in dict.fromkeys(_RULE_ID.findall(text)):
+                out[rule_id].append(scenario)
+    return out
+
+
+def _scenario_blocks(source: str, file: str) -> list[tuple[Scenario, str]]:
+    blocks: list[tuple[Scenario, str]] = []
+    current: tuple[Scenario, list[str]] | None = None
+    tags: list[str] = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.lstrip().startswith("@"):
+            tags.append(line)  # tags belong to what follows: a scenario, or an Examples table
+            continue
+        if match := _SCENARIO.match(line):
+            if current:
+                blocks.append((current[0], "\n".join(current[1])))
+            current = (Scenario(match.group(2).strip(), file, number), [*tags, line])
+            tags = []
+        elif _BLOCK_END.match(line):
+            if current:
+                blocks.append((current[0], "\n".join(current[1])))
+            current, tags = None, []
+        elif current:
+            current[1].extend([*tags, line])
+            tags = []
+    if current:
+        blocks.append((current[0], "\n".join(current[1])))
+    return blocks
+
+
+# ------------------------------------------------------------------ the whole rulebook
+
+
+def features_dir_of(rs: LoadedRuleset) -> Path:
+    """features/ next to the rules folder, where the Gherkin scenarios live."""
+    return rs.directory.parent / "features"
+
+
+def rulebook_view(rs: LoadedRuleset, features_dir: Path | None) -> dict[str, Any]:
+    scenarios = scenarios_by_rule(features_dir)
+    used_by: dict[str, list[str]] = defaultdict(list)
+    producers: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for rule_id, lr in rs.rules.items():
+        for name in _valuesets_of(lr.rule):
+            if rule_id not in used_by[name]:
+                used_by[name].append(rule_id)
+        for key in ("criterion", "hard_stop", "caution"):
+            if target := getattr(lr.rule.then, key, None):
+                producers[(key, target)].append(rule_id)
+    return {
+        "manifest": rs.manifest,
+        "version": rs.version,
+        "files": [_file_view(name, rf, rs, scenarios) for name, rf in rs.files.items()],
+        "criteria": [
+            {
+                "id": c.id,
+                "title": c.title,
+                "question": c.question,
+                "required": c.required,
+                "default": status_label(c.default),
+                "pathways": c.applies_to_pathways or [],
+                "to_change": c.to_change,
+                "rules": _anchors(producers[("criterion", c.id)]),
+            }
+            for c in rs.criteria.values()
+        ],
+        "hard_stops": [
+            {"id": h.id, "title": h.title, "rules": _anchors(producers[("hard_stop", h.id)])}
+            for h in rs.hard_stops.values()
+        ],
+        "cautions": [
+            {"id": c.id, "title": c.title, "rules": _anchors(producers[("caution", c.id)])}
+            for c in rs.cautions.values()
+        ],
+        "valuesets": [
+            {
+                "name": name,
+                "rows": rs.valuesets.rows[name],
+                "collapsed": len(rs.valuesets.rows[name]) > COLLAPSE_ABOVE,
+                "rules": _anchors(used_by.get(name, [])),
+            }
+            for name in sorted(rs.valuesets.names)
+        ],
+        "rule_count": len(rs.rules),
+        "scenario_count": len({s for found in scenarios.values() for s in found}),
+    }
+
+
+def _anchors(rule_ids: list[str]) -> list[dict[str, str]]:
+    return [{"id": r, "href": f"#{rule_anchor(r)}"} for r in rule_ids]
+
+
+def _valuesets_of(rule: Rule) -> list[str]:
+    names: list[str] = []
+    for pattern in rule.when:
+        for key in SET_WORDS:
+            test = pattern.where.get(key)
+            if test is not None:
+                names += next(iter(test.values())) if isinstance(test, dict) else [str(test)]
+    return list(dict.fromkeys(names))
+
+
+def _file_view(name: str, rf: Any, rs: LoadedRuleset, scenarios: dict[str, list[Scenario]]) -> dict[str, Any]:
+    caution_titles = {c.id: c.title for c in rs.cautions.values()}
+    return {
+        "name": name,
+        "anchor": "file-" + name.removesuffix(".yaml"),
+        "title": rf.title,
+        "concern": rf.concern,
+        "description": rf.description.strip(),
+        "rules": [
+            {
+                "id": r.id,
+                "anchor": rule_anchor(r.id),
+                "version": r.version,
+                "title": r.title,
+                "statement": r.statement.strip(),
+                "when": [describe_pattern(p, caution_titles) for p in r.when],
+                "then": describe_outcome(r, rs),
+                "evidence": [evidence_link(e) for e in r.evidence],
+                "rationale": r.rationale.strip(),
+                "counterfactual": _placeholders(r.counterfactual) if r.counterfactual else None,
+                "scenarios": scenarios.get(r.id, []),
+            }
+            for r in rf.rules
+        ],
+    }
+
+
+def _placeholders(text: str) -> str:
+    """'{fact}' and '{earliest_start}' are filled in per patient; say so in words."""
+    return re.sub(
+        r"\{(\w+)\}",
+        lambda m: "[name of the record]" if m[1] == "fact" else f"[{m[1].replace('_', ' ')}]",
+        text.strip(),
+    )
+
+
+def render_rulebook(
+    rs: LoadedRuleset,
+    features_dir: Path | None = None,
+    *,
+    css_href: str = STYLESHEET,
+) -> str:
+    """The rulebook as one HTML page (features_dir defaults to features/ beside the rules folder)."""
+    view = rulebook_view(rs, features_dir if features_dir is not None else features_dir_of(rs))
+    return render(
+        "rulebook.html",
+        book=view,
+        title=f"Rulebook {rs.version} — ldncds",
+        css_href=css_href,
+    )
+
+
+_CACHE: dict[tuple[Any, ...], str] = {}
+_CACHE_SIZE = 4
+
+
+def cached_rulebook(rs: LoadedRuleset, css_href: str) -> str:
+    """The served rulebook, rebuilt only when the rules or the feature files change."""
+    features = features_dir_of(rs)
+    stamp = (
+        tuple(
+            (p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size)
+            for p in sorted(features.rglob("*.feature"))
+        )
+        if features.is_dir()
+        else ()
+    )
+    key = (str(rs.directory), rs.content_hash, stamp, css_href)
+    html = _CACHE.get(key)
+    if html is None:
+        html = render_rulebook(rs, css_href=css_href)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = html
+    return html
+
+
+def export_rulebook(rs: LoadedRuleset, out_dir: Path, features_dir: Path | None = None) -> list[Path]:
+    """Write index.html and the stylesheet into out_dir (created if needed); return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = out_dir / "index.html"
+    index.write_text(render_rulebook(rs, features_dir, css_href=STYLESHEET), encoding="utf-8")
+    stylesheet = static_file(STYLESHEET)
+    if stylesheet is None:  # a broken install; say so rather than write an unstyled book
+        raise FileNotFoundError(f"ldncds.pages is missing static/{STYLESHEET}")
+    css = out_dir / STYLESHEET
+    css.write_bytes(stylesheet)
+    return [index, css]
