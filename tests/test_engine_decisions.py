@@ -181,3 +181,25 @@ def test_cli_rejects_bad_facts_with_the_field_named(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"birth_date": "1970-13-01", "conditions": []}))
     out = CliRunner().invoke(app, ["assess", str(bad), "--date", "2026-03-01"])
     assert out.exit_code == 2 and "birth_date" in out.output
+
+
+def test_cli_assess_records_the_assessment_in_the_audit_store(_isolated_data_dir: Path) -> None:
+    from ldncds.settings import Settings
+    from ldncds.store import open_store
+
+    out = CliRunner().invoke(
+        app,
+        [
+            "assess",
+            str(ROOT / "examples" / "candidate.json"),
+            "--date",
+            "2026-03-01",
+            "--json",
+            "--rules",
+            str(ROOT / "rules"),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assessment_id = json.loads(out.output)["assessment_id"]
+    stored = open_store(Settings().effective_database_url).get(assessment_id)
+    assert stored is not None and stored.decision == "candidate" and stored.caller.channel == "cli"

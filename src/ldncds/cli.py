@@ -53,10 +53,14 @@ def assess(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full assessment as JSON.")] = False,
     rules: RulesOpt = None,
+    store: Annotated[
+        bool, typer.Option(help="Record the assessment in the audit store (default on).")
+    ] = True,
 ) -> None:
-    """Assess one patient and explain the decision."""
+    """Assess one patient, record it in the audit store, and explain the decision."""
     try:
-        facts = PatientFacts.model_validate_json(facts_file.read_bytes())
+        raw = facts_file.read_bytes()
+        facts = PatientFacts.model_validate_json(raw)
         evaluation_date = date.fromisoformat(on) if on else date.today()
     except (OSError, ValidationError, ValueError) as exc:
         err.print(f"[red]Cannot read {facts_file}:[/red] {exc}")
@@ -67,10 +71,33 @@ def assess(
     except EngineError as exc:
         err.print(f"[red]No advice: the rule engine failed ({exc}).[/red]")
         raise typer.Exit(3) from exc
+    if store:
+        _record(facts, result, raw, engine)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2, exclude_none=True) + "\n")
         return
     print_assessment(result)
+
+
+def _record(facts: PatientFacts, result: Assessment, raw: bytes, engine: Engine) -> None:
+    """Store before showing: an assessment that cannot be recorded is not shown (no advice)."""
+    from .settings import Settings
+    from .store import Caller, StoreError, open_store, record_assessment
+
+    settings = Settings()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        record_assessment(
+            open_store(settings.effective_database_url),
+            facts,
+            result,
+            raw,
+            Caller(channel="cli"),
+            engine.ruleset.content_hash,
+        )
+    except (StoreError, OSError) as exc:
+        err.print(f"[red]No advice: the assessment could not be recorded ({type(exc).__name__}).[/red]")
+        raise typer.Exit(3) from exc
 
 
 def print_assessment(a: Assessment) -> None:
@@ -78,6 +105,8 @@ def print_assessment(a: Assessment) -> None:
     console.print(
         f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by {a.explanation.rule_id}"
     )
+    if a.assessment_id:
+        console.print(f"Assessment {a.assessment_id} (recorded in the audit store)")
     table = Table(title="Criteria", show_lines=False)
     for col in ("criterion", "status", "facts and sources", "rule"):
         table.add_column(col)

@@ -23,8 +23,8 @@ console = Console()
 
 
 def _slug(name: str) -> str:
-    # pytest-bdd's test name: punctuation dropped, whitespace to underscores.
-    return "test_" + re.sub(r"\s+", "_", re.sub(r"[^\w\s]", "", name.lower()).strip())
+    # pytest-bdd's test name (make_python_name): spaces to underscores, then non-word characters dropped.
+    return "test_" + re.sub(r"^\d+_*", "", re.sub(r"\W", "", name.replace(" ", "_"))).lower()
 
 
 def _features(paths: list[Path]) -> list[Path]:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the decision log, run by `ldncds.store.open_store` at open time."""

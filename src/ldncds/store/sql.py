@@ -1,0 +1,434 @@
+"""The decision store on SQLAlchemy: embedded SQLite by default, PostgreSQL (psycopg 3) by URL.
+
+Every write is one transaction that appends to a hash chain while holding the chain's lock
+(SQLite: BEGIN IMMEDIATE; PostgreSQL: the chain-head row FOR UPDATE), and returns only after
+COMMIT, i.e. once the record is on disk (SQLite WAL with synchronous=FULL; PostgreSQL's default
+synchronous_commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from . import migrate
+from .chain import (
+    ChainReport,
+    ChainRow,
+    Lookup,
+    canonical_json,
+    chain_hash,
+    sha256_hex,
+    utc_text,
+    verify_chain,
+)
+from .interface import Caller, StoredAssessment
+from .tables import assessments, chain_head, feedback
+
+_PAGE = 500
+_SQLITE_BUSY_TIMEOUT_S = 60
+
+
+class StoreError(RuntimeError):
+    """The decision log cannot do what was asked (the message says why; it never holds patient data)."""
+
+
+class DuplicateAssessmentError(StoreError):
+    """An assessment id was recorded before with different content."""
+
+
+@dataclass
+class VerifyReport:
+    """Both chains checked; `problems` lists the first problem of each chain first."""
+
+    url: str
+    chains: list[ChainReport] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return all(c.intact for c in self.chains)
+
+    @property
+    def records(self) -> int:
+        return sum(c.records for c in self.chains if c.chain == "assessments")
+
+
+def normalise_url(url: str) -> str:
+    """postgres:// and postgresql:// mean psycopg 3 here (the driver we ship)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def open_store(url: str, *, create: bool = True) -> SqlStore:
+    """Open the decision log at `url`, creating it (or migrating it to the newest schema) as needed.
+
+    With create=False a missing log is an error (StoreError) instead of a new, empty one: auditors
+    must not be told "intact: 0 records" about a mistyped path.
+    """
+    parsed = sa.make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        on_disk = parsed.database not in (None, "", ":memory:")
+        if not create and on_disk and not Path(parsed.database).exists():  # type: ignore[arg-type]
+            raise StoreError(f"no decision log at {parsed.database}")
+        engine, memory = _sqlite_engine(parsed)
+    elif parsed.get_backend_name() == "postgresql":
+        engine, memory = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=40), False
+    else:
+        raise StoreError(f"unsupported database URL scheme {parsed.drivername!r} (use sqlite or postgresql)")
+    store = SqlStore(engine, memory=memory)
+    try:
+        revision = migrate.current_revision(engine)
+        if not create and revision is None:
+            raise StoreError(f"no decision log in {store.url}")
+        if revision != migrate.head_revision():  # read-only users can verify an up-to-date log
+            migrate.upgrade(store.writer)
+    except Exception:
+        engine.dispose()
+        raise
+    return store
+
+
+def _sqlite_engine(url: sa.URL) -> tuple[sa.Engine, bool]:
+    memory = url.database in (None, "", ":memory:")
+    if memory:
+        engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        # Connections are cheap; writers queue on SQLite's lock, not on the pool (the web server has
+        # up to 40 worker threads).
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S},
+            pool_size=8, max_overflow=40,
+        )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers take the database's write lock up front: appends to the chain happen one at a time.
+        write = conn.get_execution_options().get("ldncds_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine, memory
+
+
+class SqlStore:
+    """The DecisionStore of interface.py on a SQL database. Thread-safe; share one per process."""
+
+    def __init__(self, engine: sa.Engine, *, memory: bool = False) -> None:
+        self.engine = engine
+        self.writer = engine.execution_options(ldncds_write=True)
+        # One shared in-memory connection cannot hold two transactions at once: take turns.
+        self._guard: contextlib.AbstractContextManager[Any] = threading.RLock() if memory else _NoGuard()
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ writing
+
+    def record(
+        self,
+        *,
+        assessment_id: str,
+        facts: dict[str, Any],
+        assessment: dict[str, Any],
+        raw_input: bytes,
+        caller: Caller,
+        ruleset_hash: str,
+    ) -> StoredAssessment:
+        """Append one assessment to the log; returns after COMMIT (durable)."""
+        row = _new_assessment_row(assessment_id, facts, assessment, raw_input, caller, ruleset_hash)
+        with self._guard, self.writer.begin() as conn:
+            seq, prev_hash = _lock_head(conn, "assessments")
+            existing = conn.execute(sa.select(assessments).where(assessments.c.id == assessment_id)).first()
+            if existing is not None:
+                return _same_or_fail(existing._mapping, row)
+            row |= {"seq": seq + 1, "prev_hash": prev_hash, "created_at": datetime.now(UTC)}
+            row["hash"] = chain_hash(assessment_content(row, row["seq"]), prev_hash)
+            conn.execute(assessments.insert().values(**row))
+            _move_head(conn, "assessments", row["seq"], row["hash"])
+        return _stored(row, [])
+
+    def add_feedback(self, card_uuid: str, item: dict[str, Any]) -> bool:
+        """Append CDS Hooks feedback; False when the same item was already recorded (idempotent)."""
+        key = feedback_key(card_uuid, item)
+        with self._guard, self.writer.begin() as conn:
+            seq, prev_hash = _lock_head(conn, "feedback")
+            seen = conn.execute(sa.select(feedback.c.id).where(feedback.c.dedupe_key == key)).first()
+            if seen is not None:
+                return False
+            row = {
+                "id": str(uuid.uuid4()),
+                "seq": seq + 1,
+                "received_at": datetime.now(UTC),
+                "card_uuid": card_uuid,
+                "dedupe_key": key,
+                "item": canonical_json(item),
+                "prev_hash": prev_hash,
+            }
+            row["hash"] = chain_hash(feedback_content(row, row["seq"]), prev_hash)
+            conn.execute(feedback.insert().values(**row))
+            _move_head(conn, "feedback", row["seq"], row["hash"])
+        return True
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, assessment_id: str) -> StoredAssessment | None:
+        with self._guard, self.engine.connect() as conn:
+            row = conn.execute(sa.select(assessments).where(assessments.c.id == assessment_id)).first()
+            if row is None:
+                return None
+            return _stored(row._mapping, _feedback_items(conn, assessment_id))
+
+    def feedback_for_card(self, card_uuid: str) -> list[dict[str, Any]]:
+        with self._guard, self.engine.connect() as conn:
+            return _feedback_items(conn, card_uuid)
+
+    def list(
+        self,
+        *,
+        decision: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        ruleset_version: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[StoredAssessment]:
+        """Newest first, without feedback (get() has it). Dates filter the evaluation date, ends included."""
+        query = sa.select(assessments).order_by(assessments.c.seq.desc()).limit(limit).offset(offset)
+        if decision is not None:
+            query = query.where(assessments.c.decision == decision)
+        if date_from is not None:
+            query = query.where(assessments.c.evaluation_date >= date_from)
+        if date_to is not None:
+            query = query.where(assessments.c.evaluation_date <= date_to)
+        if ruleset_version is not None:
+            query = query.where(assessments.c.ruleset_version == ruleset_version)
+        with self._guard, self.engine.connect() as conn:
+            return [_stored(r._mapping, []) for r in conn.execute(query)]
+
+    def count(self) -> int:
+        with self._guard, self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(assessments)).scalar_one())
+
+    def iter_all(self) -> Iterator[StoredAssessment]:
+        """Every assessment, oldest first, a page at a time (no feedback attached)."""
+        after = 0
+        while True:
+            query = (sa.select(assessments).where(assessments.c.seq > after)
+                     .order_by(assessments.c.seq).limit(_PAGE))
+            with self._guard, self.engine.connect() as conn:
+                page = [r._mapping for r in conn.execute(query)]
+            if not page:
+                return
+            yield from (_stored(r, []) for r in page)
+            after = page[-1]["seq"]
+
+    # ------------------------------------------------------------------ verification
+
+    def verify(self, max_problems: int = 20) -> VerifyReport:
+        """Check both hash chains in one consistent snapshot of the database."""
+        report = VerifyReport(url=self.url)
+        with self._guard, self._snapshot() as conn:
+            for name, table, content in (("assessments", assessments, assessment_content),
+                                         ("feedback", feedback, feedback_content)):
+                head = conn.execute(
+                    sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.chain == name)
+                ).one()
+                rows = _chain_rows(conn, table, content)
+                report.chains.append(
+                    verify_chain(name, rows, (head.seq, head.hash), _lookup(conn, table), max_problems)
+                )
+        return report
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sa.Connection]:
+        if self.dialect == "postgresql":
+            repeatable = self.engine.execution_options(isolation_level="REPEATABLE READ")
+            with repeatable.begin() as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:  # SQLite: a read transaction sees one snapshot
+                yield conn
+
+
+class _NoGuard(contextlib.AbstractContextManager[None]):
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# ---------------------------------------------------------------------- rows and hashed content
+
+
+def _new_assessment_row(
+    assessment_id: str,
+    facts: dict[str, Any],
+    assessment: dict[str, Any],
+    raw_input: bytes,
+    caller: Caller,
+    ruleset_hash: str,
+) -> dict[str, Any]:
+    if not assessment_id or len(assessment_id) > 64:
+        raise ValueError("assessment_id: required, at most 64 characters")
+    stated = assessment.get("assessment_id")
+    if stated not in (None, assessment_id):
+        raise ValueError("assessment.assessment_id differs from assessment_id")
+    try:
+        decision = str(assessment["decision"])
+        evaluation_date = date.fromisoformat(str(assessment["evaluation_date"]))
+        ruleset_version = str(assessment["ruleset_version"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"assessment: missing or invalid field {exc}") from exc
+    return {
+        "id": assessment_id,
+        "channel": caller.channel,
+        "service_id": caller.service_id,
+        "hook_instance": caller.hook_instance,
+        "issuer": caller.issuer,
+        "evaluation_date": evaluation_date,
+        "ruleset_version": ruleset_version,
+        "ruleset_hash": ruleset_hash,
+        "decision": decision,
+        "input_digest": sha256_hex(raw_input),
+        # Field order kept as the models write it (readable exports); the hash covers this exact text.
+        "facts": _compact_json(facts),
+        "assessment": _compact_json(assessment),
+    }
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def assessment_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    """What an assessment's hash covers: every stored field (facts and output as stored JSON text)."""
+    return {
+        "id": row["id"],
+        "seq": seq,
+        "created_at": utc_text(row["created_at"]),
+        "caller": {k: row[k] for k in ("channel", "service_id", "hook_instance", "issuer")},
+        "evaluation_date": row["evaluation_date"].isoformat(),
+        "ruleset_version": row["ruleset_version"],
+        "ruleset_hash": row["ruleset_hash"],
+        "decision": row["decision"],
+        "input_digest": row["input_digest"],
+        "facts": row["facts"],
+        "assessment": row["assessment"],
+    }
+
+
+def feedback_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "seq": seq,
+        "received_at": utc_text(row["received_at"]),
+        "card_uuid": row["card_uuid"],
+        "dedupe_key": row["dedupe_key"],
+        "item": row["item"],
+    }
+
+
+def feedback_key(card_uuid: str, item: dict[str, Any]) -> str:
+    """CDS Hooks: the same card, outcome, accepted suggestions and timestamp is the same feedback."""
+    suggestions = item.get("acceptedSuggestions") or []
+    ids = sorted(str(s.get("id")) for s in suggestions if isinstance(s, dict))
+    key = {"card": card_uuid, "outcome": item.get("outcome"), "suggestions": ids,
+           "timestamp": item.get("outcomeTimestamp")}
+    return sha256_hex(canonical_json(key).encode("utf-8"))
+
+
+def _stored(row: Mapping[str, Any], items: list[dict[str, Any]]) -> StoredAssessment:
+    created = row["created_at"]
+    return StoredAssessment(
+        id=row["id"],
+        seq=row["seq"],
+        created_at=created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC),
+        caller=Caller(**{k: row[k] for k in ("channel", "service_id", "hook_instance", "issuer")}),
+        evaluation_date=row["evaluation_date"],
+        ruleset_version=row["ruleset_version"],
+        ruleset_hash=row["ruleset_hash"],
+        decision=row["decision"],
+        input_digest=row["input_digest"],
+        facts=json.loads(row["facts"]),
+        assessment=json.loads(row["assessment"]),
+        feedback=items,
+    )
+
+
+def _feedback_items(conn: sa.Connection, card_uuid: str) -> list[dict[str, Any]]:
+    query = sa.select(feedback.c.item).where(feedback.c.card_uuid == card_uuid).order_by(feedback.c.seq)
+    return [json.loads(item) for item in conn.execute(query).scalars()]
+
+
+def _same_or_fail(existing: Mapping[str, Any], row: dict[str, Any]) -> StoredAssessment:
+    """A retried record() of the same assessment is answered from the log, not stored twice."""
+    same = all(existing[k] == row[k] for k in ("input_digest", "facts", "assessment", "channel"))
+    if not same:
+        raise DuplicateAssessmentError(f"assessment {row['id']} was already recorded with different content")
+    return _stored(existing, [])
+
+
+def _lock_head(conn: sa.Connection, chain: str) -> tuple[int, str]:
+    query = sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.chain == chain)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already holds the write lock
+    head = conn.execute(query).one()
+    return int(head.seq), str(head.hash)
+
+
+def _move_head(conn: sa.Connection, chain: str, seq: int, hash_: str) -> None:
+    conn.execute(chain_head.update().where(chain_head.c.chain == chain).values(seq=seq, hash=hash_))
+
+
+def _chain_rows(conn: sa.Connection, table: sa.Table, content: Any) -> Iterator[ChainRow]:
+    after: int | None = None
+    while True:
+        query = sa.select(table).order_by(table.c.seq).limit(_PAGE)
+        if after is not None:
+            query = query.where(table.c.seq > after)
+        page = [dict(r._mapping) for r in conn.execute(query)]
+        if not page:
+            return
+        for r in page:
+            yield ChainRow(seq=r["seq"], id=r["id"], prev_hash=r["prev_hash"], hash=r["hash"],
+                           content=lambda seq, r=r: content(r, seq))
+        after = page[-1]["seq"]
+
+
+def _lookup(conn: sa.Connection, table: sa.Table) -> Lookup:
+    def find(column: sa.Column[Any]) -> Any:
+        def by(value: str) -> tuple[int, str] | None:
+            hit = conn.execute(sa.select(table.c.seq, table.c.id).where(column == value).limit(1)).first()
+            return (int(hit.seq), str(hit.id)) if hit else None
+
+        return by
+
+    return Lookup(by_hash=find(table.c.hash), by_prev_hash=find(table.c.prev_hash))
