@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI app (`app.create_app`), `ldncds serve`, security, logs, metrics, workers."""

@@ -1,0 +1,200 @@
+"""The FastAPI application: CDS Hooks services, the JSON API, operations endpoints, other packages' routers.
+
+create_app(settings, engine=Engine(...), store=...)   # in-process engine: tests, fast
+create_app(settings)                                   # engine in worker processes, store from settings
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from ldncds.engine import Engine, load_ruleset
+from ldncds.fhir import facts_from_resources
+from ldncds.settings import Settings
+from ldncds.store.interface import DecisionStore
+
+from .errors import install_handlers
+from .observability import Metrics, RequestLogMiddleware, configure_logging
+from .security import JwtVerifier, check_bind, require_client
+from .workers import PooledEngine
+
+log = logging.getLogger("ldncds.http")
+
+
+class ServiceSettings(Settings):
+    """Service settings not (yet) in ldncds.settings.Settings; same LDNCDS_* environment and config file."""
+
+    engine_processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Engine worker processes per server process (default: CPUs / workers).",
+    )
+    engine_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An evaluation taking longer is stopped."
+    )
+    fhir_max_pages: int = Field(default=10, ge=1, description="Search pages followed per prefetch key.")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    store: DecisionStore | None = None,
+    fhir_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the app. `engine` given: evaluate in-process; else in restartable worker processes.
+
+    `fhir_transport` replaces the network for FHIR and JWKS fetches (tests use httpx.MockTransport).
+    """
+    settings = settings or ServiceSettings()
+    check_bind(settings)
+    own_store = store is None
+    if store is None:
+        store = _open_store(settings)
+    evaluator: Engine | PooledEngine = engine or PooledEngine(
+        load_ruleset(settings.rules_dir),
+        _processes(settings),
+        job_timeout=getattr(settings, "engine_timeout_seconds", 30.0),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(evaluator, PooledEngine):
+            await run_in_threadpool(_warm_up, evaluator)
+        yield
+        if isinstance(evaluator, PooledEngine):
+            evaluator.close()
+        if own_store and hasattr(app.state.store, "close"):
+            app.state.store.close()
+
+    app = FastAPI(
+        title="ldncds",
+        version=evaluator.version,
+        description="Low-dose naltrexone decision support: CDS Hooks 2.0.1 services and a JSON API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = evaluator
+    app.state.store = store
+    app.state.metrics = Metrics()
+    app.state.fhir_transport = fhir_transport
+    app.state.jwt = JwtVerifier(settings, http=lambda: httpx.AsyncClient(transport=fhir_transport))
+    install_handlers(app)
+    _routes(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    return app
+
+
+def serve_app() -> FastAPI:
+    """Factory for uvicorn (`ldncds serve`): JSON logs, settings from the environment."""
+    settings = ServiceSettings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def _routes(app: FastAPI) -> None:
+    from ldncds.cdshooks.routes import router as cds_router
+
+    from .routes import api, ops
+
+    app.include_router(ops)
+    app.include_router(cds_router)
+    app.include_router(api)
+    store_routes = _optional_router("ldncds.store.routes")
+    if store_routes is not None:
+        app.include_router(store_routes, dependencies=[Depends(require_client)])
+    pages = _optional_router("ldncds.pages.web")
+    if pages is not None:
+        app.include_router(pages)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with validation errors documented as they are sent: OperationOutcome,
+    status 400 on the CDS Hooks endpoints and 422 elsewhere (see errors.install_handlers)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    outcome = {"$ref": "#/components/schemas/OperationOutcome"}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            default = responses.pop("422", None)
+            if default is None:
+                continue
+            status = "400" if path.startswith("/cds-services") else "422"
+            responses.setdefault(status, {"description": default.get("description", "Invalid request")})
+            responses[status]["content"] = {"application/json": {"schema": outcome}}
+    schema.setdefault("components", {}).setdefault("schemas", {}).pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema
+
+
+_SUBJECT = {"reference": "Patient/warm-up"}
+_WARM_UP_SECTIONS: dict[str, Any] = {  # synthetic, one resource of each type the adapter reads
+    "conditions": [{"resourceType": "Condition", "id": "c", "subject": _SUBJECT, "code": {"text": "x"}}],
+    "medications": [
+        {"resourceType": "MedicationRequest", "id": "r", "status": "active", "intent": "order",
+         "subject": _SUBJECT, "medicationReference": {"reference": "Medication/m"}},
+        {"resourceType": "MedicationStatement", "id": "s", "status": "active", "subject": _SUBJECT,
+         "medicationCodeableConcept": {"text": "x"}},
+        {"resourceType": "Medication", "id": "m", "code": {"text": "x"}},
+    ],
+    "procedures": [{"resourceType": "Procedure", "id": "p", "status": "completed", "subject": _SUBJECT}],
+    "allergies": [{"resourceType": "AllergyIntolerance", "id": "a", "patient": _SUBJECT}],
+    "observations": [{"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"}}],
+}  # fmt: skip
+
+
+def _warm_up(evaluator: PooledEngine) -> None:
+    """Pay first-request costs (FHIR model classes, the workers' first assessment) before serving."""
+    patient = {"resourceType": "Patient", "id": "warm-up", "birthDate": "1970"}
+    facts = facts_from_resources(patient, _WARM_UP_SECTIONS, patient_id="warm-up").facts
+    evaluator.assess(facts, date(2026, 1, 1))
+
+
+def _optional_router(module: str) -> APIRouter | None:
+    """Another package's router, when that package is installed (it may still be being written)."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+    return getattr(mod, "router", None)
+
+
+def _processes(settings: Settings) -> int:
+    configured = getattr(settings, "engine_processes", None)
+    return configured or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+
+
+def _open_store(settings: Settings) -> Any:
+    from ldncds.store import open_store
+
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.effective_database_url)

@@ -1,0 +1,59 @@
+"""`ldncds serve`: the HTTP service with embedded defaults (SQLite store in ./data, rules from ./rules)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+
+def register(app: typer.Typer, rules_app: typer.Typer) -> None:
+    app.command()(serve)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes (default 1).")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback bind without JWT issuers.")
+    ] = False,
+    engine_processes: Annotated[
+        int | None, typer.Option(help="Engine worker processes per server process (default CPUs / workers).")
+    ] = None,
+) -> None:
+    """Serve the CDS Hooks services and the JSON API (uvicorn)."""
+    import uvicorn
+
+    from .app import ServiceSettings
+    from .security import check_bind
+
+    # Options go through the environment so every server process (--workers) reads the same settings.
+    overrides = {
+        "HOST": host,
+        "PORT": port,
+        "WORKERS": workers,
+        "ENGINE_PROCESSES": engine_processes,
+        "INSECURE": "true" if insecure else None,
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"LDNCDS_{name}"] = str(value)
+    try:
+        settings = ServiceSettings()
+        check_bind(settings)
+    except (ValidationError, RuntimeError) as exc:
+        typer.echo(f"Cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(
+        "ldncds.api.app:serve_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )

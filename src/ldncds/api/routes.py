@@ -1,0 +1,151 @@
+"""JSON API (`POST /api/v1/assessments`) and the operational endpoints (health, readiness, metrics, ping)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Discriminator, Field, Tag
+from starlette.concurrency import run_in_threadpool
+
+from ldncds.cdshooks.models import FhirBundle
+from ldncds.engine import Assessment, PatientFacts
+from ldncds.fhir import FhirInputError, facts_from_bundle
+from ldncds.store.interface import Caller
+
+from .errors import ApiError, OperationOutcome
+from .evaluation import assess_and_record, today_utc
+from .security import require_client
+
+log = logging.getLogger("ldncds.http")
+
+
+def _input_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "<bundle>" if "resourceType" in value else "<facts>"
+    if isinstance(value, FhirBundle):
+        return "<bundle>"
+    return "<facts>" if isinstance(value, PatientFacts) else None
+
+
+AssessmentInput = Annotated[
+    Annotated[PatientFacts, Tag("<facts>")] | Annotated[FhirBundle, Tag("<bundle>")],
+    Discriminator(_input_kind),
+]
+
+_BODY_DOC = {
+    "requestBody": {
+        "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/FhirBundle"}}},
+    }
+}
+
+
+class Pong(BaseModel):
+    ok: bool = True
+
+
+class Health(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class Readiness(BaseModel):
+    ready: bool
+    engine: bool = Field(description="The rule engine is loaded and its workers are up.")
+    store: bool = Field(description="The decision store answered.")
+    ruleset_version: str
+
+
+api = APIRouter(prefix="/api/v1", tags=["Assessments"], dependencies=[Depends(require_client)])
+ops = APIRouter(tags=["Operations"])
+
+
+@api.post(
+    "/assessments",
+    status_code=201,
+    response_model=Assessment,
+    response_model_exclude_none=True,
+    responses={
+        400: {
+            "model": OperationOutcome,
+            "description": "Unreadable FHIR data; the OperationOutcome names the path",
+        },
+        422: {
+            "model": OperationOutcome,
+            "description": "Invalid body or query; the OperationOutcome names the field",
+        },
+        503: {"model": OperationOutcome, "description": "No advice: the engine or the store failed"},
+    },
+    openapi_extra=_BODY_DOC,
+)
+async def create_assessment(
+    request: Request,
+    body: Annotated[AssessmentInput, Body(description="Native PatientFacts JSON, or a FHIR R4 Bundle.")],
+    evaluation_date: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC).")] = None,
+) -> JSONResponse:
+    """Assess one patient; the assessment is stored (and gets its id) before the answer is sent."""
+    if isinstance(body, FhirBundle):
+        try:
+            facts = (await run_in_threadpool(facts_from_bundle, await request.json())).facts
+        except FhirInputError as exc:
+            raise ApiError(
+                400, f"Unreadable FHIR data: {exc.message}", expression=exc.path or "body"
+            ) from None
+    else:
+        facts = body
+    caller = Caller(channel="api", issuer=getattr(request.state, "issuer", None))
+    assessment = await assess_and_record(
+        request, facts, evaluation_date or today_utc(), raw_input=await request.body(), caller=caller
+    )
+    return JSONResponse(
+        assessment.model_dump(mode="json", exclude_none=True),
+        status_code=201,
+        headers={"Location": f"/api/v1/assessments/{assessment.assessment_id}"},
+    )
+
+
+@ops.get("/ping", response_model=Pong)
+async def ping() -> Pong:
+    """Trivial endpoint: the floor for latency benchmarks."""
+    return Pong()
+
+
+@ops.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is alive."""
+    return Health()
+
+
+@ops.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the engine is loaded (workers up) and the decision store answers."""
+    state = request.app.state
+    engine_ok = _engine_ready(state.engine)
+    try:
+        await run_in_threadpool(state.store.list, limit=1)
+        store_ok = True
+    except Exception as exc:
+        log.warning("store not reachable", extra={"fields": {"error": type(exc).__name__}})
+        store_ok = False
+    ready = Readiness(
+        ready=engine_ok and store_ok, engine=engine_ok, store=store_ok, ruleset_version=state.engine.version
+    )
+    return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
+
+
+def _engine_ready(engine: Any) -> bool:
+    pool = getattr(engine, "pool", None)
+    return pool.healthy() if pool is not None else engine.ruleset is not None
+
+
+@ops.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests by route, status and decision; latency histogram; decisions; cards."""
+    m = request.app.state.metrics
+    pool = getattr(request.app.state.engine, "pool", None)
+    if pool is not None:
+        m.worker_restarts.set(pool.restarts)
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

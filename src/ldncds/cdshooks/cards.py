@@ -1,0 +1,296 @@
+"""Assessment -> the one patient-view decision card (pure functions, no HTTP).
+
+Every part of the card comes from the engine's Assessment: the summary from its one-line reason, the
+detail from its criteria, hard stops, cautions, plan and reminders, each with the record it came from.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import date
+
+from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine.assessment import CriterionResult, Explanation, FactCitation, TitrationPlan
+from ldncds.engine.codes import CODE_SYSTEM_URIS, canonical_system
+from ldncds.engine.loader import ValueSets
+
+from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
+
+# Pain conditions that make a patient worth a card (value sets in rules/valuesets/).
+IN_SCOPE_VALUE_SETS = frozenset(
+    {
+        "fibromyalgia",
+        "low_back_pain",
+        "lumbar_radiculopathy",
+        "radiculopathy_generic",
+        "chronic_pain",
+        "chronic_low_back_pain",
+    }
+)
+_NOT_CURRENT = frozenset({"inactive", "remission", "resolved"})
+
+INDICATOR: dict[str, Indicator] = {
+    "candidate": "info",
+    "not_candidate": "info",
+    "insufficient_information": "info",
+    "candidate_with_cautions": "warning",
+    "contraindicated": "warning",
+}
+SOURCE_LABEL = "ldncds low-dose naltrexone decision support"
+NALTREXONE_RXNORM = "7243"  # ingredient code; a member of the `naltrexone` value set (checked in tests)
+OVERRIDE_REASON_SYSTEM = "urn:ldncds:cds-hooks:override-reason"
+OVERRIDE_REASONS = (
+    OverrideReason(
+        system=OVERRIDE_REASON_SYSTEM,
+        code="record-out-of-date",
+        display="The medication or problem list is out of date",
+    ),
+    OverrideReason(system=OVERRIDE_REASON_SYSTEM, code="patient-declined", display="Patient declined"),
+    OverrideReason(
+        system=OVERRIDE_REASON_SYSTEM, code="already-addressed", display="Already discussed or addressed"
+    ),
+    OverrideReason(system=OVERRIDE_REASON_SYSTEM, code="clinical-judgement", display="Clinical judgement"),
+)
+_STATUS_HEADING = {
+    "met": "Met",
+    "not_met": "Not met",
+    "unknown": "Unknown",
+    "not_applicable": "Not applicable",
+}
+
+
+def has_in_scope_condition(facts: PatientFacts, valuesets: ValueSets) -> bool:
+    """True when a current (or status-unknown) condition is coded in one of the in-scope pain value sets."""
+    for condition in facts.conditions or ():
+        if condition.clinical_status in _NOT_CURRENT:
+            continue
+        for coding in condition.codes:
+            system = canonical_system(coding.system)
+            if system and valuesets.of_code(system, coding.code) & IN_SCOPE_VALUE_SETS:
+                return True
+    return False
+
+
+def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
+    """One line of at most `limit` characters, cut at a word boundary and marked with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-(") + "…"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>|~#])")
+
+
+def md(text: str) -> str:
+    """Record text as literal markdown: no links, emphasis or HTML can be smuggled in from the EHR."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def deciding_explanation(assessment: Assessment) -> Explanation:
+    """The rule behind the decision: the first hard stop's rule if contraindicated, else the decision rule."""
+    if assessment.decision == "contraindicated" and assessment.hard_stops:
+        return assessment.hard_stops[0].explanations[0]
+    return assessment.explanation
+
+
+def deciding_rule(assessment: Assessment) -> str:
+    return deciding_explanation(assessment).rule_id
+
+
+def rule_url(base_url: str, rule_id: str) -> str:
+    return f"{base_url.rstrip('/')}/rulebook#rule-{rule_id}"
+
+
+def assessment_url(base_url: str, assessment_id: str) -> str:
+    return f"{base_url.rstrip('/')}/assessments/{assessment_id}"
+
+
+def decision_card(assessment: Assessment, *, base_url: str, patient_id: str | None) -> Card:
+    """The patient-view card. Its uuid is the assessment id, so feedback lands on the assessment."""
+    if not assessment.assessment_id:
+        raise ValueError("the assessment must be stored (have an id) before a card is built")
+    rule_id = deciding_rule(assessment)
+    suggestion = start_suggestion(assessment, patient_id)
+    return Card(
+        uuid=assessment.assessment_id,
+        summary=shorten(f"Low-dose naltrexone: {assessment.reason}"),
+        detail=card_detail(assessment),
+        indicator=INDICATOR[assessment.decision],
+        source=Source(
+            label=SOURCE_LABEL,
+            url=rule_url(base_url, rule_id),
+            topic=Coding(system=f"{base_url.rstrip('/')}/rulebook", code=rule_id),
+        ),
+        suggestions=[suggestion] if suggestion else None,
+        selectionBehavior="at-most-one" if suggestion else None,
+        overrideReasons=list(OVERRIDE_REASONS),
+        links=[
+            Link(
+                label="Why? Full explanation",
+                url=assessment_url(base_url, assessment.assessment_id),
+                type="absolute",
+            )
+        ],
+        extension={
+            "ldncds": {
+                "decision": assessment.decision,
+                "assessment_id": assessment.assessment_id,
+                "ruleset_version": assessment.ruleset_version,
+            }
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------- detail
+
+
+def _cite(fact: FactCitation) -> str:
+    when = f", {fact.date}" if fact.date else ""
+    return f"{md(fact.display)} ({md(fact.source)}{when})"
+
+
+def _rules(rule_ids: Iterable[str]) -> str:
+    ids = list(dict.fromkeys(rule_ids))
+    return f"rule{'s' if len(ids) > 1 else ''} {', '.join(ids)}" if ids else "default"
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    return [f"**{title}**", "", *lines, ""] if lines else []
+
+
+def card_detail(a: Assessment) -> str:
+    rule = deciding_explanation(a)
+    head = [
+        f"**{md(a.reason)}.**",
+        "",
+        f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by rule {rule.rule_id} "
+        f"({md(rule.title)}).",
+        "",
+    ]
+    hard_stops = [
+        f"- {md(h.title)}: **{_cite(h.culprit)}**"
+        + (f"; earliest start {h.earliest_start}" if h.earliest_start else "")
+        + f" ({_rules(e.rule_id for e in h.explanations)})"
+        for h in a.hard_stops
+    ]
+    cautions = [
+        f"- {md(c.title)}: {'; '.join(_cite(f) for f in c.culprits)} "
+        f"({_rules(e.rule_id for e in c.explanations)})" + (f". **Alert:** {md(c.alert)}" if c.alert else "")
+        for c in a.cautions
+    ]
+    lines = head + _section("Hard stops", hard_stops) + _section("Cautions", cautions)
+    lines += _section("Same-day alerts", [f"- **{md(text)}**" for text in a.alerts])
+    lines += _criteria(a.criteria)
+    if a.earliest_start:
+        lines += [f"**Earliest start:** {a.earliest_start}", ""]
+    lines += _section("Missing", [f"- {md(m.criterion)}: {md(m.what)}" for m in a.missing])
+    lines += _section("What would change this decision", [f"- {md(text)}" for text in a.counterfactuals])
+    lines += _plan(a.plan)
+    lines += _section(
+        "Monitoring",
+        [f"- {_due(r.due_from, r.due_by)}: {md(r.what)} (rule {r.explanation.rule_id})" for r in a.reminders],
+    )
+    lines += _section("Notes", [f"- {md(n.text)} (rule {n.explanation.rule_id})" for n in a.notes])
+    return "\n".join(lines).strip()
+
+
+def _criteria(criteria: list[CriterionResult]) -> list[str]:
+    lines: list[str] = []
+    for status, heading in _STATUS_HEADING.items():
+        rows = [_criterion_line(c) for c in criteria if c.status == status]
+        lines += _section(f"Criteria {heading.lower()}", rows)
+    return lines
+
+
+def _criterion_line(c: CriterionResult) -> str:
+    facts = [f for e in c.explanations for f in e.facts]
+    if c.status == "unknown":
+        why = f"missing: {md(c.missing or c.question)}"
+    elif facts:
+        why = "; ".join(dict.fromkeys(_cite(f) for f in facts))
+    else:
+        why = md(c.basis)
+    return f"- {md(c.title)}: {why} ({_rules(e.rule_id for e in c.explanations)})"
+
+
+def _plan(plan: TitrationPlan | None) -> list[str]:
+    if plan is None:
+        return []
+    steps = [
+        f"- from {s.starts_on} (week {s.from_week}): {s.dose_mg:g} mg {md(s.timing)}"
+        + (" **(above the studied range)**" if s.above_flag else "")
+        for s in plan.steps
+    ]
+    steps += [f"- {md(n.text)} (rule {n.explanation.rule_id})" for n in plan.adjustments]
+    return _section(f"Titration plan (rule {plan.explanation.rule_id}), starting {plan.start_date}", steps)
+
+
+def _due(due_from: date, due_by: date) -> str:
+    return str(due_from) if due_from == due_by else f"{due_from} to {due_by}"
+
+
+# ---------------------------------------------------------------------------------------------- suggestion
+
+
+def start_suggestion(a: Assessment, patient_id: str | None) -> Suggestion | None:
+    """For a candidate: create the first titration step as a draft naltrexone order (a proposal)."""
+    if a.decision not in ("candidate", "candidate_with_cautions") or a.plan is None or not patient_id:
+        return None
+    first = a.plan.steps[0]
+    return Suggestion(
+        label=shorten(f"Start low-dose naltrexone {first.dose_mg:g} mg {first.timing}", 80),
+        uuid=str(uuid.uuid5(uuid.UUID(a.assessment_id or ""), "start-ldn")),
+        actions=[
+            Action(
+                type="create",
+                description=f"Draft order: naltrexone {first.dose_mg:g} mg {first.timing} (compounded)",
+                resource=naltrexone_order(patient_id, first.dose_mg, first.timing),
+            )
+        ],
+    )
+
+
+def naltrexone_order(patient_id: str, dose_mg: float, timing: str) -> dict:
+    """A draft MedicationRequest (intent proposal) for compounded naltrexone at the given dose."""
+    repeat: dict = {"frequency": 1, "period": 1, "periodUnit": "d"}
+    if "bedtime" in timing:
+        repeat["when"] = ["HS"]
+    return {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "medicationCodeableConcept": {
+            "coding": [
+                {"system": CODE_SYSTEM_URIS["RxNorm"], "code": NALTREXONE_RXNORM, "display": "naltrexone"}
+            ],
+            "text": f"naltrexone {dose_mg:g} mg (low-dose, compounded)",
+        },
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "dosageInstruction": [
+            {
+                "text": f"{dose_mg:g} mg by mouth {timing}",
+                "timing": {"repeat": repeat},
+                "route": {
+                    "coding": [
+                        {"system": CODE_SYSTEM_URIS["SNOMED-CT"], "code": "26643006", "display": "Oral route"}
+                    ]
+                },
+                "doseAndRate": [
+                    {
+                        "doseQuantity": {
+                            "value": dose_mg,
+                            "unit": "mg",
+                            "system": "http://unitsofmeasure.org",
+                            "code": "mg",
+                        }
+                    }
+                ],
+            }
+        ],
+    }

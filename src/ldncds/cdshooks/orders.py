@@ -1,0 +1,254 @@
+"""Order checks for order-select and order-sign: naltrexone and opioids must not meet.
+
+Drugs are recognised with the rules' own value sets (through the engine's `derive`, so codes, text
+names and statuses are read exactly as the rules read them). A naltrexone order is checked against
+the engine's hard stops for the patient's record; an opioid order against a current naltrexone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine.derive import derive
+from ldncds.engine.facts import Medication
+from ldncds.engine.loader import ValueSets
+from ldncds.fhir.adapter import reference_target
+
+from .cards import OVERRIDE_REASONS, SOURCE_LABEL, deciding_rule, md, rule_url, shorten
+from .models import Action, Card, Coding, Source, Suggestion
+
+# Dose thresholds of shared/clinical/README.md section 5 ("Flag"): above 6 mg/day is above the studied
+# LDN range; above 10 mg/day is not LDN but full-dose naltrexone (blocks opioids for about 24 hours).
+# 6 mg is also DOSE-TITRATE-01's flag_above_mg and CAUT-DOSE-01's threshold; both belong in rules/.
+LDN_STUDIED_MAX_MG_PER_DAY = 6.0
+LDN_MAX_MG_PER_DAY = 10.0
+
+OPIOID_VALUE_SETS = frozenset({"opioid_agonists", "opioid_maintenance"})
+NALTREXONE_VALUE_SET = "naltrexone"
+# Status not recorded counts as possibly current: unknown is not "stopped".
+_MAYBE_CURRENT = frozenset({"current", "unknown"})
+
+
+@dataclass(frozen=True)
+class MedicationView:
+    """One medication as the rules see it: value sets (by code or by name), exposure and daily dose."""
+
+    source: str
+    display: str
+    value_sets: frozenset[str]
+    exposure: str
+    daily_dose_mg: float | None
+
+    @property
+    def is_opioid(self) -> bool:
+        return bool(self.value_sets & OPIOID_VALUE_SETS)
+
+    @property
+    def is_naltrexone(self) -> bool:
+        return NALTREXONE_VALUE_SET in self.value_sets
+
+    @property
+    def dose_label(self) -> str:
+        return f"{self.daily_dose_mg:g} mg/day" if self.daily_dose_mg is not None else "dose not recorded"
+
+
+def medication_views(medications: list[Medication], on: date, valuesets: ValueSets) -> list[MedicationView]:
+    derived = derive(PatientFacts(medications=medications), on, valuesets)
+    views = []
+    for fact in derived.facts:
+        if fact["kind"] != "medication":
+            continue
+        ref = derived.refs[fact["id"]]
+        views.append(
+            MedicationView(
+                source=ref.source,
+                display=ref.display,
+                # A name alone may block (never qualify), so text matches count here: both checks block.
+                value_sets=frozenset(fact["value_sets"]) | frozenset(fact["text_value_sets"]),
+                exposure=fact["exposure"],
+                daily_dose_mg=fact.get("daily_dose_mg"),
+            )
+        )
+    return views
+
+
+def selected(drafts: list[MedicationView], selections: list[str] | None) -> list[MedicationView]:
+    """order-select acts only on the orders being selected; order-sign (selections None) on all."""
+    if selections is None:
+        return drafts
+    wanted = {reference_target(s) for s in selections}
+    return [d for d in drafts if reference_target(d.source) in wanted]
+
+
+def current_naltrexone(record: list[MedicationView]) -> list[MedicationView]:
+    return [m for m in record if m.is_naltrexone and m.exposure in _MAYBE_CURRENT]
+
+
+def is_low_dose(m: MedicationView) -> bool:
+    """LDN context: at or below 10 mg/day; a dose not recorded is taken as possibly low dose (fail safe)."""
+    return m.daily_dose_mg is None or m.daily_dose_mg <= LDN_MAX_MG_PER_DAY
+
+
+# ---------------------------------------------------------------------------------------------- cards
+
+
+def order_cards(
+    naltrexone_orders: list[MedicationView],
+    opioid_orders: list[MedicationView],
+    record: list[MedicationView],
+    assessment: Assessment | None,
+    *,
+    base_url: str,
+    ruleset_version: str,
+) -> list[Card]:
+    """Every card for the draft orders, given the patient's medication record and (for a naltrexone
+    order) the engine's assessment of that record."""
+    on_naltrexone = current_naltrexone(record)
+    cards = [
+        opioid_on_ldn_card(o, on_naltrexone, base_url=base_url, ruleset_version=ruleset_version)
+        for o in opioid_orders
+        if on_naltrexone
+    ]
+    if naltrexone_orders and assessment is not None and assessment.hard_stops:
+        cards.append(naltrexone_contraindicated_card(naltrexone_orders[0], assessment, base_url=base_url))
+    on_ldn = [m for m in on_naltrexone if is_low_dose(m)]
+    for order in naltrexone_orders:
+        card = dose_card(order, on_ldn, base_url=base_url, ruleset_version=ruleset_version)
+        if card is not None:
+            cards.append(card)
+    return cards
+
+
+def _card(
+    *,
+    summary: str,
+    detail: str,
+    indicator: str,
+    url: str,
+    check: str,
+    cancel: MedicationView | None,
+    extension: dict,
+    card_id: str | None = None,
+) -> Card:
+    suggestion = None
+    if cancel is not None:
+        suggestion = Suggestion(
+            label=shorten(f"Cancel the order for {cancel.display}", 80),
+            uuid=str(uuid.uuid4()),
+            actions=[
+                Action(
+                    type="delete",
+                    description=f"Remove the draft order {cancel.source}",
+                    resourceId=cancel.source,
+                )
+            ],
+        )
+    return Card(
+        uuid=card_id or str(uuid.uuid4()),
+        summary=shorten(summary),
+        detail=detail,
+        indicator=indicator,  # type: ignore[arg-type]
+        source=Source(label=SOURCE_LABEL, url=url, topic=Coding(system="urn:ldncds:order-check", code=check)),
+        suggestions=[suggestion] if suggestion else None,
+        selectionBehavior="at-most-one" if suggestion else None,
+        overrideReasons=list(OVERRIDE_REASONS),
+        extension={"ldncds": {"check": check, **extension}},
+    )
+
+
+def opioid_on_ldn_card(
+    opioid: MedicationView, naltrexone: list[MedicationView], *, base_url: str, ruleset_version: str
+) -> Card:
+    """An opioid order for a patient taking naltrexone: the opioid will be blocked (critical)."""
+    low = [m for m in naltrexone if is_low_dose(m)]
+    kind = "low-dose naltrexone" if low else "naltrexone"
+    lines = [
+        f"**An opioid is being ordered for a patient who takes {kind}.**",
+        "",
+        f"- Opioid order: **{md(opioid.display)}** ({md(opioid.source)})",
+        *(
+            f"- Naltrexone on record: **{md(m.display)}** ({md(m.source)}; {m.dose_label}; {m.exposure})"
+            for m in naltrexone
+        ),
+        "",
+        "Naltrexone blocks opioid analgesia, even at low dose. Choose a non-opioid analgesic, or stop "
+        "naltrexone and allow it to wear off before opioids are needed (hold about 72 hours before planned "
+        "surgery). Above 10 mg/day naltrexone blocks opioids for about 24 hours.",
+    ]
+    return _card(
+        summary=f"Opioid ordered for a patient on {kind}: {opioid.display} will be blocked",
+        detail="\n".join(lines),
+        indicator="critical",
+        url=f"{base_url.rstrip('/')}/rulebook",
+        check="opioid-order-with-naltrexone",
+        cancel=opioid,
+        extension={"ruleset_version": ruleset_version},
+    )
+
+
+def naltrexone_contraindicated_card(order: MedicationView, assessment: Assessment, *, base_url: str) -> Card:
+    """A naltrexone order while the engine finds a hard stop (current opioid, allergy...): critical."""
+    first = assessment.hard_stops[0]
+    lines = [
+        "**Naltrexone is being ordered, but the patient's record shows a hard stop.**",
+        "",
+        f"- Naltrexone order: **{md(order.display)}** ({md(order.source)}; {order.dose_label})",
+    ]
+    for h in assessment.hard_stops:
+        rules = ", ".join(dict.fromkeys(e.rule_id for e in h.explanations))
+        when = f"; earliest start {h.earliest_start}" if h.earliest_start else ""
+        lines.append(
+            f"- {md(h.title)}: **{md(h.culprit.display)}** ({md(h.culprit.source)}{when}; rule {rules})"
+        )
+    lines += ["", md(first.explanations[0].rationale)]
+    return _card(
+        summary=f"Naltrexone ordered but contraindicated: {first.title.lower()} ({first.culprit.display})",
+        detail="\n".join(lines),
+        indicator="critical",
+        url=rule_url(base_url, deciding_rule(assessment)),
+        check="naltrexone-order-contraindicated",
+        cancel=order,
+        card_id=assessment.assessment_id,
+        extension={"assessment_id": assessment.assessment_id, "ruleset_version": assessment.ruleset_version},
+    )
+
+
+def dose_card(
+    order: MedicationView, on_ldn: list[MedicationView], *, base_url: str, ruleset_version: str
+) -> Card | None:
+    """Naltrexone above 6 mg/day in an LDN context (the order is at most 10 mg/day, or patient on LDN)."""
+    dose = order.daily_dose_mg
+    if dose is None or dose <= LDN_STUDIED_MAX_MG_PER_DAY:
+        return None
+    if dose <= LDN_MAX_MG_PER_DAY:
+        summary = (
+            f"Naltrexone {dose:g} mg/day is above the studied low-dose range "
+            f"(up to {LDN_STUDIED_MAX_MG_PER_DAY:g} mg/day)"
+        )
+    elif on_ldn:
+        summary = (
+            f"Naltrexone {dose:g} mg/day for a patient on low-dose naltrexone: this is full-dose naltrexone"
+        )
+    else:
+        return None  # full-dose naltrexone outside an LDN context (alcohol or opioid dependence): not ours
+    lines = [
+        f"- Naltrexone order: **{md(order.display)}** ({md(order.source)}; {order.dose_label})",
+        *(f"- Current naltrexone: {md(m.display)} ({md(m.source)}; {m.dose_label})" for m in on_ldn),
+        "",
+        f"Low-dose naltrexone is studied at 1.5-4.5 mg/day (6 mg/day in the FINAL trial). Above "
+        f"{LDN_STUDIED_MAX_MG_PER_DAY:g} mg/day is outside the studied range; above {LDN_MAX_MG_PER_DAY:g} "
+        "mg/day it is full-dose naltrexone, which blocks opioids for about 24 hours. "
+        "Check the dose and units.",
+    ]
+    return _card(
+        summary=summary,
+        detail="\n".join(lines),
+        indicator="warning",
+        url=rule_url(base_url, "CAUT-DOSE-01"),
+        check="naltrexone-dose-above-ldn",
+        cancel=None,
+        extension={"ruleset_version": ruleset_version},
+    )

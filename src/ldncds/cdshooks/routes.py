@@ -1,0 +1,239 @@
+"""CDS Hooks HTTP endpoints: discovery, the three services and feedback.
+
+The request path is straight: prefetch (or FHIR fetch) -> FHIR adapter -> facts -> engine ->
+stored assessment -> card. Validation errors are 400 naming the field; missing required data 412.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ldncds.api.errors import ApiError, OperationOutcome
+from ldncds.api.evaluation import assess_and_record, today_utc
+from ldncds.api.security import require_client
+from ldncds.engine import Assessment, PatientFacts
+from ldncds.fhir import FhirInputError, facts_from_resources
+from ldncds.store.interface import Caller
+
+from . import orders
+from .cards import decision_card, has_in_scope_condition
+from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
+from .models import (
+    Card,
+    CardsResponse,
+    Discovery,
+    FeedbackReceipt,
+    FeedbackRequest,
+    OrderSelectRequest,
+    OrderSignRequest,
+    PatientViewRequest,
+)
+from .prefetch import FhirFetcher, Gathered, gather
+
+log = logging.getLogger("ldncds.cdshooks")
+
+REQUIRED_FOR_CANDIDACY = ["patient", "conditions", "medications"]
+REQUIRED_FOR_ORDER_CHECK = ["medications"]
+_PORTAL_USERS = ("Patient/", "RelatedPerson/")
+_INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "Bad request: the OperationOutcome names the field",
+        404: "Unknown service",
+        412: "Required data neither in prefetch nor retrievable from fhirServer",
+        503: "No advice: the engine or the store failed on this request",
+    }
+    return {s: {"model": OperationOutcome, "description": text[s]} for s in statuses}
+
+
+router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)])
+
+
+def _cards(cards: list[Card], request: Request, service_id: str) -> JSONResponse:
+    cards = sorted(cards, key=lambda c: _INDICATOR_ORDER[c.indicator])
+    for card in cards:
+        request.app.state.metrics.cards.labels(service_id, card.indicator).inc()
+    body = CardsResponse(cards=cards).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body)
+
+
+@router.get("/cds-services", response_model=Discovery, response_model_exclude_none=True)
+async def discovery() -> JSONResponse:
+    """The services this server offers (CDS Hooks discovery)."""
+    return JSONResponse(DISCOVERY.model_dump(mode="json", exclude_none=True))
+
+
+@router.post("/cds-services/ldn-candidacy", response_model=CardsResponse, responses=_errors(400, 412, 503))
+async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
+    """patient-view: one decision card for a patient with an in-scope pain condition, else no cards."""
+    _note(request, body.hook, body.hookInstance)
+    context = body.context
+    if context.userId.startswith(_PORTAL_USERS):
+        return _cards([], request, CANDIDACY)
+    gathered = await _gather(request, body)
+    facts = await run_in_threadpool(_map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY)
+    ruleset = request.app.state.engine.ruleset
+    if facts.deceased or not has_in_scope_condition(facts, ruleset.valuesets):
+        return _cards([], request, CANDIDACY)
+    assessment = await _assess(request, body, facts, CANDIDACY)
+    base = request.app.state.settings.public_base_url
+    return _cards(
+        [decision_card(assessment, base_url=base, patient_id=context.patientId)], request, CANDIDACY
+    )
+
+
+@router.post("/cds-services/ldn-order-select", response_model=CardsResponse, responses=_errors(400, 412, 503))
+async def order_select(body: OrderSelectRequest, request: Request) -> JSONResponse:
+    """order-select: checks only the selected draft orders (the rest of draftOrders is context)."""
+    return await _order_check(request, body, ORDER_SELECT, body.context.selections)
+
+
+@router.post("/cds-services/ldn-order-sign", response_model=CardsResponse, responses=_errors(400, 412, 503))
+async def order_sign(body: OrderSignRequest, request: Request) -> JSONResponse:
+    """order-sign: checks every draft order about to be signed."""
+    return await _order_check(request, body, ORDER_SIGN, None)
+
+
+@router.post("/cds-services/{service_id}", status_code=404, response_model=OperationOutcome)
+async def unknown_service(service_id: str) -> None:
+    raise ApiError(
+        404, "No CDS service with this id; see GET /cds-services.", code="not-found", expression="id"
+    )
+
+
+@router.post(
+    "/cds-services/{service_id}/feedback", response_model=FeedbackReceipt, responses=_errors(400, 404, 503)
+)
+async def feedback(service_id: str, body: FeedbackRequest, request: Request) -> FeedbackReceipt:
+    """Card outcomes (accepted / overridden). Idempotent; unknown cards are kept too."""
+    if service_id not in SERVICES:
+        raise ApiError(
+            404, "No CDS service with this id; see GET /cds-services.", code="not-found", expression="id"
+        )
+    store = request.app.state.store
+    recorded = 0
+    for item in body.feedback:
+        # The store dedupes on card, outcome, accepted suggestions and (UTC-normalised) timestamp.
+        entry = item.model_dump(mode="json", exclude_none=True) | {"service_id": service_id}
+        try:
+            recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry))
+        except Exception as exc:
+            log.error("feedback not stored", extra={"fields": {"error": type(exc).__name__}})
+            raise ApiError(
+                503, "The feedback could not be recorded. Please send it again.", code="transient"
+            ) from None
+    return FeedbackReceipt(received=len(body.feedback), recorded=recorded)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _note(request: Request, hook: str, hook_instance: str) -> None:
+    request.state.hook = hook
+    request.state.hook_instance = hook_instance
+
+
+async def _gather(request: Request, body: PatientViewRequest | OrderSignRequest) -> Gathered:
+    context = body.context.model_dump()
+    if body.fhirAuthorization is None or body.fhirServer is None:
+        return await gather(body.prefetch, context, None)
+    transport = request.app.state.fhir_transport
+    settings = request.app.state.settings
+    async with httpx.AsyncClient(transport=transport) as client:
+        fetcher = FhirFetcher(
+            client,
+            body.fhirServer,
+            body.fhirAuthorization.access_token,
+            timeout=settings.fhir_timeout_seconds,
+            max_pages=getattr(settings, "fhir_max_pages", 10),
+        )
+        return await gather(body.prefetch, context, fetcher)
+
+
+def _require(missing: list[str]) -> None:
+    if missing:
+        raise ApiError(
+            412,
+            f"Required data not in the prefetch and not retrievable from fhirServer: {', '.join(missing)}.",
+            code="required",
+            expression=[f"prefetch.{k}" for k in missing],
+        )
+
+
+def _map(gathered: Gathered, patient_id: str, required: list[str]) -> PatientFacts:
+    """Prefetch/fetched FHIR -> facts; 412 when a required key is missing or its search failed."""
+    _require(gathered.missing(required))
+    given = gathered.adapter_input()
+    try:
+        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id)
+    except FhirInputError as exc:
+        raise ApiError(
+            400, f"Unreadable FHIR data: {exc.message}", expression=given.locate(exc.path)
+        ) from None
+    facts = result.facts
+    # A search answered with an error OperationOutcome leaves its section "not available".
+    _require([k for k in required if k != "patient" and getattr(facts, k) is None])
+    if given.medications_incomplete and "medications" not in facts.incomplete:
+        facts = facts.model_copy(update={"incomplete": [*facts.incomplete, "medications"]})
+    if result.warnings:
+        log.info("FHIR mapping warnings", extra={"fields": {"count": len(result.warnings)}})
+    return facts
+
+
+async def _assess(
+    request: Request, body: PatientViewRequest | OrderSignRequest, facts: PatientFacts, service_id: str
+) -> Assessment:
+    caller = Caller(
+        channel="cds-hooks",
+        service_id=service_id,
+        hook_instance=body.hookInstance,
+        issuer=getattr(request.state, "issuer", None),
+    )
+    return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
+
+
+def _draft_orders(body: OrderSignRequest, request: Request) -> list[orders.MedicationView]:
+    bundle = body.context.draftOrders.model_dump(exclude_unset=True)
+    try:
+        result = facts_from_resources(None, {"medications": bundle}, patient_id=body.context.patientId)
+    except FhirInputError as exc:
+        path = "context.draftOrders" + exc.path.removeprefix("medications")
+        raise ApiError(400, f"Unreadable draft order: {exc.message}", expression=path) from None
+    valuesets = request.app.state.engine.ruleset.valuesets
+    return orders.medication_views(result.facts.medications or [], today_utc(), valuesets)
+
+
+async def _order_check(
+    request: Request, body: OrderSignRequest, service_id: str, selections: list[str] | None
+) -> JSONResponse:
+    _note(request, body.hook, body.hookInstance)
+    if body.context.userId.startswith(_PORTAL_USERS):
+        return _cards([], request, service_id)
+    drafts = orders.selected(await run_in_threadpool(_draft_orders, body, request), selections)
+    naltrexone_orders = [d for d in drafts if d.is_naltrexone]
+    opioid_orders = [d for d in drafts if d.is_opioid]
+    if not naltrexone_orders and not opioid_orders:
+        return _cards([], request, service_id)  # nothing to check: the record is not even read
+    gathered = await _gather(request, body)
+    facts = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
+    engine = request.app.state.engine
+    record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
+    # A naltrexone order is checked against every hard stop the rules find in the record.
+    assessment = await _assess(request, body, facts, service_id) if naltrexone_orders else None
+    cards = orders.order_cards(
+        naltrexone_orders,
+        opioid_orders,
+        record,
+        assessment,
+        base_url=request.app.state.settings.public_base_url,
+        ruleset_version=engine.version,
+    )
+    return _cards(cards, request, service_id)

@@ -1,0 +1,246 @@
+"""Fetching what the prefetch left out from the EHR's FHIR server (httpx.MockTransport: no network)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ldncds.api.app import ServiceSettings, create_app
+from ldncds.engine import Engine
+from ldncds.store import open_store
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "http"
+FHIR = "https://ehr.example.org/fhir/r4"
+TOKEN = "secret-access-token"
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+class FakeEhr:
+    """A FHIR server answering the service's searches from a fixture's prefetch; it logs every request."""
+
+    def __init__(self, fixture: str) -> None:
+        prefetch = load(fixture)["prefetch"]
+        self.resources: dict[str, Any] = {
+            "Patient/pt-1001": prefetch["patient"],
+            "Condition": prefetch["conditions"],
+            "MedicationRequest": prefetch["medications"],
+            "MedicationStatement": {"resourceType": "Bundle", "type": "searchset", "total": 0},
+            "Procedure": prefetch["procedures"],
+            "AllergyIntolerance": prefetch["allergies"],
+            "Observation": prefetch["observations"],
+        }
+        self.requests: list[httpx.Request] = []
+        self.pages: dict[str, dict[str, Any]] = {}
+        self.status: dict[str, int] = {}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path.removeprefix("/fhir/r4/")
+        if path in self.pages:
+            return httpx.Response(200, json=self.pages[path])
+        if path in self.status:
+            return httpx.Response(self.status[path], json={"resourceType": "OperationOutcome", "issue": []})
+        if path not in self.resources:
+            return httpx.Response(404, json={"resourceType": "OperationOutcome", "issue": []})
+        return httpx.Response(200, json=self.resources[path])
+
+    def searched(self, rtype: str) -> list[dict[str, list[str]]]:
+        return [parse_qs(r.url.query.decode()) for r in self.requests if r.url.path.endswith("/" + rtype)]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine()
+
+
+def client_for(ehr: FakeEhr, engine: Engine, **settings: Any) -> TestClient:
+    app = create_app(
+        ServiceSettings(**settings),
+        engine=engine,
+        store=open_store("sqlite://"),
+        fhir_transport=httpx.MockTransport(ehr.handle),
+    )
+    return TestClient(app)
+
+
+def request_without(
+    keys: list[str] | None = None, fixture: str = "patient_view_candidate.json"
+) -> dict[str, Any]:
+    body = load(fixture)
+    body["fhirAuthorization"] = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "ldncds",
+    }
+    if keys is None:
+        body.pop("prefetch")
+    else:
+        for key in keys:
+            body["prefetch"].pop(key)
+    return body
+
+
+def decision(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return response.json()["cards"][0]["extension"]["ldncds"]["decision"]
+
+
+def test_everything_is_fetched_with_the_bearer_token(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=request_without())
+    assert decision(response) == "candidate"
+    assert len(ehr.requests) == 7
+    assert {r.headers["authorization"] for r in ehr.requests} == {f"Bearer {TOKEN}"}
+    assert all(str(r.url).startswith(FHIR + "/") for r in ehr.requests)
+    assert ehr.searched("MedicationRequest") == [{"patient": ["pt-1001"]}]  # no status filter
+    assert ehr.searched("Observation") == [{"patient": ["pt-1001"], "_sort": ["-date"], "_count": ["100"]}]
+
+
+def test_only_the_missing_keys_are_fetched(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    response = client_for(ehr, engine).post(
+        "/cds-services/ldn-candidacy", json=request_without(["procedures"])
+    )
+    assert decision(response) == "candidate"
+    assert [r.url.path for r in ehr.requests] == ["/fhir/r4/Procedure"]
+
+
+def test_next_links_are_followed(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_contraindicated_tramadol.json")
+    meds = ehr.resources["MedicationRequest"]
+    first = dict(
+        copy.deepcopy(meds), entry=meds["entry"][:2], link=[{"relation": "next", "url": f"{FHIR}/page-2"}]
+    )
+    ehr.resources["MedicationRequest"] = first
+    ehr.pages["page-2"] = dict(copy.deepcopy(meds), entry=meds["entry"][2:])  # the tramadol is on page 2
+    response = client_for(ehr, engine).post(
+        "/cds-services/ldn-candidacy", json=request_without(["medications"])
+    )
+    assert decision(response) == "contraindicated"
+    assert "tramadol" in response.json()["cards"][0]["summary"]
+
+
+def test_paging_is_bounded_and_the_rest_is_unknown(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    meds = ehr.resources["MedicationRequest"]
+    ehr.resources["MedicationRequest"] = dict(meds, link=[{"relation": "next", "url": f"{FHIR}/loop"}])
+    ehr.pages["loop"] = dict(meds, entry=[], link=[{"relation": "next", "url": f"{FHIR}/loop"}])
+    client = client_for(ehr, engine, fhir_max_pages=3)
+    response = client.post("/cds-services/ldn-candidacy", json=request_without(["medications"]))
+    assert decision(response) == "insufficient_information"  # never "candidate" on a partial list
+    assert len(ehr.requests) == 3
+
+
+def test_the_token_never_leaves_the_fhir_server(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    meds = ehr.resources["MedicationRequest"]
+    ehr.resources["MedicationRequest"] = dict(
+        meds, link=[{"relation": "next", "url": "https://evil.example/x"}]
+    )
+    response = client_for(ehr, engine).post(
+        "/cds-services/ldn-candidacy", json=request_without(["medications"])
+    )
+    assert decision(response) == "insufficient_information"
+    assert all(r.url.host == "ehr.example.org" for r in ehr.requests)
+
+
+@pytest.mark.parametrize("failure", ["status", "timeout", "not-json", "outcome"])
+def test_a_failed_required_search_is_412(engine: Engine, failure: str) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    if failure == "status":
+        ehr.status["Condition"] = 503
+        del ehr.resources["Condition"]
+    elif failure == "outcome":
+        ehr.resources["Condition"] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [
+                {
+                    "resource": {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "exception"}],
+                    },
+                    "search": {"mode": "outcome"},
+                }
+            ],
+        }
+    handle = ehr.handle
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Condition") and failure == "timeout":
+            raise httpx.ReadTimeout("slow", request=request)
+        if request.url.path.endswith("/Condition") and failure == "not-json":
+            return httpx.Response(200, text="<html>login</html>")
+        return handle(request)
+
+    app = create_app(
+        ServiceSettings(),
+        engine=engine,
+        store=open_store("sqlite://"),
+        fhir_transport=httpx.MockTransport(broken),
+    )
+    response = TestClient(app).post("/cds-services/ldn-candidacy", json=request_without(["conditions"]))
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["expression"] == ["prefetch.conditions"]
+
+
+def test_a_patient_the_server_does_not_know_is_none_not_an_error(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    del ehr.resources["Patient/pt-1001"]
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=request_without(["patient"]))
+    assert decision(response) == "insufficient_information"  # age unknown: never "candidate"
+
+
+def test_without_fhir_authorization_nothing_is_fetched(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    body = load("patient_view_candidate.json")
+    del body["prefetch"]["conditions"]
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert response.status_code == 412 and ehr.requests == []
+
+
+def test_a_malformed_fetched_resource_names_where_it_came_from(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    ehr.resources["Procedure"]["entry"][0]["resource"]["performedDateTime"] = "soon"
+    response = client_for(ehr, engine).post(
+        "/cds-services/ldn-candidacy", json=request_without(["procedures"])
+    )
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == [
+        "fetched.procedures[0].entry[0].resource.performedDateTime"
+    ]
+
+
+FAILED_SEARCH = {"resourceType": "Bundle", "type": "searchset", "entry": [
+    {"resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "fatal", "code": "timeout"}]},
+     "search": {"mode": "outcome"}}]}  # fmt: skip
+
+
+def test_a_prefetch_that_failed_at_the_ehr_is_fetched_again(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    body = request_without([])
+    body["prefetch"]["conditions"] = FAILED_SEARCH
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert decision(response) == "candidate"
+    assert [r.url.path for r in ehr.requests] == ["/fhir/r4/Condition"]
+
+
+def test_a_failed_prefetch_without_fhir_access_is_412(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    body = load("patient_view_candidate.json")
+    body["prefetch"]["conditions"] = FAILED_SEARCH
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["expression"] == ["prefetch.conditions"]
