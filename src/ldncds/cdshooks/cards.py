@@ -37,6 +37,7 @@ INDICATOR: dict[str, Indicator] = {
     "insufficient_information": "info",
     "candidate_with_cautions": "warning",
     "contraindicated": "warning",
+    "on_therapy": "info",
 }
 SOURCE_LABEL = "ldncds low-dose naltrexone decision support"
 NALTREXONE_RXNORM = "7243"  # ingredient code; a member of the `naltrexone` value set (checked in tests)
@@ -62,7 +63,14 @@ _STATUS_HEADING = {
 
 
 def has_in_scope_condition(facts: PatientFacts, valuesets: ValueSets) -> bool:
-    """True when a current (or status-unknown) condition is coded in one of the in-scope pain value sets."""
+    """True for a current (or status-unknown) in-scope pain condition, or a current naltrexone order."""
+    for med in facts.medications or ():
+        if med.status in ("active", "on-hold") and any(
+            "naltrexone" in valuesets.of_code(system, c.code)
+            for c in med.codes
+            if (system := canonical_system(c.system))
+        ):
+            return True  # already on naltrexone: follow-up is always in scope
     for condition in facts.conditions or ():
         if condition.clinical_status in _NOT_CURRENT:
             continue
@@ -90,6 +98,20 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>|~#])")
 def md(text: str) -> str:
     """Record text as literal markdown: no links, emphasis or HTML can be smuggled in from the EHR."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def indicator(assessment: Assessment) -> Indicator:
+    """Same-day safety alerts (e.g. an opioid while on LDN, suicidal thoughts) are critical; on therapy,
+    an overdue reminder or a serious adverse effect is a warning; otherwise by decision."""
+    if assessment.alerts:
+        return "critical"
+    therapy = assessment.therapy
+    if therapy and (
+        any(a.serious for a in therapy.adverse_effects)
+        or any(r.state == "overdue" for r in assessment.reminders)
+    ):
+        return "warning"
+    return INDICATOR[assessment.decision]
 
 
 def deciding_explanation(assessment: Assessment) -> Explanation:
@@ -121,7 +143,7 @@ def decision_card(assessment: Assessment, *, base_url: str, patient_id: str | No
         uuid=assessment.assessment_id,
         summary=shorten(f"Low-dose naltrexone: {assessment.reason}"),
         detail=card_detail(assessment),
-        indicator=INDICATOR[assessment.decision],
+        indicator=indicator(assessment),
         source=Source(
             label=SOURCE_LABEL,
             url=rule_url(base_url, rule_id),
@@ -186,7 +208,8 @@ def card_detail(a: Assessment) -> str:
     ]
     lines = head + _section("Hard stops", hard_stops) + _section("Cautions", cautions)
     lines += _section("Same-day alerts", [f"- **{md(text)}**" for text in a.alerts])
-    lines += _criteria(a.criteria)
+    lines += _therapy(a)
+    lines += _criteria(a.criteria) if a.decision != "on_therapy" else []
     if a.earliest_start:
         lines += [f"**Earliest start:** {a.earliest_start}", ""]
     lines += _section("Missing", [f"- {md(m.criterion)}: {md(m.what)}" for m in a.missing])
@@ -194,10 +217,50 @@ def card_detail(a: Assessment) -> str:
     lines += _plan(a.plan)
     lines += _section(
         "Monitoring",
-        [f"- {_due(r.due_from, r.due_by)}: {md(r.what)} (rule {r.explanation.rule_id})" for r in a.reminders],
+        [
+            f"- {_due(r.due_from, r.due_by)}{_state(r.state, r.days_overdue)}: {md(r.what)} "
+            f"(rule {r.explanation.rule_id})"
+            for r in a.reminders
+        ],
     )
     lines += _section("Notes", [f"- {md(n.text)} (rule {n.explanation.rule_id})" for n in a.notes])
     return "\n".join(lines).strip()
+
+
+def _state(state: str, days_overdue: int | None) -> str:
+    if state == "overdue":
+        return f" **OVERDUE by {days_overdue} days**"
+    return {"done": " (done)", "due": " **(due now)**", "upcoming": ""}[state]
+
+
+def _therapy(a: Assessment) -> list[str]:
+    t = a.therapy
+    if t is None:
+        return []
+    dose = f"{t.daily_dose_mg:g} mg/day" if t.daily_dose_mg is not None else "dose not recorded"
+    lines = [
+        f"- On LDN {dose} since {t.start_date} (week {t.weeks_on_therapy}; {md(t.source)}; "
+        f"rule {t.explanation.rule_id})",
+        f"- Response: **{(t.response_status or 'not assessed').replace('_', ' ')}**"
+        + (f". {md(t.recommendation)}" if t.recommendation else "")
+        + (f" (rule {t.recommendation_explanation.rule_id})" if t.recommendation_explanation else ""),
+    ]
+    for i in t.instruments:
+        change = ""
+        if i.baseline and i.latest and i.change_abs is not None:
+            pct = f", {i.change_pct:+g} %" if i.change_pct is not None else ""
+            change = (
+                f": {i.baseline.value:g} ({i.baseline.date}) to {i.latest.value:g} ({i.latest.date}), "
+                f"{i.change_abs:+g}{pct}"
+            )
+        lines.append(f"- {md(i.instrument)}{change}: {i.status.replace('_', ' ')}")
+    for e in t.adverse_effects:
+        serious = "**Serious:** " if e.serious else ""
+        lines.append(
+            f"- {serious}{md(e.id.replace('_', ' '))} ({_cite(e.culprit)}): {md(e.action)} "
+            f"(rule {e.explanation.rule_id})"
+        )
+    return _section("On therapy", lines)
 
 
 def _criteria(criteria: list[CriterionResult]) -> list[str]:
