@@ -47,7 +47,10 @@ def test_thresholds_match_the_rules(engine: Engine) -> None:
     dose_rule = engine.ruleset.rules["CAUT-DOSE-01"].rule
     assert isinstance(dose_rule.then, CautionOutcome) and dose_rule.then.caution == "dose_outside_ldn"
     assert dose_rule.when[0].where["daily_dose_mg"] == {"gt": LDN_STUDIED_MAX_MG_PER_DAY}
-    assert LDN_MAX_MG_PER_DAY == 10.0
+    # The LDN ceiling is the therapy rules' own: THER-LDN-01 (<=) and THER-FULLDOSE-01 (>).
+    rules = engine.ruleset.rules
+    assert rules["THER-LDN-01"].rule.when[0].where["daily_dose_mg"] == {"lte": LDN_MAX_MG_PER_DAY}
+    assert rules["THER-FULLDOSE-01"].rule.when[0].where["daily_dose_mg"] == {"gt": LDN_MAX_MG_PER_DAY}
 
 
 def test_drugs_are_recognised_by_code_or_by_name(engine: Engine) -> None:
