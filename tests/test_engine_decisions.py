@@ -139,9 +139,13 @@ def test_an_action_error_fails_closed(engine: Engine, monkeypatch: pytest.Monkey
 def test_unmatched_facts_and_many_sessions_are_safe(engine: Engine) -> None:
     matcher = engine.matcher
     assert isinstance(matcher, DurableMatcher)
-    lone = [{"kind": "observation", "id": "o1", "value_sets": [], "usable": False}]
+    # A fact no rule matches (only the catch-all sink), alone in its batch.
+    lone = [{"kind": "record", "id": "r1", "section": "imaging", "available": True, "complete": True}]
     for _ in range(1200):  # more than durable_rules' 1,024 live sessions: proves sessions are deleted
         assert matcher.run("findings", lone) == []
+    # A fact in no value set is not sent to the engine at all (no rule could match it).
+    uncoded = {"kind": "observation", "id": "o1", "value_sets": [], "usable": True}
+    assert matcher.run("findings", [uncoded]) == []
 
 
 def test_cli_assess_prints_each_decision() -> None:

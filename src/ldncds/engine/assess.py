@@ -80,6 +80,17 @@ class Engine:
             ruleset = load_ruleset(ruleset or default_rules_dir())
         self.ruleset = ruleset
         self.matcher = DurableMatcher(ruleset) if matcher == "durable" else OracleMatcher(ruleset)
+        self._static = {
+            rule_id: {
+                "rule_id": rule_id,
+                "rule_version": lr.rule.version,
+                "title": lr.rule.title,
+                "statement": lr.rule.statement.strip(),
+                "evidence": [EvidenceRef(**e.model_dump()) for e in lr.rule.evidence],
+                "rationale": lr.rule.rationale.strip(),
+            }
+            for rule_id, lr in ruleset.rules.items()
+        }
 
     @property
     def version(self) -> str:
@@ -105,14 +116,10 @@ class Engine:
             values.setdefault("fact", refs[0].display if refs else "")
             for key, value in values.items():
                 counterfactual = counterfactual.replace("{" + key + "}", str(value))
-        return Explanation(
-            rule_id=rule.id,
-            rule_version=rule.version,
-            title=rule.title,
-            statement=rule.statement.strip(),
+        # Built from validated rule files and derived facts: construct without re-validating (hot path).
+        return Explanation.model_construct(
+            **self._static[rule.id],
             facts=[r.cite() for r in refs],
-            evidence=[EvidenceRef(**e.model_dump()) for e in rule.evidence],
-            rationale=rule.rationale.strip(),
             counterfactual=counterfactual.strip() if counterfactual else None,
         )
 

@@ -29,6 +29,7 @@ from .ruleschema import DecisionOutcome, Pattern
 from .vocabulary import SET_FIELD_OF, Phase
 
 SINK = "__sink__"
+_SINK_MESSAGE = '{"' + SINK + '"'
 
 
 class EngineError(RuntimeError):
@@ -181,9 +182,11 @@ class DurableMatcher:
         self._handles: dict[str, int] = {}
         self._width: dict[str, int] = {}
         self._derive: dict[str, dict[str, Any]] = {}
+        self._needs_codes: dict[str, frozenset[str]] = {}
         self.definitions: dict[str, Any] = {}
         for phase in ("findings", "conclusions"):
             rules = ruleset.phase_rules(phase)  # type: ignore[arg-type]
+            self._needs_codes[phase] = _kinds_needing_codes(rules)
             for lr in rules:
                 self._width[lr.rule.id] = len(lr.rule.when)
                 if (new := derived_fact(lr)) is not None:
@@ -195,6 +198,13 @@ class DurableMatcher:
     def run(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[Firing]:
         sid = uuid.uuid4().hex
         handle = self._handles[phase]
+        # A fact in no value set cannot match a rule that tests one; sending it would only cost time.
+        needs = self._needs_codes[phase]
+        facts = [
+            f for f in facts if f["kind"] not in needs or f.get("value_sets") or f.get("text_value_sets")
+        ]
+        if not facts:
+            return []  # nothing can match; never hand the C core an empty batch
         with self._lock:  # the C core is not re-entrant; one evaluation at a time per process
             try:
                 code, state_handle = dre.assert_facts(handle, json.dumps([dict(f, sid=sid) for f in facts]))
@@ -216,6 +226,9 @@ class DurableMatcher:
         started = dre.start_action_for_state(handle, state_handle)
         message = started[1] if started else None
         while message:
+            if message.startswith(_SINK_MESSAGE):  # the catch-all fired: nothing to record
+                message = dre.complete_and_start_action(handle, state_handle)
+                continue
             for rule_id, match in json.loads(message).items():
                 if rule_id == SINK:
                     continue
@@ -229,3 +242,12 @@ class DurableMatcher:
                         raise EngineError(f"derived fact refused by the rule engine (code {code})")
             message = dre.complete_and_start_action(handle, state_handle)
         return firings
+
+
+def _kinds_needing_codes(rules: list[LoadedRule]) -> frozenset[str]:
+    """Fact kinds for which every pattern of these rules tests a value set (coded or by name)."""
+    tests: dict[str, list[bool]] = {}
+    for lr in rules:
+        for p in lr.rule.when:
+            tests.setdefault(p.fact, []).append("value_set" in p.where or "text_value_set" in p.where)
+    return frozenset(kind for kind, needs in tests.items() if all(needs))
