@@ -134,7 +134,7 @@ class Engine:
         hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
         cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
         notes = [
-            Note.model_construct(text=lr.rule.then.note.strip(), explanation=self._explain(f, derived))
+            Note(text=lr.rule.then.note.strip(), explanation=self._explain(f, derived))
             for f, lr in by_kind[NoteOutcome]
         ]
         therapy_fired = [item for kind in THERAPY_OUTCOMES for item in by_kind[kind]]
@@ -163,13 +163,13 @@ class Engine:
     ) -> CriterionResult:
         base = {"id": crit.id, "title": crit.title, "question": crit.question, "required": crit.required}
         if crit.applies_to_pathways and met_pathways and not met_pathways <= set(crit.applies_to_pathways):
-            return CriterionResult.model_construct(
+            return CriterionResult(
                 **base,
                 status="not_applicable",
                 basis=f"Not needed on the {', '.join(sorted(met_pathways))} pathway.",
             )
         if not items:
-            return CriterionResult.model_construct(
+            return CriterionResult(
                 **base,
                 status=crit.default,
                 basis="No record answered this question, so the default applies.",
@@ -179,7 +179,7 @@ class Engine:
         status = next(s for s in crit.precedence if any(o.status == s for _, o in items))
         winners = [(f, o) for f, o in items if o.status == status]
         missing = "; ".join(dict.fromkeys(o.missing for _, o in winners if o.missing)) or crit.default_missing
-        return CriterionResult.model_construct(
+        return CriterionResult(
             **base,
             status=status,
             basis=self.ruleset.rules[winners[0][0].rule_id].rule.title,
@@ -201,7 +201,7 @@ class Engine:
                 end = date.fromisoformat(ref.end_date)
                 earliest = max(end + timedelta(days=o.washout_days or 0) for _, o in items)
             out.append(
-                HardStop.model_construct(
+                HardStop(
                     id=stop_id,
                     title=self.ruleset.hard_stops[stop_id].title,
                     culprit=ref.cite(),
@@ -222,7 +222,7 @@ class Engine:
             refs = [derived.refs[f.fact_ids[0]] for f, _ in items]
             alerts = [o.alert for _, o in items if o.alert]
             cautions.append(
-                Caution.model_construct(
+                Caution(
                     id=caution_id,
                     title=self.ruleset.cautions[caution_id].title,
                     culprits=[r.cite() for r in dict.fromkeys(refs)],
@@ -283,7 +283,7 @@ class Engine:
         explanation = self._explain(decisions[0], conclusions)
         explanation.facts = _decision_facts(decision, findings)
         missing = [
-            MissingItem.model_construct(criterion=c.id, what=c.missing or c.question)
+            MissingItem(criterion=c.id, what=c.missing or c.question)
             for c in findings.criteria
             if c.status == "unknown" and c.required
         ]
@@ -336,7 +336,7 @@ class Engine:
             raise EngineError("more than one titration plan applies")
         then: TitrationOutcome = self._then(plans[0])
         steps = [
-            DoseStep.model_construct(
+            DoseStep(
                 dose_mg=s.dose_mg,
                 timing=s.timing,
                 from_week=s.from_week,
@@ -347,11 +347,11 @@ class Engine:
             for s in then.steps
         ]
         adjustments = [
-            Note.model_construct(text=self._then(f).dose_adjustment, explanation=self._explain(f, derived))
+            Note(text=self._then(f).dose_adjustment, explanation=self._explain(f, derived))
             for f in firings
             if isinstance(self._then(f), DoseAdjustmentOutcome)
         ]
-        return TitrationPlan.model_construct(
+        return TitrationPlan(
             id=then.titration,
             start_date=start,
             steps=steps,
@@ -381,7 +381,7 @@ class Engine:
             done = self._done_by(then, ctx, due_from, due_by)
             state = _state(ctx.on, due_from, due_by, done is not None)
             out.append(
-                MonitoringReminder.model_construct(
+                MonitoringReminder(
                     id=then.reminder,
                     what=then.what.strip(),
                     due_from=due_from,

@@ -60,7 +60,7 @@ def collect(fired: list[tuple[Firing, LoadedRule]], derived: Derived, explain: E
         elif isinstance(then, AdverseEffectOutcome):
             ref = derived.refs[f.fact_ids[-1]]
             out.adverse_effects.append(
-                AdverseEffect.model_construct(
+                AdverseEffect(
                     id=then.adverse_effect,
                     action=then.action.strip(),
                     serious=then.serious,
@@ -90,7 +90,7 @@ def status(
         for name in sorted(findings.statuses)
     ]
     rec_firing, rec = recommendation if recommendation else (None, None)
-    return TherapyStatus.model_construct(
+    return TherapyStatus(
         source=ref.source,
         daily_dose_mg=therapy.get("daily_dose_mg"),
         start_date=start,
@@ -117,14 +117,14 @@ def _instrument(
 ) -> InstrumentResponse:
     response = next(f for f in derived.facts if f["id"] == f"response:{name}")
     series = [
-        ResultPoint.model_construct(date=d, value=v, source=s)
+        ResultPoint(date=d, value=v, source=s)
         for d, v, s in instrument_series(facts.observations or [], name, on, ruleset.valuesets)
     ]
     before = [p for p in series if p.date <= start]
     after = [p for p in series if p.date > start]
     baseline = before[-1] if response.get("baseline_known") else None
     current = findings.status_of(name)
-    return InstrumentResponse.model_construct(
+    return InstrumentResponse(
         instrument=name.removeprefix(INSTRUMENT_PREFIX),
         status=current,  # type: ignore[arg-type]
         baseline=baseline,
@@ -158,4 +158,4 @@ def thresholds(ruleset: LoadedRuleset, instrument: str, baseline: float) -> list
             value = baseline * (1 + limit / 100) if field_name == "change_pct" else baseline + limit
             unit = "%" if field_name == "change_pct" else " points"
             out[f"{then.response}: {limit:g}{unit}"] = round(value, 2)
-    return [Threshold.model_construct(label=label, value=value) for label, value in sorted(out.items())]
+    return [Threshold(label=label, value=value) for label, value in sorted(out.items())]
