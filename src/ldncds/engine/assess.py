@@ -116,8 +116,8 @@ class Engine:
             values.setdefault("fact", refs[0].display if refs else "")
             for key, value in values.items():
                 counterfactual = counterfactual.replace("{" + key + "}", str(value))
-        # Built from validated rule files and derived facts: construct without re-validating (hot path).
-        return Explanation.model_construct(
+        # The rule's static parts are prepared once at start-up; only facts and counterfactual vary.
+        return Explanation(
             **self._static[rule.id],
             facts=[r.cite() for r in refs],
             counterfactual=counterfactual.strip() if counterfactual else None,

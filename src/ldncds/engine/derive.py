@@ -70,7 +70,7 @@ class FactRef:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
     def cite(self) -> FactCitation:
-        return FactCitation.model_construct(
+        return FactCitation(
             source=self.source, kind=self.kind, display=self.display, date=self.date, detail=self.detail
         )
 
