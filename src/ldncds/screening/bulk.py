@@ -1,0 +1,343 @@
+"""Read a FHIR Bulk Data export (folder of `Type.NNN.ndjson`) and index its lines by patient.
+
+One streaming pass parses each line once, finds the patient it belongs to and keeps only where the
+line is (file, byte offset, length, line number). Workers later read a patient's lines by offset,
+so memory is bounded by the index and the largest patient, never by the files. A very large index
+spills to a SQLite file in a temporary folder.
+
+Nothing here logs patient ids: problems are reported by file and line number only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# Resource types the rules read, and where a patient's reference sits in each.
+PATIENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "Condition": ("subject",),
+    "MedicationRequest": ("subject",),
+    "MedicationStatement": ("subject",),
+    "Procedure": ("subject",),
+    "AllergyIntolerance": ("patient",),
+    "Observation": ("subject",),
+}
+INDEXED_TYPES = ("Patient", "Medication", *PATIENT_FIELDS)
+_FILE_NAME = re.compile(r"^(?P<type>[A-Za-z]+)(?:\.[^.]+)*\.ndjson$")
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+MEDICATION_REF = -1  # file id marking an index entry that points to a Medication, not to a line
+DEFAULT_SPILL_AT = 4_000_000  # index entries held in memory before spilling to SQLite (~130 MB)
+
+
+class BadLine(BaseModel):
+    """A line that was skipped (or a resource dropped), located by file and line, never by content."""
+
+    file: str = Field(description="File name inside the export folder.")
+    line: int = Field(ge=1, description="1-based line number.")
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """The NDJSON files of an export that the rules can use, in a fixed order."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    types: tuple[str, ...]  # resource type of each file (from its name)
+    ignored: tuple[str, ...] = ()  # other NDJSON files (types the rules do not read)
+
+    @property
+    def present_types(self) -> frozenset[str]:
+        return frozenset(self.types)
+
+    def label(self, file_id: int) -> str:
+        return self.files[file_id].name
+
+
+def discover(folder: Path) -> ExportFiles:
+    """Find `Type.*.ndjson` files; raises FileNotFoundError when there is nothing to screen."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    files: list[Path] = []
+    types: list[str] = []
+    ignored: list[str] = []
+    for path in sorted(folder.iterdir()):
+        match = _FILE_NAME.match(path.name)
+        if not match or not path.is_file():
+            continue
+        if match["type"] in INDEXED_TYPES:
+            files.append(path)
+            types.append(match["type"])
+        else:
+            ignored.append(path.name)
+    if not files:
+        raise FileNotFoundError(
+            f"no bulk export files (Patient.*.ndjson, Condition.*.ndjson, ...) in {folder}"
+        )
+    return ExportFiles(folder, tuple(files), tuple(types), tuple(ignored))
+
+
+def reference_id(reference: Any, wanted: str) -> str | None:
+    """Id of a literal reference to a `wanted` resource: relative, absolute URL, _history or urn:uuid."""
+    if not isinstance(reference, str) or not reference or "?" in reference or reference.startswith("#"):
+        return None
+    if reference.startswith("urn:uuid:"):
+        rid = reference[9:]
+        return rid if _FHIR_ID.match(rid) else None
+    parts = reference.rstrip("/").split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if len(parts) >= 2 and parts[-2] == wanted and _FHIR_ID.match(parts[-1]):
+        return parts[-1]
+    return None
+
+
+def patient_key(resource: dict[str, Any]) -> str | None:
+    """The patient a resource belongs to: Patient.id, or its subject/patient reference."""
+    rtype = resource.get("resourceType")
+    if rtype == "Patient":
+        rid = resource.get("id")
+        return rid if isinstance(rid, str) and _FHIR_ID.match(rid) else None
+    for name in PATIENT_FIELDS.get(rtype, ()):  # type: ignore[arg-type]
+        ref = resource.get(name)
+        if isinstance(ref, dict) and (key := reference_id(ref.get("reference"), "Patient")):
+            return key
+    return None
+
+
+def medication_refs(resource: dict[str, Any]) -> list[str]:
+    """Ids of Medication resources a MedicationRequest/Statement points to (contained ones excluded)."""
+    ref = resource.get("medicationReference")
+    if isinstance(ref, dict) and (mid := reference_id(ref.get("reference"), "Medication")):
+        return [mid]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The index: per patient, entries of four integers (file id, byte offset, length, line number).
+
+
+class _SqliteSpill:
+    """Index entries in a temporary SQLite file, read back grouped and sorted by patient key."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="ldncds-index-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "index.sqlite")
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE entry (key TEXT NOT NULL, file INTEGER, offset INTEGER,"
+            " length INTEGER, line INTEGER);"
+        )
+        self._pending: list[tuple[str, int, int, int, int]] = []
+        self._indexed = False
+
+    def add(self, key: str, entry: tuple[int, int, int, int]) -> None:
+        self._pending.append((key, *entry))
+        if len(self._pending) >= 50_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?)", self._pending)
+            self._pending.clear()
+
+    def count_keys(self) -> int:
+        self.flush()
+        return self._db.execute("SELECT COUNT(DISTINCT key) FROM entry").fetchone()[0]
+
+    def groups(self) -> Iterator[tuple[str, list[tuple[int, int, int, int]]]]:
+        self.flush()
+        if not self._indexed:
+            self._db.execute("CREATE INDEX entry_key ON entry (key)")
+            self._indexed = True
+        rows = self._db.execute("SELECT key, file, offset, length, line FROM entry ORDER BY key, rowid")
+        key, entries = None, []
+        for row in rows:
+            if row[0] != key:
+                if key is not None:
+                    yield key, entries
+                key, entries = row[0], []
+            entries.append(row[1:])
+        if key is not None:
+            yield key, entries
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+@dataclass
+class PatientIndex:
+    """Where each patient's lines are. Sorted iteration gives a deterministic output order."""
+
+    export: ExportFiles
+    spill_at: int = DEFAULT_SPILL_AT
+    entries: int = 0
+    lines: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+    _memory: dict[str, array] = field(default_factory=dict)
+    _spill: _SqliteSpill | None = None
+    _medication_serial: dict[str, int] = field(default_factory=dict)
+    _medication_entry: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+
+    @property
+    def spilled(self) -> bool:
+        return self._spill is not None
+
+    def add(self, key: str, entry: tuple[int, int, int, int]) -> None:
+        self.entries += 1
+        if self._spill is not None:
+            self._spill.add(key, entry)
+            return
+        self._memory.setdefault(key, array("q")).extend(entry)
+        if self.entries >= self.spill_at:
+            self._spill_to_disk()
+
+    def _spill_to_disk(self) -> None:
+        spill = _SqliteSpill()
+        for key, flat in self._memory.items():
+            for i in range(0, len(flat), 4):
+                spill.add(key, (flat[i], flat[i + 1], flat[i + 2], flat[i + 3]))
+        self._memory.clear()
+        self._spill = spill
+
+    def medication_serial(self, medication_id: str) -> int:
+        return self._medication_serial.setdefault(medication_id, len(self._medication_serial))
+
+    def add_medication(self, medication_id: str, entry: tuple[int, int, int, int]) -> None:
+        self._medication_entry.setdefault(self.medication_serial(medication_id), entry)
+
+    def patient_count(self) -> int:
+        return self._spill.count_keys() if self._spill is not None else len(self._memory)
+
+    def groups(self) -> Iterator[tuple[str, list[tuple[int, int, int, int]]]]:
+        """(patient key, line entries) sorted by key; Medication references resolved to their lines."""
+        if self._spill is not None:
+            raw: Iterator[tuple[str, Any]] = self._spill.groups()
+        else:
+            raw = ((key, _unflatten(self._memory[key])) for key in sorted(self._memory))
+        for key, entries in raw:
+            yield key, self._resolve(entries)
+
+    def _resolve(self, entries: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+        lines = [e for e in entries if e[0] != MEDICATION_REF]
+        seen: set[int] = set()
+        for file_id, serial, _, _ in entries:
+            if file_id == MEDICATION_REF and serial not in seen:
+                seen.add(serial)
+                if (target := self._medication_entry.get(serial)) is not None:
+                    lines.append(target)  # an unresolved reference stays for the adapter to report
+        return lines
+
+    def close(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+
+def _unflatten(flat: array) -> list[tuple[int, int, int, int]]:
+    return [(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]) for i in range(0, len(flat), 4)]
+
+
+def build_index(export: ExportFiles, *, spill_at: int = DEFAULT_SPILL_AT) -> PatientIndex:
+    """One streaming pass over every file; unreadable lines go to `index.bad`, never stop the pass."""
+    index = PatientIndex(export, spill_at=spill_at)
+    for file_id, path in enumerate(export.files):
+        with path.open("rb") as fh:
+            offset = 0
+            for line_no, raw in enumerate(fh, start=1):
+                length = len(raw)
+                if raw.strip():
+                    index.lines += 1
+                    _index_line(index, file_id, line_no, offset, length, raw)
+                offset += length
+    return index
+
+
+def _index_line(
+    index: PatientIndex, file_id: int, line_no: int, offset: int, length: int, raw: bytes
+) -> None:
+    label = index.export.label(file_id)
+
+    def bad(reason: str) -> None:
+        index.bad.append(BadLine(file=label, line=line_no, reason=reason))
+
+    try:
+        resource = json.loads(raw)
+    except ValueError:  # includes invalid UTF-8
+        bad("invalid JSON")
+        return
+    if not isinstance(resource, dict):
+        bad("not a JSON object")
+        return
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str) or not rtype:
+        bad("no resourceType")
+        return
+    if rtype != index.export.types[file_id]:  # a bulk export file holds one type
+        bad(f"a {rtype} resource in the {index.export.types[file_id]} file")
+        return
+    entry = (file_id, offset, length, line_no)
+    if rtype == "Medication":
+        mid = resource.get("id")
+        if isinstance(mid, str) and _FHIR_ID.match(mid):
+            index.add_medication(mid, entry)
+        else:
+            bad("Medication without a valid id: nothing can refer to it")
+        return
+    key = patient_key(resource)
+    if key is None:
+        where = "id" if rtype == "Patient" else ".".join(PATIENT_FIELDS[rtype]) + ".reference"
+        bad(f"no patient reference ({rtype}.{where} missing or not a Patient reference)")
+        return
+    index.add(key, entry)
+    for mid in medication_refs(resource):
+        index.add(key, (MEDICATION_REF, index.medication_serial(mid), 0, 0))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading lines back
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One resource as bytes, with where it came from (for bad-line reports)."""
+
+    file: str
+    line: int
+    data: bytes
+
+
+class LineReader:
+    """Reads lines by offset; keeps one descriptor per file (one reader per process)."""
+
+    def __init__(self, files: list[str] | tuple[str, ...]) -> None:
+        self.files = [str(f) for f in files]
+        self._fds: dict[int, int] = {}
+
+    def read(self, entries: list[tuple[int, int, int, int]]) -> list[RawLine]:
+        out = []
+        for file_id, offset, length, line in entries:
+            fd = self._fds.get(file_id)
+            if fd is None:
+                fd = self._fds[file_id] = os.open(self.files[file_id], os.O_RDONLY)
+            out.append(RawLine(os.path.basename(self.files[file_id]), line, os.pread(fd, length, offset)))
+        return out
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()

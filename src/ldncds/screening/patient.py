@@ -1,0 +1,266 @@
+"""One patient's export lines -> engine facts -> one screening row.
+
+A resource that fails FHIR validation is dropped (and reported by file and line), its section is
+marked incomplete, and the patient is still assessed. Because the current rules only act on an
+incomplete *medication* list, a patient with any dropped resource is never reported as a candidate
+here (fail safe): see `_partial_data_guard`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, default_rules_dir
+from ldncds.engine.loader import content_hash
+from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
+
+from .bulk import PATIENT_FIELDS, BadLine, RawLine
+
+SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
+SECTION_OF_TYPE: dict[str, SectionName] = {
+    "Condition": "conditions",
+    "MedicationRequest": "medications",
+    "MedicationStatement": "medications",
+    "Medication": "medications",
+    "Procedure": "procedures",
+    "AllergyIntolerance": "allergies",
+    "Observation": "observations",
+}
+SECTIONS: tuple[SectionName, ...] = ("conditions", "medications", "procedures", "allergies", "observations")
+CANDIDATE_DECISIONS = frozenset({"candidate", "candidate_with_cautions"})
+_PATH = re.compile(r"^(?P<section>[a-z]+)(?:\[(?P<i>\d+)\])?(?:\.entry\[(?P<e>\d+)\])?(?P<rest>.*)$")
+
+
+class ScreeningRow(BaseModel):
+    """One decision line per patient. The patient key is the product; names never appear."""
+
+    patient: str = Field(description="Patient.id (or the id its resources refer to).")
+    decision: str = Field(description="An engine decision, or 'error' when no advice could be given.")
+    reason: str
+    earliest_start: date | None = None
+    unknown_criteria: list[str] = Field(default_factory=list)
+    hard_stops: list[str] = Field(default_factory=list)
+    cautions: list[str] = Field(default_factory=list)
+    ruleset_version: str
+    evaluation_date: date
+    incomplete: list[str] = Field(
+        default_factory=list, description="Sections where a resource could not be read and was dropped."
+    )
+    resources: int = Field(ge=0, description="Resources read for this patient (after dropping bad ones).")
+
+
+@dataclass
+class PatientOutcome:
+    row: ScreeningRow
+    bad: list[BadLine] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    """A patient mapped to facts (or the reason it could not be), before the engine runs."""
+
+    key: str
+    facts: PatientFacts | None
+    resources: int
+    bad: list[BadLine]
+    dropped_sections: list[str]
+    failure: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Engine cache: one Engine per worker process, built once
+
+
+_ENGINES: dict[tuple[str, str, str], Engine] = {}
+
+
+def engine_for(rules_dir: str | Path | None, matcher: str = "durable") -> Engine:
+    """The process-wide Engine for a rules folder: compiled once, reused while its files are unchanged."""
+    folder = Path(rules_dir or default_rules_dir()).resolve()
+    cache_key = (str(folder), content_hash(folder), matcher)
+    if cache_key not in _ENGINES:
+        _ENGINES[cache_key] = Engine(folder, matcher=matcher)  # type: ignore[arg-type]
+    return _ENGINES[cache_key]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Mapping
+
+
+def prepare(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _Prepared:
+    """Parse and map one patient's lines, dropping (and reporting) resources that fail validation."""
+    bad: list[BadLine] = []
+    items: list[tuple[RawLine, dict[str, Any]]] = []
+    dropped: list[str] = []
+    for raw in lines:
+        try:
+            resource = json.loads(raw.data)
+        except ValueError:  # the index pass parsed it: only a file changed under us gets here
+            bad.append(
+                BadLine(file=raw.file, line=raw.line, reason="invalid JSON (file changed while screening?)")
+            )
+            dropped.append(SECTION_OF_TYPE.get(raw.file.split(".", 1)[0], "patient"))
+            continue
+        items.append((raw, resource))
+    while True:
+        patient_items, sections, where = _sections(items, present_types)
+        try:
+            result = facts_from_resources(_patient_value(patient_items), sections, patient_id=key)
+        except FhirInputError as exc:
+            culprit = _locate(exc.path, where)
+            if culprit is None:  # cannot tell which resource: give no advice rather than guess
+                return _Prepared(key, None, len(items), bad, dropped, "input could not be mapped")
+            raw, resource = items.pop(culprit)
+            bad.append(BadLine(file=raw.file, line=raw.line, reason=_validation_reason(resource, exc)))
+            section = SECTION_OF_TYPE.get(resource.get("resourceType", ""), "patient")
+            dropped.append(section)
+            continue
+        facts = result.facts
+        incomplete = sorted(set(facts.incomplete) | {s for s in dropped if s in SECTIONS})
+        if incomplete != sorted(facts.incomplete):
+            facts = facts.model_copy(update={"incomplete": incomplete})
+        return _Prepared(key, facts, len(items), bad, sorted(set(dropped)))
+
+
+def _sections(
+    items: list[tuple[RawLine, dict[str, Any]]], present_types: frozenset[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[tuple[str, int], int]]:
+    """Prefetch-style sections. A type absent from the whole export is MISSING (unknown), not none."""
+    # Medication resources alone say nothing about use: only the patient-level types count.
+    sections: dict[str, Any] = {name: MISSING for name in SECTIONS}
+    for rtype in present_types & PATIENT_FIELDS.keys():
+        sections[SECTION_OF_TYPE[rtype]] = []
+    patients: list[dict[str, Any]] = []
+    where: dict[tuple[str, int], int] = {}  # (section, position) -> index into items
+    for i, (_raw, resource) in enumerate(items):
+        rtype = resource.get("resourceType")
+        if rtype == "Patient":
+            where[("patient", len(patients))] = i
+            patients.append(resource)
+            continue
+        name = SECTION_OF_TYPE[rtype]  # its type's file exists (the index checks line against file)
+        where[(name, len(sections[name]))] = i
+        sections[name].append(resource)
+    return patients, sections, where
+
+
+def _patient_value(patients: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if len(patients) <= 1:
+        return patients[0] if patients else None
+    # Several lines for one patient (e.g. versions): the adapter keeps the newest.
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": p} for p in patients]}
+
+
+def _locate(path: str, where: dict[tuple[str, int], int]) -> int | None:
+    match = _PATH.match(path)
+    if not match:
+        return None
+    section = match["section"]
+    position = match["e"] if section == "patient" else match["i"]
+    if section == "patient" and position is None:
+        position = "0"
+    return where.get((section, int(position))) if position is not None else None
+
+
+def _validation_reason(resource: dict[str, Any], exc: FhirInputError) -> str:
+    """Type, field and error, without ids (a Patient id must not reach a log) or values."""
+    rtype = resource.get("resourceType", "resource")
+    match = _PATH.match(exc.path)
+    field_path = match["rest"].lstrip(".") if match else ""
+    message = re.sub(r"^[A-Za-z]+/[^:\s]*: ", "", exc.message)
+    at = f" at {field_path}" if field_path else ""
+    return f"{rtype} failed FHIR validation{at}: {message}; resource dropped, section marked incomplete"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Assessing
+
+
+def screen_lines(
+    records: list[tuple[str, list[RawLine]]],
+    engine: Engine,
+    evaluation_date: date,
+    present_types: frozenset[str],
+) -> list[PatientOutcome]:
+    """Screen a batch of patients with one engine (several per call if the engine offers assess_many)."""
+    prepared = [_prepare_safely(key, lines, present_types) for key, lines in records]
+    ready = [p for p in prepared if p.facts is not None]
+    results = _assess_all(engine, [p.facts for p in ready], evaluation_date)  # type: ignore[misc]
+    by_key = {p.key: r for p, r in zip(ready, results, strict=True)}
+    return [PatientOutcome(_row(p, by_key.get(p.key), engine, evaluation_date), p.bad) for p in prepared]
+
+
+def _prepare_safely(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _Prepared:
+    try:
+        return prepare(key, lines, present_types)
+    except Exception as exc:  # one patient's surprise must not stop a population run
+        return _Prepared(
+            key, None, len(lines), [], [], f"internal error while mapping ({type(exc).__name__})"
+        )
+
+
+def _assess_all(engine: Engine, facts: list[PatientFacts], on: date) -> list[Assessment | str]:
+    """Assessments, or a short error text per patient. Uses Engine.assess_many when the engine has it."""
+    if not facts:
+        return []
+    many = getattr(engine, "assess_many", None)
+    if many is not None:
+        try:
+            return list(many(facts, on))
+        except Exception:  # noqa: S110 - fall back to one by one, which isolates the failing patient
+            pass
+    out: list[Assessment | str] = []
+    for item in facts:
+        try:
+            out.append(engine.assess(item, on))
+        except EngineError as exc:
+            out.append(f"No advice: the rule engine failed ({exc})")
+        except Exception as exc:
+            out.append(f"No advice: internal error ({type(exc).__name__})")
+    return out
+
+
+def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date) -> ScreeningRow:
+    base = {
+        "patient": p.key,
+        "ruleset_version": engine.version,
+        "evaluation_date": on,
+        "incomplete": p.dropped_sections,
+        "resources": p.resources,
+    }
+    if not isinstance(result, Assessment):
+        reason = result if isinstance(result, str) else f"No advice: {p.failure or 'not assessed'}"
+        return ScreeningRow(decision="error", reason=reason, **base)
+    decision, reason = _partial_data_guard(result, p.dropped_sections)
+    return ScreeningRow(
+        decision=decision,
+        reason=reason,
+        earliest_start=result.earliest_start,
+        unknown_criteria=[m.criterion for m in result.missing],
+        hard_stops=sorted({h.id for h in result.hard_stops}),
+        cautions=sorted({c.id for c in result.cautions}),
+        **base,
+    )
+
+
+def _partial_data_guard(result: Assessment, dropped: list[str]) -> tuple[str, str]:
+    """Never call a patient a candidate when some of their records could not be read.
+
+    The rules only turn an incomplete medication list into "unknown"; an unreadable Condition could
+    hide a hard stop (e.g. opioid withdrawal), so the screening refuses candidacy on partial data.
+    """
+    if not dropped or result.decision not in CANDIDATE_DECISIONS:
+        return result.decision, result.reason
+    sections = ", ".join(dropped)
+    return (
+        "insufficient_information",
+        f"Insufficient information: unreadable records dropped ({sections}); fix them and re-screen. "
+        f"On the readable records alone: {result.reason}",
+    )

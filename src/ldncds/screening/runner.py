@@ -1,0 +1,233 @@
+"""Population screening: index the export, screen patients in batches, stream rows in key order.
+
+Backends: in-process (one worker), a process pool (all cores; each worker builds its Engine once),
+or Dask (see dask_runner). All three run the same `screen_lines` on the same batches, so their
+outputs are identical. Batches are submitted through a bounded window, so neither the queue nor the
+results ever hold more than a few batches: memory stays bounded by the index and the largest patient.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Literal
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from ldncds.engine import default_rules_dir, load_ruleset
+
+from .bulk import DEFAULT_SPILL_AT, BadLine, ExportFiles, LineReader, build_index, discover
+from .patient import PatientOutcome, ScreeningRow, engine_for, screen_lines
+
+Entries = list[tuple[int, int, int, int]]
+Batch = list[tuple[str, Entries]]
+
+
+@dataclass
+class ScreenOptions:
+    evaluation_date: date
+    rules_dir: Path | None = None
+    workers: int = 1
+    backend: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+    matcher: Literal["durable", "oracle"] = "durable"  # oracle: the plain-Python floor, for benchmarks
+    batch_patients: int = 32
+    batch_resources: int = 1000
+    spill_at: int = DEFAULT_SPILL_AT
+
+
+@dataclass
+class ScreenSummary:
+    patients: int = 0
+    lines: int = 0
+    bad_lines: int = 0
+    decisions: Counter[str] = field(default_factory=Counter)
+    index_seconds: float = 0.0
+    seconds: float = 0.0
+    workers: int = 1
+    backend: str = "local"
+    ruleset_version: str = ""
+    ignored_files: tuple[str, ...] = ()
+    spilled: bool = False
+
+    @property
+    def patients_per_second(self) -> float:
+        return self.patients / self.seconds if self.seconds else 0.0
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def screen_export(
+    folder: Path,
+    options: ScreenOptions,
+    on_row: Callable[[ScreeningRow], None],
+    on_bad: Callable[[BadLine], None],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ScreenSummary:
+    """Screen every patient of a bulk export; rows arrive in patient-key order.
+
+    With workers > 1 the pool uses the "spawn" start method: a calling script needs the usual
+    `if __name__ == "__main__":` guard.
+    """
+    started = time.perf_counter()
+    rules_dir = Path(options.rules_dir or default_rules_dir()).resolve()
+    # Fail fast, in this process, on broken rules (the in-process engine is reused when it will run here).
+    here = options.backend == "local" and options.workers <= 1
+    version = engine_for(rules_dir, options.matcher).version if here else load_ruleset(rules_dir).version
+    export = discover(folder)
+    with ExitStack() as stack:
+        # Start the workers first: their imports and engine compilation overlap the index pass.
+        run = stack.enter_context(_backend(export, options, rules_dir))
+        index = build_index(export, spill_at=options.spill_at)
+        stack.callback(index.close)
+        summary = ScreenSummary(
+            lines=index.lines,
+            index_seconds=time.perf_counter() - started,
+            workers=max(1, options.workers),
+            backend=options.backend,
+            ruleset_version=version,
+            ignored_files=export.ignored,
+            spilled=index.spilled,
+        )
+        for bad in index.bad:
+            on_bad(bad)
+        summary.bad_lines = len(index.bad)
+        work = batches(index.groups(), options.batch_patients, options.batch_resources)
+        _collect(run(work), index.patient_count(), summary, on_row, on_bad, on_progress)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _collect(
+    results: Iterator[list[PatientOutcome]],
+    total: int,
+    summary: ScreenSummary,
+    on_row: Callable[[ScreeningRow], None],
+    on_bad: Callable[[BadLine], None],
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    for outcomes in results:
+        for outcome in outcomes:
+            if outcome.row.ruleset_version != summary.ruleset_version:
+                # A worker with other rules would make the whole run meaningless.
+                raise RuntimeError(f"a worker used ruleset {outcome.row.ruleset_version}")
+            for bad in outcome.bad:
+                on_bad(bad)
+            summary.bad_lines += len(outcome.bad)
+            summary.decisions[outcome.row.decision] += 1
+            summary.patients += 1
+            on_row(outcome.row)
+        if on_progress:
+            on_progress(summary.patients, total)
+
+
+def batches(groups: Iterable[tuple[str, Entries]], max_patients: int, max_resources: int) -> Iterator[Batch]:
+    """Consecutive patients, cut by count or by resources so one batch stays small in memory."""
+    batch: Batch = []
+    resources = 0
+    for key, entries in groups:
+        if batch and (len(batch) >= max_patients or resources + len(entries) > max_resources):
+            yield batch
+            batch, resources = [], 0
+        batch.append((key, entries))
+        resources += len(entries)
+    if batch:
+        yield batch
+
+
+Runner = Callable[[Iterator[Batch]], Iterator[list[PatientOutcome]]]
+
+
+@contextmanager
+def _backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> Iterator[Runner]:
+    """A started backend: a function from batches to outcomes (in batch order)."""
+    if options.backend == "dask":
+        from .dask_runner import dask_backend
+
+        with dask_backend(export, options, rules) as run:
+            yield run
+    elif options.workers <= 1:
+        yield lambda work: _run_here(work, export, options, rules)
+    else:
+        with _pool_backend(export, options, rules) as run:
+            yield run
+
+
+def _run_here(
+    work: Iterator[Batch], export: ExportFiles, options: ScreenOptions, rules: Path
+) -> Iterator[list[PatientOutcome]]:
+    reader = LineReader(export.files)
+    engine = engine_for(rules, options.matcher)
+    try:
+        for batch in work:
+            records = [(key, reader.read(entries)) for key, entries in batch]
+            yield screen_lines(records, engine, options.evaluation_date, export.present_types)
+    finally:
+        reader.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Process pool: the worker state lives in module globals, set once by the initializer.
+
+_worker: dict[str, object] = {}
+
+
+def _init_worker(files: list[str], rules: str, matcher: str, present: frozenset[str]) -> None:
+    _worker["reader"] = LineReader(files)
+    _worker["engine"] = engine_for(rules, matcher)  # compiled once per process, reused for every batch
+    _worker["present"] = present
+    for rtype in sorted(present):
+        get_fhir_model_class(rtype)  # import the FHIR model classes now, while the index is being built
+
+
+def _pool_batch(batch: Batch, on: date) -> list[PatientOutcome]:
+    reader: LineReader = _worker["reader"]  # type: ignore[assignment]
+    records = [(key, reader.read(entries)) for key, entries in batch]
+    return screen_lines(records, _worker["engine"], on, _worker["present"])  # type: ignore[arg-type]
+
+
+def _ready() -> bool:
+    return True
+
+
+@contextmanager
+def _pool_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> Iterator[Runner]:
+    # spawn, not fork: the parent may run threads (progress display), and durable_rules' C state
+    # must not be copied half-way through a call.
+    init = ([str(f) for f in export.files], str(rules), options.matcher, export.present_types)
+    with ProcessPoolExecutor(
+        options.workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=init
+    ) as pool:
+        for _ in range(options.workers):
+            pool.submit(_ready)  # start every worker now, not on the first real batch
+
+        def run(work: Iterator[Batch]) -> Iterator[list[PatientOutcome]]:
+            on = options.evaluation_date
+            submits = (lambda batch=batch: pool.submit(_pool_batch, batch, on) for batch in work)
+            yield from ordered_window(submits, limit=4 * options.workers)
+
+        yield run
+
+
+def ordered_window(submits: Iterable[Callable[[], Future]], limit: int) -> Iterator[list[PatientOutcome]]:
+    """Keep at most `limit` batches in flight; yield results in submission order."""
+    pending: deque[Future] = deque()
+    for submit in submits:
+        pending.append(submit())
+        if len(pending) >= limit:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
