@@ -58,6 +58,8 @@ class ValueSets:
         self._prefix: list[tuple[str, str, str]] = []
         self._keywords: dict[str, list[str]] = {}
         self._keyword_re: list[tuple[str, re.Pattern[str]]] = []
+        self._code_cache: dict[tuple[str, str], frozenset[str]] = {}
+        self._text_cache: dict[str, frozenset[str]] = {}
 
     def add(self, name: str, row: dict[str, str]) -> None:
         self.names.add(name)
@@ -71,12 +73,23 @@ class ValueSets:
             self._exact.setdefault((system, canonical_code(system, code)), set()).add(name)
 
     def finish(self) -> None:
+        self._code_cache.clear()
+        self._text_cache.clear()
         self._keyword_re = [
             (name, re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, sorted(words))) + r")(?![a-z0-9])"))
             for name, words in sorted(self._keywords.items())
         ]
 
     def of_code(self, system: str, code: str) -> set[str]:
+        # A population reuses a few hundred codes: remember the answer (value sets never change at run time).
+        key = (system, code)
+        if (hit := self._code_cache.get(key)) is None:
+            hit = frozenset(self._of_code(system, code))
+            if len(self._code_cache) < 100_000:  # bounded: codes come from outside
+                self._code_cache[key] = hit
+        return set(hit)
+
+    def _of_code(self, system: str, code: str) -> set[str]:
         code = canonical_code(system, code)
         found = set(self._exact.get((system, code), ()))
         bare = code.replace(".", "")
@@ -86,8 +99,12 @@ class ValueSets:
         return found
 
     def of_text(self, text: str) -> set[str]:
-        low = text.lower()
-        return {name for name, pattern in self._keyword_re if pattern.search(low)}
+        if (hit := self._text_cache.get(text)) is None:
+            low = text.lower()
+            hit = frozenset(name for name, pattern in self._keyword_re if pattern.search(low))
+            if len(self._text_cache) < 100_000:  # free text varies more than codes: keep the cache bounded
+                self._text_cache[text] = hit
+        return set(hit)
 
 
 @dataclass(frozen=True)
