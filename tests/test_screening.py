@@ -225,7 +225,8 @@ def test_invalid_resource_is_dropped_and_its_patient_is_never_a_candidate(tmp_pa
     assert "failed FHIR validation at onsetDateTime" in bad[0].reason
     p1, p2 = rows
     assert p1.decision == "insufficient_information" and p1.incomplete == ["conditions"]
-    assert "unreadable records" in p1.reason
+    # The rules themselves now refuse candidacy when part of the problem list could not be read.
+    assert "opioid and allergy history" in p1.reason
     assert p1.resources == 5  # the other resources were still read
     assert p2.decision == "candidate"
 

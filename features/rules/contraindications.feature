@@ -206,6 +206,20 @@ Feature: Hard stops
     Then criterion contraindication_screen_complete is unknown
     And the explanation cites rule CHECK-MEDS-INCOMPLETE-01
 
+  Scenario: An incomplete problem list or allergy list cannot show that there is no hard stop
+    Given a 52-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 24 months ago
+    And physical therapy (CPT 97110) done 12 months ago
+    And naproxen sodium 220 mg tablet (RxNorm 849574) taken from 20 months ago until 17 months ago
+    And duloxetine (RxNorm 72625) taken from 18 months ago until 9 months ago
+    And the condition list is incomplete
+    And the allergy list is incomplete
+    When the patient is assessed on 2026-03-01
+    Then the decision is insufficient_information
+    And criterion contraindication_screen_complete is unknown
+    And the explanation cites rule CHECK-CONDITIONS-INCOMPLETE-01
+    And the explanation cites rule CHECK-ALLERGIES-INCOMPLETE-01
+
   Scenario: A current medication that cannot be identified blocks a recommendation
     Given a 52-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 24 months ago

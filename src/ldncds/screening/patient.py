@@ -253,8 +253,9 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
 def _partial_data_guard(result: Assessment, dropped: list[str]) -> tuple[str, str]:
     """Never call a patient a candidate when some of their records could not be read.
 
-    The rules only turn an incomplete medication list into "unknown"; an unreadable Condition could
-    hide a hard stop (e.g. opioid withdrawal), so the screening refuses candidacy on partial data.
+    The rules turn incomplete medication, condition and allergy lists into "unknown"; an unreadable
+    procedure or observation could still hide a caution, so the screening keeps this second guard
+    and refuses candidacy on any partial data.
     """
     if not dropped or result.decision not in CANDIDATE_DECISIONS:
         return result.decision, result.reason
