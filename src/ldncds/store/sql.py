@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -117,10 +119,10 @@ def _sqlite_engine(url: sa.URL) -> tuple[sa.Engine, bool]:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
         cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
+        if not memory:
+            _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -130,6 +132,20 @@ def _sqlite_engine(url: sa.URL) -> tuple[sa.Engine, bool]:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine, memory
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL once. Changing the journal mode ignores the busy timeout, so
+    several processes or threads creating the same new log at once retry instead of failing."""
+    for attempt in range(100):
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
 
 
 class SqlStore:
