@@ -98,6 +98,30 @@ def _add(chart: Chart, section: str, item: dict[str, Any]) -> None:
     items.append(item)
 
 
+def _add_medication(
+    chart: Chart,
+    display: str,
+    code: str,
+    status: str,
+    start: _Rel,
+    *,
+    dose: str | None = None,
+    end: _Rel | None = None,
+) -> None:
+    """A coded (RxNorm) prescription, as the medication steps describe it."""
+    med: dict[str, Any] = {
+        "source": chart.source("MedicationRequest"),
+        "codes": _coding("RxNorm", code, display),
+        "status": status,
+        "start": start,
+    }
+    if end is not None:
+        med["end"] = end
+    if dose:
+        med["daily_dose_mg"] = float(dose)
+    _add(chart, "medications", med)
+
+
 def _coding(system: str, code: str, display: str) -> list[dict[str, str]]:
     return [{"system": system, "code": code.strip(), "display": display.strip()}]
 
@@ -201,15 +225,7 @@ def step_condition_undated(chart: Chart, display: str, system: str, code: str) -
 def step_current_medication(
     chart: Chart, status: str, display: str, code: str, dose: str | None, n: str, unit: str
 ) -> None:
-    med: dict[str, Any] = {
-        "source": chart.source("MedicationRequest"),
-        "codes": _coding("RxNorm", code, display),
-        "status": status,
-        "start": _Rel(int(n), unit),
-    }
-    if dose:
-        med["daily_dose_mg"] = float(dose)
-    _add(chart, "medications", med)
+    _add_medication(chart, display, code, status, _Rel(int(n), unit), dose=dose)
 
 
 @given(
@@ -222,16 +238,7 @@ def step_current_medication(
 def step_past_medication(
     chart: Chart, display: str, code: str, dose: str | None, n: str, unit: str, m: str, munit: str
 ) -> None:
-    med: dict[str, Any] = {
-        "source": chart.source("MedicationRequest"),
-        "codes": _coding("RxNorm", code, display),
-        "status": "completed",
-        "start": _Rel(int(n), unit),
-        "end": _Rel(int(m), munit),
-    }
-    if dose:
-        med["daily_dose_mg"] = float(dose)
-    _add(chart, "medications", med)
+    _add_medication(chart, display, code, "completed", _Rel(int(n), unit), dose=dose, end=_Rel(int(m), munit))
 
 
 @given(

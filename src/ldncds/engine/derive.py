@@ -66,9 +66,6 @@ class FactRef:
     end_date: str | None = None
     event_date: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
     def cite(self) -> FactCitation:
         return FactCitation(
             source=self.source, kind=self.kind, display=self.display, date=self.date, detail=self.detail

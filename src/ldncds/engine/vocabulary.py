@@ -94,7 +94,7 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "no_baseline": "num",
         "not_measured": "num",
     },
-    "caution": {"caution": "str", "days_until": "num"},
+    "caution": {"caution": "str"},
     "decision": {"value": "str"},
 }
 SET_FIELD_OF = {"value_set": "value_sets", "text_value_set": "text_value_sets", "latest_in": "latest_in"}
