@@ -303,6 +303,7 @@ class Engine:
             reminders=self._reminders(firings, conclusions, ctx, therapy),
             missing=missing if decision != "on_therapy" else [],
             counterfactuals=_counterfactuals(decision, findings),
+            data_notes=list(ctx.facts.notes),
             explanation=explanation,
             rules_fired=sorted(set(findings.fired) | {f.rule_id for f in firings}),
         )

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .facts import DataNote
 from .vocabulary import CriterionStatus, Decision, OverallResponse, ResponseStatus
 
 
@@ -194,5 +195,8 @@ class Assessment(_Out):
     reminders: list[MonitoringReminder] = Field(default_factory=list)
     missing: list[MissingItem] = Field(default_factory=list)
     counterfactuals: list[str] = Field(default_factory=list, description="What would change this decision.")
+    data_notes: list[DataNote] = Field(
+        default_factory=list, description="Records that could not be read or were read with a caveat."
+    )
     explanation: Explanation
     rules_fired: list[str] = Field(default_factory=list)

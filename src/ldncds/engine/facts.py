@@ -70,9 +70,16 @@ VerificationStatus = Literal[
 ]
 
 
+ConditionCategory = Literal["problem-list-item", "encounter-diagnosis", "health-concern", "other"]
+
+
 class Condition(_Fact):
     codes: list[Coding] = Field(default_factory=list)
     text: str | None = Field(default=None, max_length=1024)
+    category: list[ConditionCategory] = Field(
+        default_factory=list,
+        description="Problem-list item, encounter diagnosis (often without a clinical status), ...",
+    )
     clinical_status: ConditionClinicalStatus | None = None
     verification_status: VerificationStatus | None = None
     onset: PartialDate | None = None
@@ -94,15 +101,33 @@ MedicationStatus = Literal[
 ]
 
 
+MedicationRecord = Literal["request", "statement", "dispense", "administration"]
+EndBasis = Literal["recorded", "supply", "dispense", "administration"]
+
+
 class Medication(_Fact):
-    """A prescription or a statement of use; coded, or text only."""
+    """One medication exposure: a prescription, a statement of use, a dispense or an administration.
+
+    Coded, or text only. ``end`` is the end of exposure when it is known or can be bounded from the
+    supply; ``end_basis`` says which. An ended entry with no ``end`` has an *unknown* end.
+    """
 
     codes: list[Coding] = Field(default_factory=list, description="Product and/or ingredient codes.")
     text: str | None = Field(default=None, max_length=1024, description="Free-text name as written.")
     status: MedicationStatus | None = None
+    record: MedicationRecord | None = Field(
+        default=None, description="The kind of record: request, statement, dispense or administration."
+    )
     is_order: bool = Field(default=True, description="False for proposals/plans, which are not use.")
-    start: PartialDate | None = Field(default=None, description="Authored, dispensed or first taken.")
+    start: PartialDate | None = Field(
+        default=None, description="Authored, handed over, administered or first taken."
+    )
     end: PartialDate | None = Field(default=None, description="End of supply or last dose, if known.")
+    end_basis: EndBasis | None = Field(
+        default=None,
+        description="How `end` is known: recorded on the entry, computed from the supply written on "
+        "the order, from a dispense's days supply, or the day of an administration.",
+    )
     daily_dose_mg: float | None = Field(default=None, ge=0, le=100000)
     dose_text: str | None = Field(default=None, max_length=1024)
 
@@ -151,6 +176,24 @@ class Observation(_Fact):
     value_text: str | None = Field(default=None, max_length=1024)
 
 
+Section = Literal["conditions", "medications", "procedures", "allergies", "observations"]
+
+
+class DataNote(BaseModel):
+    """A record that could not be read, or was read with a caveat; named in every answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=1, max_length=512, description="The record, e.g. 'Condition/c-7'.")
+    section: Section | None = Field(default=None, description="The section it would have belonged to.")
+    reason: str = Field(min_length=1, max_length=1024, description="What was wrong, in plain words.")
+    severity: Literal["unreadable", "caveat"] = Field(
+        default="unreadable",
+        description="unreadable: the record was not used (its section is then incomplete); "
+        "caveat: used, with a reservation the clinician should know.",
+    )
+
+
 class PatientFacts(BaseModel):
     """Everything the rules may read about one patient.
 
@@ -169,7 +212,11 @@ class PatientFacts(BaseModel):
     procedures: list[Procedure] | None = None
     allergies: list[Allergy] | None = None
     observations: list[Observation] | None = None
-    incomplete: list[Literal["conditions", "medications", "procedures", "allergies", "observations"]] = Field(
+    incomplete: list[Section] = Field(
         default_factory=list,
         description="Sections that were supplied but may be incomplete (e.g. a search returned an error).",
+    )
+    notes: list[DataNote] = Field(
+        default_factory=list,
+        description="Records that could not be read or were read with a caveat, each named.",
     )
