@@ -148,6 +148,10 @@ class Procedure(_Fact):
 class Allergy(_Fact):
     codes: list[Coding] = Field(default_factory=list)
     text: str | None = Field(default=None, max_length=1024)
+    type: Literal["allergy", "intolerance"] | None = Field(
+        default=None, description="AllergyIntolerance.type: immune allergy, or non-immune intolerance."
+    )
+    criticality: Literal["low", "high", "unable-to-assess"] | None = None
     clinical_status: Literal["active", "inactive", "resolved"] | None = None
     verification_status: Literal["unconfirmed", "confirmed", "refuted", "entered-in-error"] | None = None
 
