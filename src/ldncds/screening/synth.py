@@ -81,7 +81,7 @@ CODES: dict[str, list[Code]] = {
         ("97140", "Manual therapy techniques"),
     ),
     "epidural_steroid_injection": _codes(
-        "epidural_steroid_injection",
+        "epidural_steroid_injection_lumbar",
         "CPT",
         ("64483", "Transforaminal epidural injection, lumbar or sacral, single level"),
         ("62323", "Interlaminar epidural injection, lumbar or sacral, with imaging guidance"),
