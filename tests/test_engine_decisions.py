@@ -80,6 +80,8 @@ def test_example_decision_and_explanations(engine: Engine, name: str) -> None:
             "month_6_review",
             "month_12_review",
         }
+    elif decision == "on_therapy":  # follow-up: no new plan, the monitoring schedule with its states
+        assert a.plan is None and a.therapy and a.reminders
     else:
         assert a.plan is None and not a.reminders
 
