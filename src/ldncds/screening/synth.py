@@ -490,7 +490,7 @@ def _pain_story(p: _Patient, *, pathway: str | None = None, skip: frozenset[str]
     if "diagnosis" not in skip:
         p.condition(dx, onset=onset)
     if "pt" not in skip:
-        p.procedure(p.pick("physical_therapy"), when=p.ago(30, 110))
+        p.procedure(p.pick("physical_therapy"), when=p.ago(45, 110))  # a course begun > 6 weeks ago
     if "nsaid" not in skip:
         start = p.ago(60, 400)
         p.medication(p.pick("nsaids"), start=start, end=start + timedelta(days=rng.randint(14, 45)))
