@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ldncds import cli
 from ldncds.cli import app
 from ldncds.engine.vocabulary import DECISIONS
 
@@ -36,6 +37,7 @@ def test_there_is_an_example_for_every_decision() -> None:
 def test_assess_prints_every_example(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LDNCDS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LDNCDS_DATABASE_URL", raising=False)
+    monkeypatch.setattr(cli.console, "_width", 200)  # wide enough that no cited value is wrapped
     runner = CliRunner()
     human = runner.invoke(app, ["assess", str(path), "--date", ON], terminal_width=200)
     assert human.exit_code == 0, human.output + repr(human.exception)
@@ -52,6 +54,10 @@ def test_assess_prints_every_example(path: Path, tmp_path: Path, monkeypatch: py
         *(h["explanations"][0]["rule_id"] for h in result.get("hard_stops", [])),
     ]:
         assert rule_id in human.output
+    for c in result["criteria"]:  # a result a criterion was decided from is shown with its value
+        for f in (f for e in c.get("explanations", []) for f in e["facts"] if f["kind"] == "observation"):
+            value = f["detail"].split("; ")[1]  # "<code>; <value>; status <status>"
+            assert value in human.output, (value, c["id"])
     if decision == "on_therapy":
         assert f"On naltrexone: {result['therapy']['daily_dose_mg']:g} mg/day" in human.output
         assert f"Response: {result['therapy']['response_status']}" in human.output

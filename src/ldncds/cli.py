@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .engine.assess import Engine, EngineError, default_rules_dir
-from .engine.assessment import Assessment, TherapyStatus, TitrationPlan
+from .engine.assessment import Assessment, FactCitation, TherapyStatus, TitrationPlan
 from .engine.facts import PatientFacts
 from .engine.loader import RulesetError, load_ruleset
 
@@ -127,13 +127,18 @@ def _print_criteria(a: Assessment) -> None:
     for col in ("criterion", "status", "facts and sources", "rule"):
         table.add_column(col)
     for c in a.criteria:
-        facts = "; ".join(f"{f.display} [{f.source}]" for e in c.explanations for f in e.facts) or (
-            c.missing or c.basis
-        )
+        facts = "; ".join(_fact_label(f) for e in c.explanations for f in e.facts) or (c.missing or c.basis)
         rules_used = ", ".join(e.rule_id for e in c.explanations) or "default"
         style = _STATUS_STYLE.get(c.status, "")
         table.add_row(c.title, f"[{style}]{c.status}[/]" if style else c.status, facts, rules_used)
     console.print(table)
+
+
+def _fact_label(f: FactCitation) -> str:
+    # A result is shown with its value (e.g. the eGFR that made NSAIDs contraindicated).
+    if f.kind == "observation" and f.detail:
+        return f"{f.display} ({f.detail}) [{f.source}]"
+    return f"{f.display} [{f.source}]"
 
 
 def _print_findings(a: Assessment) -> None:
