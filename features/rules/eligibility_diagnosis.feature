@@ -85,3 +85,15 @@ Feature: Qualifying diagnoses as EHRs code them
     When the patient is assessed on 2026-03-01
     Then criterion qualifying_diagnosis is met
     And the explanation cites rule ELIG-DX-RAD-01
+
+  Scenario: A provisional sciatica beside axial low-back pain is not counted, and the card says how to count it
+    Given a 47-year-old female patient
+    And low back pain, unspecified (ICD-10-CM M54.50) diagnosed 3 years ago
+    And sciatica, left side (ICD-10-CM M54.32) diagnosed 5 months ago, provisional
+    When the patient is assessed on 2026-03-01
+    Then the decision is not_candidate
+    And criterion qualifying_diagnosis is not_met
+    And rule ELIG-DX-RAD-01 does not apply
+    And the explanation cites rule ELIG-DX-POSSIBLE-01
+    And the explanation cites rule ELIG-DX-LBP-01
+    And what would change the decision mentions "a provisional entry or one without a clinical status does not count"
