@@ -118,7 +118,12 @@ def medications(draw: st.DrawFn) -> dict:
 def procedures(draw: st.DrawFn) -> dict:
     coding = draw(
         st.one_of(
-            _codes("physical_therapy", "epidural_steroid_injection", "esi_lookalike_exclude"),
+            _codes(
+                "physical_therapy",
+                "epidural_steroid_injection_lumbar",
+                "epidural_steroid_injection_cervical_thoracic",
+                "esi_lookalike_exclude",
+            ),
             _codes("surgical_procedure", "ckd_stage_4_5", "organ_transplant_status"),
         )
     )

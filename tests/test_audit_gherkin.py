@@ -28,7 +28,7 @@ from ldncds.store.testing import copy_rules, edit_rule, set_opioid_washout, sqli
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ON = date(2026, 3, 1)
 DECISIONS = {"candidate", "candidate_with_cautions", "contraindicated", "not_candidate",
-             "insufficient_information"}
+             "insufficient_information", "on_therapy"}
 runner = CliRunner()
 
 

@@ -25,6 +25,7 @@ EXPECTED = {
     "contraindicated_text_only_percocet.json": ("contraindicated", None),
     "insufficient_information_esi.json": ("insufficient_information", None),
     "not_candidate_axial_back_pain.json": ("not_candidate", None),
+    "on_therapy.json": ("on_therapy", None),
 }
 
 
@@ -45,6 +46,7 @@ def test_every_example_is_listed() -> None:
         "contraindicated",
         "insufficient_information",
         "not_candidate",
+        "on_therapy",
     }
 
 
@@ -66,7 +68,7 @@ def test_example_decision_and_explanations(engine: Engine, name: str) -> None:
         assert e.evidence and all(ev.pmid or ev.doi or ev.url for ev in e.evidence)
     for e in explained[1:]:
         assert all(f.source for f in e.facts)
-    if decision != "candidate":
+    if decision not in ("candidate", "on_therapy"):  # on_therapy is follow-up, not a refusal
         assert a.counterfactuals, "a non-candidate must say what would change the decision"
     if decision.startswith("candidate"):
         assert a.plan and a.plan.steps[0].dose_mg == 1.5 and a.plan.target_mg == 4.5 and not a.plan.flagged
@@ -78,6 +80,8 @@ def test_example_decision_and_explanations(engine: Engine, name: str) -> None:
             "month_6_review",
             "month_12_review",
         }
+    elif decision == "on_therapy":  # follow-up: no new plan, the monitoring schedule with its states
+        assert a.plan is None and a.therapy and a.reminders
     else:
         assert a.plan is None and not a.reminders
 

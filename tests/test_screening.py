@@ -79,6 +79,15 @@ def _candidate(pid: str, ref: str | None = None) -> dict[str, list[Any]]:
                 "subject": subject,
                 "authoredOn": "2024-05-01",
                 "medicationCodeableConcept": _cc(RX, "849574", "Naproxen sodium 220 MG Oral Tablet"),
+                # A supply bounds the course: an order with no end date is a trial of unknown length.
+                "dispenseRequest": {
+                    "expectedSupplyDuration": {
+                        "value": 90,
+                        "unit": "days",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "d",
+                    }
+                },
             },
             {
                 "resourceType": "MedicationRequest",
@@ -88,6 +97,15 @@ def _candidate(pid: str, ref: str | None = None) -> dict[str, list[Any]]:
                 "subject": subject,
                 "authoredOn": "2024-09-01",
                 "medicationCodeableConcept": _cc(RX, "72625", "duloxetine"),
+                # A supply bounds the course: an order with no end date is a trial of unknown length.
+                "dispenseRequest": {
+                    "expectedSupplyDuration": {
+                        "value": 270,
+                        "unit": "days",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "d",
+                    }
+                },
             },
         ],
         "Procedure": [

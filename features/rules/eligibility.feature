@@ -115,7 +115,7 @@ Feature: Eligibility for low-dose naltrexone
     When the patient is assessed on 2026-03-01
     Then the decision is insufficient_information
     And criterion qualifying_diagnosis is unknown
-    And criterion pain_duration is met
+    And criterion pain_duration is unknown
     And the explanation cites rule ELIG-DX-GENERIC-01
     And the explanation cites rule ELIG-DUR-CHRONIC-01
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .engine.assess import Engine, EngineError, default_rules_dir
-from .engine.assessment import Assessment
+from .engine.assessment import Assessment, FactCitation, TherapyStatus, TitrationPlan
 from .engine.facts import PatientFacts
 from .engine.loader import RulesetError, load_ruleset
 
@@ -34,6 +34,7 @@ _DECISION_STYLE = {
     "insufficient_information": "bold cyan",
     "not_candidate": "bold",
     "contraindicated": "bold red",
+    "on_therapy": "bold blue",
 }
 
 
@@ -101,22 +102,46 @@ def _record(facts: PatientFacts, result: Assessment, raw: bytes, engine: Engine)
 
 
 def print_assessment(a: Assessment) -> None:
-    console.print(f"[{_DECISION_STYLE[a.decision]}]{a.decision.upper()}[/] — {a.reason}")
+    """Human-readable assessment: every decision, including follow-up of a patient already on LDN."""
+    # A decision added later must still print (plainly) rather than crash after the record is stored.
+    style = _DECISION_STYLE.get(a.decision, "bold")
+    console.print(f"[{style}]{a.decision.upper()}[/] — {a.reason}")
     console.print(
         f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by {a.explanation.rule_id}"
     )
     if a.assessment_id:
         console.print(f"Assessment {a.assessment_id} (recorded in the audit store)")
+    _print_criteria(a)
+    _print_findings(a)
+    if a.therapy:
+        _print_therapy(a.therapy)
+    _print_missing(a)
+    if a.plan:
+        _print_plan(a.plan)
+    if a.reminders:
+        _print_reminders(a)
+
+
+def _print_criteria(a: Assessment) -> None:
     table = Table(title="Criteria", show_lines=False)
     for col in ("criterion", "status", "facts and sources", "rule"):
         table.add_column(col)
     for c in a.criteria:
-        facts = "; ".join(f"{f.display} [{f.source}]" for e in c.explanations for f in e.facts) or (
-            c.missing or c.basis
-        )
+        facts = "; ".join(_fact_label(f) for e in c.explanations for f in e.facts) or (c.missing or c.basis)
         rules_used = ", ".join(e.rule_id for e in c.explanations) or "default"
-        table.add_row(c.title, f"[{_STATUS_STYLE[c.status]}]{c.status}[/]", facts, rules_used)
+        style = _STATUS_STYLE.get(c.status, "")
+        table.add_row(c.title, f"[{style}]{c.status}[/]" if style else c.status, facts, rules_used)
     console.print(table)
+
+
+def _fact_label(f: FactCitation) -> str:
+    # A result is shown with its value (e.g. the eGFR that made NSAIDs contraindicated).
+    if f.kind == "observation" and f.detail:
+        return f"{f.display} ({f.detail}) [{f.source}]"
+    return f"{f.display} [{f.source}]"
+
+
+def _print_findings(a: Assessment) -> None:
     for h in a.hard_stops:
         when = f"; earliest start {h.earliest_start}" if h.earliest_start else ""
         console.print(
@@ -132,6 +157,37 @@ def print_assessment(a: Assessment) -> None:
         console.print(f"[bold red]ALERT[/bold red] {alert}")
     for n in a.notes:
         console.print(f"Note: {n.text} ({n.explanation.rule_id})")
+    for d in a.data_notes:
+        # A record that could not be read is named, never dropped silently.
+        console.print(f"[magenta]Record note[/magenta] ({d.severity}) {d.source}: {d.reason}")
+
+
+def _print_therapy(t: TherapyStatus) -> None:
+    dose = f"{t.daily_dose_mg:g} mg/day" if t.daily_dose_mg is not None else "dose not recorded"
+    since = f", this dose since {t.dose_since}" if t.dose_since else ""
+    console.print(
+        f"On naltrexone: {dose} [{t.source}]; started {t.start_date} "
+        f"(week {t.weeks_on_therapy}{since}) ({t.explanation.rule_id})"
+    )
+    if t.response_status:
+        console.print(f"Response: {t.response_status}")
+    for i in t.instruments:
+        change = ""
+        if i.baseline and i.latest:
+            change = f": {i.baseline.value:g} ({i.baseline.date}) -> {i.latest.value:g} ({i.latest.date})"
+        console.print(f"  - {i.instrument}: {i.status}{change}")
+    if t.recommendation:
+        rule = f" ({t.recommendation_explanation.rule_id})" if t.recommendation_explanation else ""
+        console.print(f"Recommendation: {t.recommendation}{rule}")
+    for ae in t.adverse_effects:
+        serious = "[red]serious[/red] " if ae.serious else ""
+        console.print(
+            f"Adverse effect {serious}{ae.id}: {ae.culprit.display} [{ae.culprit.source}] — {ae.action} "
+            f"({ae.explanation.rule_id})"
+        )
+
+
+def _print_missing(a: Assessment) -> None:
     if a.missing:
         console.print("[cyan]Missing:[/cyan]")
         for m in a.missing:
@@ -140,21 +196,26 @@ def print_assessment(a: Assessment) -> None:
         console.print("What would change this decision:")
         for text in a.counterfactuals:
             console.print(f"  - {text}")
-    if a.plan:
-        console.print(f"Titration plan ({a.plan.explanation.rule_id}), start {a.plan.start_date}:")
-        for s in a.plan.steps:
-            flag = " [red](above studied range)[/red]" if s.above_flag else ""
-            console.print(f"  - from {s.starts_on} (week {s.from_week}): {s.dose_mg:g} mg {s.timing}{flag}")
-        for adj in a.plan.adjustments:
-            console.print(f"  - {adj.text} ({adj.explanation.rule_id})")
-    if a.reminders:
-        table = Table(title="Monitoring reminders")
-        for col in ("due", "what", "rule"):
-            table.add_column(col)
-        for r in a.reminders:
-            due = str(r.due_from) if r.due_from == r.due_by else f"{r.due_from} to {r.due_by}"
-            table.add_row(due, r.what, r.explanation.rule_id)
-        console.print(table)
+
+
+def _print_plan(plan: TitrationPlan) -> None:
+    console.print(f"Titration plan ({plan.explanation.rule_id}), start {plan.start_date}:")
+    for s in plan.steps:
+        flag = " [red](above studied range)[/red]" if s.above_flag else ""
+        console.print(f"  - from {s.starts_on} (week {s.from_week}): {s.dose_mg:g} mg {s.timing}{flag}")
+    for adj in plan.adjustments:
+        console.print(f"  - {adj.text} ({adj.explanation.rule_id})")
+
+
+def _print_reminders(a: Assessment) -> None:
+    table = Table(title="Monitoring reminders")
+    for col in ("due", "state", "what", "rule"):
+        table.add_column(col)
+    for r in a.reminders:
+        due = str(r.due_from) if r.due_from == r.due_by else f"{r.due_from} to {r.due_by}"
+        state = f"{r.state} by {r.days_overdue} days" if r.days_overdue else r.state
+        table.add_row(due, state, r.what, r.explanation.rule_id)
+    console.print(table)
 
 
 @rules_app.command("check")

@@ -428,6 +428,7 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
             "days_since_start": _days(on, m.start, bound="latest"),
             "days_since_end": days_since_end if exposure == "ended" else None,
             "daily_dose_mg": m.daily_dose_mg,
+            "trial_days": _trial_days(m, exposure, on),
         },
         FactRef(
             fid,
@@ -439,6 +440,25 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
             end_date=latest(m.end).isoformat() if m.end else None,
         ),
     )
+
+
+def _trial_days(m: Medication, exposure: str, on: date) -> int | None:
+    """Days the medication has been taken up to the evaluation date: the shortest the dates allow.
+
+    Counted from the latest day the start can denote to today (still taken) or to the earliest day
+    the end can denote (stopped). Unknown (None) when the start, or the end of a stopped course, is
+    not recorded, or the course starts in the future: an unknown length never counts as a trial.
+    """
+    if not m.start or exposure not in ("current", "ended"):
+        return None
+    if exposure == "current":
+        stop = on
+    elif m.end:
+        stop = min(earliest(m.end), on)
+    else:
+        return None
+    days = (stop - latest(m.start)).days
+    return days if days >= 0 else None
 
 
 def _procedure(out: Derived, fid: str, p: Procedure, on: date, valuesets: ValueSets) -> None:

@@ -48,6 +48,8 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "days_since_start": "num",
         "days_since_end": "num",
         "daily_dose_mg": "num",
+        # Days taken up to the evaluation date (shortest the dates allow); absent when unknown.
+        "trial_days": "num",
     },
     "procedure": {"value_sets": "set", "state": "str", "days_since": "num", "days_until": "num"},
     "allergy": {"value_sets": "set", "text_value_sets": "set", "active": "bool", "verification": "str"},

@@ -81,7 +81,7 @@ CODES: dict[str, list[Code]] = {
         ("97140", "Manual therapy techniques"),
     ),
     "epidural_steroid_injection": _codes(
-        "epidural_steroid_injection",
+        "epidural_steroid_injection_lumbar",
         "CPT",
         ("64483", "Transforaminal epidural injection, lumbar or sacral, single level"),
         ("62323", "Interlaminar epidural injection, lumbar or sacral, with imaging guidance"),
@@ -490,7 +490,7 @@ def _pain_story(p: _Patient, *, pathway: str | None = None, skip: frozenset[str]
     if "diagnosis" not in skip:
         p.condition(dx, onset=onset)
     if "pt" not in skip:
-        p.procedure(p.pick("physical_therapy"), when=p.ago(30, 110))
+        p.procedure(p.pick("physical_therapy"), when=p.ago(45, 110))  # a course begun > 6 weeks ago
     if "nsaid" not in skip:
         start = p.ago(60, 400)
         p.medication(p.pick("nsaids"), start=start, end=start + timedelta(days=rng.randint(14, 45)))
