@@ -150,3 +150,10 @@ Feature: Opioid exposure as EHRs record it: no end date, drafts, entries in erro
     When the patient is assessed on 2026-03-01
     Then the decision is candidate
     And rule CHECK-MED-UNIDENTIFIED-01 does not apply
+
+  Scenario: A cancelled opioid order is listed, not counted
+    Given oxycodone hydrochloride 5 MG Oral Tablet (RxNorm 1049621) started 2 days ago, marked cancelled
+    When the patient is assessed on 2026-03-01
+    Then the decision is candidate
+    And the explanation cites rule NOTE-OPIOID-NOTTAKEN-01
+    And a note says "cancelled or not taken"

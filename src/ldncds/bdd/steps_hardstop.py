@@ -72,16 +72,20 @@ def step_planned_medication(chart: Chart, status: str, display: str, code: str) 
 
 
 @given(
-    parsers.re(rf"(?P<display>[^(]+) \(RxNorm (?P<code>[^)]+)\) started {_N} ago, marked entered in error")
+    parsers.re(
+        rf"(?P<display>[^(]+) \(RxNorm (?P<code>[^)]+)\) started {_N} ago, "
+        r"marked (?P<mark>entered in error|cancelled|not taken)"
+    )
 )
-def step_medication_in_error(chart: Chart, display: str, code: str, n: str, unit: str) -> None:
+def step_medication_set_aside(chart: Chart, display: str, code: str, n: str, unit: str, mark: str) -> None:
+    status = {"entered in error": "entered-in-error", "not taken": "not-taken"}.get(mark, mark)
     _add(
         chart,
         "medications",
         {
             "source": chart.source("MedicationRequest"),
             "codes": _coding("RxNorm", code, display),
-            "status": "entered-in-error",
+            "status": status,
             "start": _Rel(int(n), unit),
         },
     )
