@@ -49,3 +49,9 @@ Feature: A positive opiate screen blocks until a later negative screen
     When the patient is assessed on 2026-03-01
     Then the decision is candidate
     And rule CHECK-SCREEN-UNREAD-01 does not apply
+
+  Scenario: A positive opiate screen with no date is never ignored
+    Given a positive opiate urine screen (LOINC 19295-5) with no date
+    When the patient is assessed on 2026-03-01
+    Then the decision is insufficient_information
+    And the explanation cites rule CHECK-SCREEN-UNDATED-01

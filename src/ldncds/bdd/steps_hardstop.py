@@ -253,3 +253,17 @@ def step_answer_omits(chart: Chart, text: str) -> None:
     shown = [a.reason, *(h.title for h in a.hard_stops), *(c.title for c in a.cautions), *a.counterfactuals]
     said = [s for s in shown if text.lower() in s.lower()]
     assert not said, f"{text!r} is said in {said}"
+
+
+@given(parsers.re(r"a positive (?P<display>[^(]+) \(LOINC (?P<code>[^)]+)\) with no date"))
+def step_undated_positive(chart: Chart, display: str, code: str) -> None:
+    _add(
+        chart,
+        "observations",
+        {
+            "source": chart.source("Observation"),
+            "codes": _coding("LOINC", code, display),
+            "status": "final",
+            "result": "positive",
+        },
+    )
