@@ -32,6 +32,13 @@ def _keywords(name: str) -> st.SearchStrategy[str]:
 
 OTHER = st.just({"system": "SNOMED-CT", "code": "44054006", "display": "Diabetes mellitus type 2"})
 OTHER_DRUG = st.just({"system": "RxNorm", "code": "860975", "display": "metformin 500 MG Oral Tablet"})
+# A code no value set can read: SNOMED or NDC drug codes are not what the medication lists hold.
+UNREADABLE_DRUG = st.sampled_from(
+    [
+        {"system": "SNOMED-CT", "code": "412307009", "display": "Drug product"},
+        {"system": "http://hl7.org/fhir/sid/ndc", "code": "0093-0058-01", "display": "Tab 58"},
+    ]
+)
 
 
 def _day(lo: int, hi: int) -> st.SearchStrategy[str | None]:
@@ -56,7 +63,8 @@ def conditions(draw: st.DrawFn) -> dict:
             ),
             _codes(
                 "opioid_withdrawal",
-                "opioid_use_disorder",
+                "opioid_use_disorder_active",
+                "opioid_use_disorder_remission",
                 "acute_hepatitis_liver_failure",
                 "long_term_opioid_use",
             ),
@@ -78,6 +86,8 @@ def conditions(draw: st.DrawFn) -> dict:
         ),
         "onset": draw(_day(-10, 3000)),
         "recorded_date": draw(_day(0, 3000)),
+        # Encounter diagnoses often come without a clinical status (None above).
+        "category": draw(st.sampled_from([[], ["problem-list-item"], ["encounter-diagnosis"]])),
     }
     if draw(st.integers(0, 9)) == 0:
         body["abatement"] = draw(_day(0, 400))
@@ -101,12 +111,33 @@ def medications(draw: st.DrawFn) -> dict:
                     _codes("opioid_agonists", "opioid_long_acting", "opioid_maintenance"),
                     _codes("nsaids", "aspirin", "neuropathic_agents", "naltrexone"),
                     _codes("immunosuppressants", "thyroid_replacement", "opioid_antidiarrheals"),
+                    _codes(
+                        "buprenorphine_depot",
+                        "buprenorphine_analgesic",
+                        "naltrexone_full_dose",
+                        "naltrexone_depot",
+                        "naltrexone_combination",
+                    ),
                     OTHER_DRUG,
+                    UNREADABLE_DRUG,
                 )
             )
         ]
     body["status"] = draw(
-        st.sampled_from([None, "active", "completed", "stopped", "on-hold", "cancelled", "unknown"])
+        st.sampled_from(
+            [
+                None,
+                "active",
+                "completed",
+                "stopped",
+                "on-hold",
+                "cancelled",
+                "unknown",
+                "draft",
+                "intended",
+                "entered-in-error",
+            ]
+        )
     )
     body["start"] = draw(_day(-5, 900))
     body["end"] = draw(st.one_of(st.none(), _day(-20, 60)))
@@ -143,6 +174,8 @@ def allergies(draw: st.DrawFn) -> dict:
     else:
         body["text"] = draw(st.sampled_from(["naltrexone", "penicillin", "peanuts"]))
     body["clinical_status"] = draw(st.sampled_from([None, "active", "resolved"]))
+    body["type"] = draw(st.sampled_from([None, "allergy", "intolerance"]))
+    body["criticality"] = draw(st.sampled_from([None, "low", "high", "unable-to-assess"]))
     return body
 
 

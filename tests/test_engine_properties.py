@@ -127,3 +127,117 @@ def test_removing_supporting_evidence_never_moves_towards_candidate(
 @given(patient=patients())
 def test_decision_is_deterministic(durable: Engine, patient: PatientFacts) -> None:
     assert durable.assess(patient, ON) == durable.assess(patient, ON)
+
+
+# ---------------------------------------------------------------- states that must never give a candidate
+_RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
+_OXY = [{"system": _RX, "code": "1049621", "display": "oxycodone hydrochloride 5 MG Oral Tablet"}]
+NEVER_A_CANDIDATE: dict[str, tuple[str, dict]] = {
+    # Stopped 30 days after it was written, no end date: inside the possibly-current window.
+    "possibly-current opioid": (
+        "medications",
+        {"source": "MedicationRequest/x-stopped", "status": "stopped", "start": "2026-01-30", "codes": _OXY},
+    ),
+    "ended opioid with no dates": (
+        "medications",
+        {"source": "MedicationRequest/x-undated", "status": "completed", "codes": _OXY},
+    ),
+    "draft opioid": (
+        "medications",
+        {"source": "MedicationRequest/x-draft", "status": "draft", "start": "2026-03-01", "codes": _OXY},
+    ),
+    "active OUD": (
+        "conditions",
+        {
+            "source": "Condition/x-oud",
+            "codes": [{"system": "ICD-10-CM", "code": "F11.20", "display": "Opioid dependence"}],
+            "clinical_status": "active",
+            "onset": "2024-01-01",
+        },
+    ),
+    "recent OUD without a status": (
+        "conditions",
+        {
+            "source": "Condition/x-oud-nostatus",
+            "codes": [
+                {"system": "ICD-10-CM", "code": "F11.23", "display": "Opioid dependence with withdrawal"}
+            ],
+            "category": ["encounter-diagnosis"],
+            "recorded_date": "2026-02-25",
+        },
+    ),
+    "depot buprenorphine 100 days ago": (
+        "medications",
+        {
+            "source": "MedicationAdministration/x-depot",
+            "status": "completed",
+            "record": "administration",
+            "start": "2025-11-21",
+            "end": "2025-11-21",
+            "end_basis": "administration",
+            "codes": [{"system": _RX, "code": "1996189", "display": "buprenorphine 200 MG/ML [Sublocade]"}],
+        },
+    ),
+    "full-dose naltrexone, no dose recorded": (
+        "medications",
+        {
+            "source": "MedicationRequest/x-ntx50",
+            "status": "active",
+            "start": "2026-01-01",
+            "codes": [
+                {"system": _RX, "code": "1483744", "display": "naltrexone hydrochloride 50 MG Oral Tablet"}
+            ],
+        },
+    ),
+    "full-dose naltrexone at 50 mg a day": (
+        "medications",
+        {
+            "source": "MedicationRequest/x-ntx50-dosed",
+            "status": "active",
+            "start": "2026-01-01",
+            "daily_dose_mg": 50.0,
+            "codes": [{"system": _RX, "code": "7243", "display": "naltrexone"}],
+        },
+    ),
+    # Dated on the evaluation date, so no negative screen can be later than it.
+    "positive opiate screen without a later negative": (
+        "observations",
+        {
+            "source": "Observation/x-uds",
+            "status": "final",
+            "effective": "2026-03-01",
+            "result": "positive",
+            "codes": [{"system": "LOINC", "code": "19295-5", "display": "Opiates [Presence] in Urine"}],
+        },
+    ),
+    "opiate screen whose result could not be read": (
+        "observations",
+        {
+            "source": "Observation/x-uds-unread",
+            "status": "final",
+            "effective": "2026-03-01",
+            "codes": [{"system": "LOINC", "code": "19295-5", "display": "Opiates [Presence] in Urine"}],
+        },
+    ),
+    "unidentified SNOMED-coded current medication": (
+        "medications",
+        {
+            "source": "MedicationRequest/x-snomed",
+            "status": "active",
+            "start": "2026-01-01",
+            "codes": [{"system": "SNOMED-CT", "code": "412307009", "display": "Drug product"}],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("state", sorted(NEVER_A_CANDIDATE))
+@runs(60)
+@given(patient=patients())
+def test_unsafe_states_never_give_a_candidate(durable: Engine, state: str, patient: PatientFacts) -> None:
+    section, item = NEVER_A_CANDIDATE[state]
+    body = patient.model_dump()
+    body[section] = [*(body[section] or []), item]
+    a = durable.assess(PatientFacts.model_validate(body), ON)
+    assert not a.decision.startswith("candidate"), (state, a.reason)
+    assert a.plan is None, state

@@ -24,7 +24,7 @@ if not SYNTHEA.is_dir():
     SYNTHEA = Path("/work/shared/data/synthea-bulk-10")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # A day when patient #5 of the sample had just been prescribed meperidine (stopped, end date not recorded).
-ON = date(1980, 6, 15)
+ON = date(1980, 6, 10)  # 5 days after it was written: inside the 7-day washout whatever its end
 MEPERIDINE = "MedicationRequest/34c80f81-9c15-8f10-1cf6-13827925fdd8"
 ENDUNKNOWN = ("CONTRA-OPIOID-ENDUNKNOWN-01", "CONTRA-OPIOID-ENDUNKNOWN-02")
 runner = CliRunner()

@@ -346,7 +346,7 @@ def test_rulebook_writes_conditions_and_outcomes_in_words(rulebook_html: str) ->
     assert "days since end less than 7" in washout and "exposure ended" in washout
     assert "Hard stop:" in washout and "7 days after the last dose" in washout
     # The counterfactual as written, its per-patient placeholders said in words.
-    assert "Earliest start [earliest start], after the [name of the record] washout." in washout
+    assert "As far as the [name of the record] washout goes, earliest start [earliest start]." in washout
     assert "days since end not recorded" in _rule_section(rulebook_html, "CONTRA-OPIOID-ENDUNKNOWN-01")
     assert "no hard stops" in _rule_section(rulebook_html, "DEC-CAND-01")
     assert "Decision: CONTRAINDICATED" in _rule_section(rulebook_html, "DEC-CONTRA-01")

@@ -106,8 +106,8 @@ Feature: Cautions, start-low dosing and caution-specific monitoring
     And the explanation cites rule CAUT-OUD-01
     And the explanation cites rule MON-OUD-01
 
-  Scenario: An existing 50 mg naltrexone order is above the LDN range
-    Given an active naltrexone hydrochloride 50 MG Oral Tablet prescription (RxNorm 1483744) at 50 mg a day started 1 month ago
+  Scenario: An existing naltrexone order at 8 mg a day is above the studied LDN range
+    Given an active naltrexone prescription (RxNorm 7243) at 8 mg a day with no start date
     When the patient is assessed on 2026-03-01
     Then caution dose_outside_ldn is listed
     And the explanation cites rule CAUT-DOSE-01

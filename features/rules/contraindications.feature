@@ -79,7 +79,7 @@ Feature: Hard stops
   Scenario: A recent opioid with no recorded end date is assumed to be inside its washout
     Given a 52-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 14 months ago
-    And oxycodone hydrochloride 5 MG Oral Tablet (RxNorm 1049621) started 10 days ago and stopped, end date not recorded
+    And oxycodone hydrochloride 5 MG Oral Tablet (RxNorm 1049621) started 5 days ago and stopped, end date not recorded
     When the patient is assessed on 2026-03-01
     Then the decision is contraindicated
     And no earliest start date is given
@@ -132,10 +132,11 @@ Feature: Hard stops
     Then the decision is contraindicated
     And the explanation cites rule CONTRA-SCREEN-01
 
-  Scenario: A positive opiate screen 30 days ago is no longer a hard stop
+  Scenario: A positive opiate screen 30 days ago is lifted only by a later negative screen
     Given a 52-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 14 months ago
     And a positive opiate urine screen (LOINC 19295-5) 30 days ago
+    And a negative opiate urine screen (LOINC 19295-5) 28 days ago
     When the patient is assessed on 2026-03-01
     Then rule CONTRA-SCREEN-01 does not apply
 

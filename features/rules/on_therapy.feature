@@ -203,15 +203,13 @@ Feature: Follow-up of patients already taking low-dose naltrexone
     And a note says "not LDN"
     And the explanation cites rule THER-FULLDOSE-01
 
-  Scenario: Naltrexone without a recorded dose is followed up as LDN and the dose is asked for
+  Scenario: Naltrexone without a recorded dose is not assumed to be LDN; the dose is asked for
     Given a 55-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
     And an active naltrexone prescription (RxNorm 7243) started 16 weeks ago
     When the patient is assessed on 2026-03-01
-    Then the decision is on_therapy
-    And a note says "record the naltrexone daily dose"
-    And the explanation cites rule THER-LDN-02
-    And the explanation cites rule THER-DOSE-UNKNOWN-01
+    Then rule THER-LDN-01 does not apply
+    And the explanation cites rule CHECK-NTX-DOSE-01
 
   Scenario: Off naltrexone for a month: re-titrate if restarted
     Given a 55-year-old female patient

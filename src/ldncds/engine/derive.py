@@ -384,6 +384,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             "duration_days_min": dmin,
             "duration_days_max": dmax,
             "duration_basis": basis,
+            "days_since_recorded": _days_since_recorded(on, onset, recorded),
         },
         FactRef(
             fid,
@@ -396,10 +397,33 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     )
 
 
+def _days_since_recorded(on: date, onset: str | None, recorded: str | None) -> int | None:
+    """Days since the most recent date on the record (a status-less entry is as fresh as its last date)."""
+    days = [d for d in (_days(on, v, bound="latest") for v in (onset, recorded)) if d is not None]
+    return max(0, min(days)) if days else None
+
+
+def _identified(m: Medication, coded: list[str], text_sets: set[str], texts: list[str]) -> bool:
+    """Could the rules tell what this medication is?
+
+    A value-set match always identifies it. Beyond that only RxNorm counts: the medication value
+    sets are RxNorm lists, so an unrecognised RxNorm code is known not to be on them, while a SNOMED,
+    NDC or unknown-system code could be anything (an opioid among them) unless its name matches a
+    value set. A text-only entry is identified by its name (the text rules read it).
+    """
+    if coded or text_sets:
+        return True
+    if m.codes:
+        return any(canonical_system(c.system) == "RxNorm" for c in m.codes)
+    return bool(texts)
+
+
 def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: ValueSets) -> None:
-    if m.status == "entered-in-error":
-        return
+    # Entered-in-error entries are kept as facts (exposure entered_in_error) so that the rules can
+    # list an opioid that was judged not to block; no rule treats them as use.
     exposure = _EXPOSURE.get(m.status or "unknown", "unknown")
+    if m.status == "entered-in-error":
+        exposure = "entered_in_error"
     days_since_end = _days(on, m.end, bound="latest")
     if exposure == "ended" and days_since_end is not None and days_since_end < 0:
         exposure = "current"  # completed early on paper, but the supply runs past today
@@ -408,7 +432,6 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
     text_sets: set[str] = set()
     for t in texts:
         text_sets |= valuesets.of_text(t)
-    known_codes = [c for c in m.codes if canonical_system(c.system)]
     detail = f"{_code_label(m.codes) or 'text only'}; status {m.status or 'not recorded'}"
     if m.start:
         detail += f"; started {m.start}"
@@ -422,7 +445,7 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
             "id": fid,
             "value_sets": coded,
             "text_value_sets": sorted(text_sets),
-            "identified": bool(known_codes or texts),
+            "identified": _identified(m, coded, text_sets, texts),
             "exposure": exposure,
             "is_order": m.is_order,
             "days_since_start": _days(on, m.start, bound="latest"),
@@ -505,6 +528,8 @@ def _allergy(out: Derived, fid: str, a: Allergy, valuesets: ValueSets) -> None:
             "text_value_sets": sorted(text_sets),
             "active": a.clinical_status not in {"inactive", "resolved"},
             "verification": a.verification_status or "unknown",
+            "type": a.type or "unknown",
+            "criticality": a.criticality or "unknown",
         },
         FactRef(
             fid,
@@ -512,7 +537,8 @@ def _allergy(out: Derived, fid: str, a: Allergy, valuesets: ValueSets) -> None:
             a.source,
             _display(a.codes, a.text),
             None,
-            f"{_code_label(a.codes) or 'text only'}; {a.clinical_status or 'status not recorded'}",
+            f"{_code_label(a.codes) or 'text only'}; {a.clinical_status or 'status not recorded'}; "
+            f"{a.type or 'type not recorded'}; criticality {a.criticality or 'not recorded'}",
         ),
     )
 
@@ -532,7 +558,17 @@ def _observations(out: Derived, observations: list[Observation], on: date, value
         for vs in sets:
             if vs not in newest or days_since < newest[vs][0]:
                 newest[vs] = (days_since, fid)
+    negatives = [
+        (earliest(o.effective), set(sets))
+        for _fid, o, sets, usable, _d in rows
+        if usable and o.result == "negative" and o.effective and latest(o.effective) <= on
+    ]
     for fid, o, sets, usable, days_since in rows:
+        # Strictly later, judged on the conservative bounds of partial dates: a same-day negative
+        # does not lift a positive (their order within the day is unknown).
+        later_negative = bool(o.effective) and any(
+            day > latest(o.effective) and shared & set(sets) for day, shared in negatives
+        )
         value = o.result or (
             f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text
         )
@@ -546,6 +582,7 @@ def _observations(out: Derived, observations: list[Observation], on: date, value
                 "value_num": o.value_num,
                 "result": o.result,
                 "latest_in": sorted(vs for vs in sets if newest.get(vs, (0, ""))[1] == fid),
+                "later_negative": later_negative,
             },
             FactRef(
                 fid,

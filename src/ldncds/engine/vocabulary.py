@@ -38,6 +38,8 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "duration_days_min": "num",
         "duration_days_max": "num",
         "duration_basis": "str",
+        # Days since the record was last dated (recorded or onset): how recent a status-less entry is.
+        "days_since_recorded": "num",
     },
     "medication": {
         "value_sets": "set",
@@ -52,7 +54,14 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "trial_days": "num",
     },
     "procedure": {"value_sets": "set", "state": "str", "days_since": "num", "days_until": "num"},
-    "allergy": {"value_sets": "set", "text_value_sets": "set", "active": "bool", "verification": "str"},
+    "allergy": {
+        "value_sets": "set",
+        "text_value_sets": "set",
+        "active": "bool",
+        "verification": "str",
+        "type": "str",  # allergy | intolerance | unknown
+        "criticality": "str",  # low | high | unable-to-assess | unknown
+    },
     "observation": {
         "value_sets": "set",
         "usable": "bool",
@@ -60,6 +69,8 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "value_num": "num",
         "result": "str",
         "latest_in": "set",
+        # A usable negative result of the same test dated after this one (a positive screen is lifted).
+        "later_negative": "bool",
     },
     # Naltrexone already taken (one fact, only when there is a current or past course).
     "therapy": {
