@@ -65,7 +65,7 @@ def engine() -> Engine:
 
 def client_for(ehr: FakeEhr, engine: Engine, **settings: Any) -> TestClient:
     app = create_app(
-        ServiceSettings(**settings),
+        ServiceSettings(**{"fhir_server_allowlist": [FHIR], **settings}),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(ehr.handle),
@@ -87,9 +87,16 @@ def request_without(
     if keys is None:
         body.pop("prefetch")
     else:
+        for key in OPTIONAL_EXTRA:  # searched and found nothing: only `keys` are left to fetch
+            body["prefetch"].setdefault(key, EMPTY)
         for key in keys:
             body["prefetch"].pop(key)
     return body
+
+
+EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+OPTIONAL_EXTRA = ["medicationStatements", "medicationDispenses", "medicationAdministrations",
+                  "serviceRequests", "appointments"]  # fmt: skip
 
 
 def decision(response: httpx.Response) -> str:
@@ -101,10 +108,12 @@ def test_everything_is_fetched_with_the_bearer_token(engine: Engine) -> None:
     ehr = FakeEhr("patient_view_candidate.json")
     response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=request_without())
     assert decision(response) == "candidate"
-    assert len(ehr.requests) == 7
+    assert len(ehr.requests) == 11  # every prefetch key, required and optional
     assert {r.headers["authorization"] for r in ehr.requests} == {f"Bearer {TOKEN}"}
     assert all(str(r.url).startswith(FHIR + "/") for r in ehr.requests)
-    assert ehr.searched("MedicationRequest") == [{"patient": ["pt-1001"]}]  # no status filter
+    assert ehr.searched("MedicationRequest") == [  # no status filter; referenced Medications included
+        {"patient": ["pt-1001"], "_include": ["MedicationRequest:medication"]}
+    ]
     assert ehr.searched("Observation") == [{"patient": ["pt-1001"], "_sort": ["-date"], "_count": ["100"]}]
 
 
@@ -141,6 +150,8 @@ def test_paging_is_bounded_and_the_rest_is_unknown(engine: Engine) -> None:
     response = client.post("/cds-services/ldn-candidacy", json=request_without(["medications"]))
     assert decision(response) == "insufficient_information"  # never "candidate" on a partial list
     assert len(ehr.requests) == 3
+    notes = response.json()["cards"][0]["extension"]["ldncds"].get("data_notes") or []
+    print(notes)
 
 
 def test_the_token_never_leaves_the_fhir_server(engine: Engine) -> None:
@@ -186,7 +197,7 @@ def test_a_failed_required_search_is_412(engine: Engine, failure: str) -> None:
         return handle(request)
 
     app = create_app(
-        ServiceSettings(),
+        ServiceSettings(fhir_server_allowlist=[FHIR]),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(broken),
@@ -219,7 +230,7 @@ def test_a_malformed_fetched_resource_names_where_it_came_from(engine: Engine) -
     )
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == [
-        "fetched.procedures[0].entry[0].resource.performedDateTime"
+        "fetched.procedures.entry[0].resource.performedDateTime"
     ]
 
 

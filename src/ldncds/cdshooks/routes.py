@@ -34,11 +34,11 @@ from .models import (
     OrderSignRequest,
     PatientViewRequest,
 )
-from .prefetch import FhirFetcher, Gathered, gather
+from .prefetch import REQUIRED_KEYS, FetchLimits, FhirFetcher, Gathered, fhir_server_allowed, gather
 
 log = logging.getLogger("ldncds.cdshooks")
 
-REQUIRED_FOR_CANDIDACY = ["patient", "conditions", "medications"]
+REQUIRED_FOR_CANDIDACY = list(REQUIRED_KEYS)
 REQUIRED_FOR_ORDER_CHECK = ["medications"]
 _PORTAL_USERS = ("Patient/", "RelatedPerson/")
 _INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -143,18 +143,20 @@ def _note(request: Request, hook: str, hook_instance: str) -> None:
 
 async def _gather(request: Request, body: PatientViewRequest | OrderSignRequest) -> Gathered:
     context = body.context.model_dump()
+    settings = request.app.state.settings
     if body.fhirAuthorization is None or body.fhirServer is None:
         return await gather(body.prefetch, context, None)
-    transport = request.app.state.fhir_transport
-    settings = request.app.state.settings
-    async with httpx.AsyncClient(transport=transport) as client:
-        fetcher = FhirFetcher(
-            client,
-            body.fhirServer,
-            body.fhirAuthorization.access_token,
-            timeout=settings.fhir_timeout_seconds,
-            max_pages=getattr(settings, "fhir_max_pages", 10),
-        )
+    if not fhir_server_allowed(body.fhirServer, settings.fhir_server_allowlist):
+        log.warning("fhirServer not in the allow-list: nothing fetched")
+        return await gather(body.prefetch, context, None)
+    limits = FetchLimits(
+        timeout=settings.fhir_timeout_seconds,
+        deadline=settings.fhir_fetch_deadline_seconds,
+        max_bytes=settings.fhir_max_response_bytes,
+        max_pages=settings.fhir_max_pages,
+    )
+    async with httpx.AsyncClient(transport=request.app.state.fhir_transport) as client:
+        fetcher = FhirFetcher(client, body.fhirServer, body.fhirAuthorization.access_token, limits)
         return await gather(body.prefetch, context, fetcher)
 
 
@@ -181,8 +183,8 @@ def _map(gathered: Gathered, patient_id: str, required: list[str]) -> PatientFac
     facts = result.facts
     # A search answered with an error OperationOutcome leaves its section "not available".
     _require([k for k in required if k != "patient" and getattr(facts, k) is None])
-    if given.medications_incomplete and "medications" not in facts.incomplete:
-        facts = facts.model_copy(update={"incomplete": [*facts.incomplete, "medications"]})
+    if given.notes:  # optional keys absent or failed: named in the answer
+        facts = facts.model_copy(update={"notes": [*given.notes, *facts.notes]})
     if result.warnings:
         log.info("FHIR mapping warnings", extra={"fields": {"count": len(result.warnings)}})
     return facts
