@@ -7,11 +7,13 @@ stored assessment -> card. Validation errors are 400 naming the field; missing r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.api.errors import ApiError, OperationOutcome
@@ -24,6 +26,7 @@ from ldncds.store.interface import Caller
 from . import orders
 from .cards import decision_card, has_in_scope_condition
 from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
+from .drafts import read_drafts, unreadable_card
 from .models import (
     Card,
     CardsResponse,
@@ -54,7 +57,24 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": OperationOutcome, "description": text[s]} for s in statuses}
 
 
-router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)])
+class _FhirJsonRoute(APIRoute):
+    """Reads the old FHIR media type `application/json+fhir` as JSON (clients still send it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type == "application/json+fhir":
+                headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+                request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+                request = Request(request.scope, request.receive)
+            return await handler(request)
+
+        return route
+
+
+router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)], route_class=_FhirJsonRoute)
 
 
 def _cards(cards: list[Card], request: Request, service_id: str) -> JSONResponse:
@@ -202,15 +222,10 @@ async def _assess(
     return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
 
 
-def _draft_orders(body: OrderSignRequest, request: Request) -> list[orders.MedicationView]:
-    bundle = body.context.draftOrders.model_dump(exclude_unset=True)
-    try:
-        result = facts_from_resources(None, {"medications": bundle}, patient_id=body.context.patientId)
-    except FhirInputError as exc:
-        path = "context.draftOrders" + exc.path.removeprefix("medications")
-        raise ApiError(400, f"Unreadable draft order: {exc.message}", expression=path) from None
+def _draft_orders(body: OrderSignRequest, request: Request) -> tuple[list[orders.MedicationView], list[str]]:
+    drafts = read_drafts(body.context.draftOrders.model_dump(exclude_unset=True), body.context.patientId)
     valuesets = request.app.state.engine.ruleset.valuesets
-    return orders.medication_views(result.facts.medications or [], today_utc(), valuesets)
+    return orders.medication_views(drafts.medications, today_utc(), valuesets), drafts.unreadable
 
 
 async def _order_check(
@@ -219,11 +234,15 @@ async def _order_check(
     _note(request, body.hook, body.hookInstance)
     if body.context.userId.startswith(_PORTAL_USERS):
         return _cards([], request, service_id)
-    drafts = orders.selected(await run_in_threadpool(_draft_orders, body, request), selections)
+    views, unreadable = await run_in_threadpool(_draft_orders, body, request)
+    drafts = orders.selected(views, selections)
+    if selections is not None:
+        unreadable = [u for u in unreadable if u in selections]
+    not_checked = [unreadable_card(unreadable)] if unreadable else []
     naltrexone_orders = [d for d in drafts if d.is_naltrexone]
     opioid_orders = [d for d in drafts if d.is_opioid]
     if not naltrexone_orders and not opioid_orders:
-        return _cards([], request, service_id)  # nothing to check: the record is not even read
+        return _cards(not_checked, request, service_id)  # nothing to check: the record is not even read
     gathered = await _gather(request, body)
     facts = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
     engine = request.app.state.engine
@@ -238,4 +257,4 @@ async def _order_check(
         base_url=request.app.state.settings.public_base_url,
         ruleset_version=engine.version,
     )
-    return _cards(cards, request, service_id)
+    return _cards([*cards, *not_checked], request, service_id)
