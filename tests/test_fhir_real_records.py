@@ -314,3 +314,112 @@ def test_every_reader_resolves_a_versioned_patient_reference() -> None:
     result = facts_from_resources(None, {"conditions": [condition]}, patient_id="p1")  # CDS Hooks, API
     assert [c.source for c in result.facts.conditions or []] == ["Condition/c1"]
     assert not [w for w in result.warnings if "could not be checked" in w]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CDS Hooks: optional keys, failed keys, media type, draft orders as real clients send them
+
+OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+TRAMADOL = {
+    "resourceType": "MedicationRequest", "id": "mr-tram", "status": "active", "intent": "order",
+    "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                              "code": "10689", "display": "tramadol"}]},
+    "subject": {"reference": "Patient/pt-1001"}, "authoredOn": "2026-01-01",
+}  # fmt: skip
+
+
+def hook_body(name: str = "patient_view_candidate.json") -> dict[str, Any]:
+    return json.loads((HTTP / name).read_text())
+
+
+def decision_and_notes(client: TestClient, body: dict[str, Any], **kwargs: Any) -> tuple[str, list[Any]]:
+    response = client.post("/cds-services/ldn-candidacy", json=body, **kwargs)
+    assert response.status_code == 200, response.text
+    [card] = response.json()["cards"]
+    stored = client.get(f"/api/v1/assessments/{card['extension']['ldncds']['assessment_id']}").json()
+    return card["extension"]["ldncds"]["decision"], stored["assessment"].get("data_notes", [])
+
+
+def test_a_site_without_medication_statements_can_get_a_candidate(client: TestClient) -> None:
+    body = hook_body()
+    del body["prefetch"]["medicationStatements"]
+    decision, notes = decision_and_notes(client, body)
+    assert decision == "candidate"
+    assert {n["source"] for n in notes} >= {"prefetch.medicationStatements", "prefetch.medicationDispenses"}
+    assert all(n["severity"] == "caveat" for n in notes)
+
+
+def test_an_optional_key_answered_with_an_outcome_is_not_available_for_that_part_only(
+    client: TestClient,
+) -> None:
+    body = hook_body()
+    body["prefetch"]["medicationStatements"] = OUTCOME  # was: 412 naming prefetch.medications
+    decision, notes = decision_and_notes(client, body)
+    assert decision == "candidate"
+    assert any(n["source"] == "prefetch.medicationStatements" and "error" in n["reason"] for n in notes)
+
+
+def test_a_failed_allergy_search_still_lets_a_found_opioid_block(client: TestClient) -> None:
+    body = hook_body()
+    body["prefetch"]["medications"]["entry"].append({"resource": TRAMADOL})
+    body["prefetch"]["allergies"] = OUTCOME
+    decision, _ = decision_and_notes(client, body)
+    assert decision == "contraindicated"
+    del body["prefetch"]["medications"]["entry"][-1]  # nothing blocks: the allergy list is needed
+    response = client.post("/cds-services/ldn-candidacy", json=body)
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["expression"] == ["prefetch.allergies"]
+
+
+def test_a_dispense_in_its_own_prefetch_key_blocks(client: TestClient) -> None:
+    body = hook_body()
+    dispense = copy.deepcopy(case("dispense_oxycodone_er")["add"][0])
+    dispense["whenHandedOver"] = today_iso()
+    body["prefetch"]["medicationDispenses"] = {"resourceType": "Bundle", "type": "searchset",
+                                               "entry": [{"resource": dispense}]}  # fmt: skip
+    decision, _ = decision_and_notes(client, body)
+    assert decision == "contraindicated"
+
+
+def today_iso() -> str:
+    from ldncds.api.evaluation import today_utc
+
+    return today_utc().isoformat()
+
+
+def test_the_old_fhir_media_type_is_read_as_json(client: TestClient) -> None:
+    response = client.post(
+        "/cds-services/ldn-candidacy",
+        content=json.dumps(hook_body()),
+        headers={"content-type": "application/json+fhir"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"][0]["extension"]["ldncds"]["decision"] == "candidate"
+
+
+def _sandbox_draft(body: dict[str, Any]) -> dict[str, Any]:
+    """The draft as the CDS Hooks sandbox sends it: objects where R4 has lists, and no intent."""
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    draft.pop("intent", None)
+    draft["category"] = {"coding": [{"code": "outpatient"}]}
+    draft["reasonCode"] = {"text": "pain"}
+    return body
+
+
+def test_a_sandbox_shaped_draft_order_is_still_checked(client: TestClient) -> None:
+    body = _sandbox_draft(hook_body("order_sign_opioid_on_ldn.json"))
+    response = client.post("/cds-services/ldn-order-sign", json=body)
+    assert response.status_code == 200, response.text
+    [card] = response.json()["cards"]
+    assert card["indicator"] == "critical" and "oxycodone" in card["summary"]
+
+
+def test_a_draft_whose_medication_cannot_be_read_gets_a_card_saying_so(client: TestClient) -> None:
+    body = hook_body("order_sign_opioid_on_ldn.json")
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    draft["medicationCodeableConcept"] = {"coding": "oxycodone"}
+    response = client.post("/cds-services/ldn-order-sign", json=body)
+    assert response.status_code == 200, response.text
+    [card] = response.json()["cards"]
+    assert card["indicator"] == "warning" and "could not be checked" in card["summary"]
+    assert f"MedicationRequest/{draft['id']}" in card["detail"]

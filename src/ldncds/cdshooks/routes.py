@@ -17,10 +17,10 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.api.errors import ApiError, OperationOutcome
-from ldncds.api.evaluation import assess_and_record, today_utc
+from ldncds.api.evaluation import assess_and_record, run_engine, today_utc
 from ldncds.api.security import require_client
 from ldncds.engine import Assessment, PatientFacts
-from ldncds.fhir import FhirInputError, facts_from_resources
+from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
 from . import orders
@@ -43,6 +43,9 @@ log = logging.getLogger("ldncds.cdshooks")
 
 REQUIRED_FOR_CANDIDACY = list(REQUIRED_KEYS)
 REQUIRED_FOR_ORDER_CHECK = ["medications"]
+# Required lists an EHR may answer with an OperationOutcome while a hard stop found elsewhere still
+# decides (a found opioid blocks whatever the allergy list says). Patient and conditions decide scope.
+DEGRADABLE = ("medications", "allergies")
 _PORTAL_USERS = ("Patient/", "RelatedPerson/")
 _INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -99,10 +102,14 @@ async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
     if context.userId.startswith(_PORTAL_USERS):
         return _cards([], request, CANDIDACY)
     gathered = await _gather(request, body)
-    facts = await run_in_threadpool(_map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY)
+    facts, unavailable = await run_in_threadpool(
+        _map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY, DEGRADABLE
+    )
     ruleset = request.app.state.engine.ruleset
     if facts.deceased or not has_in_scope_condition(facts, ruleset.valuesets):
         return _cards([], request, CANDIDACY)
+    if unavailable and (await run_engine(request, facts, today_utc())).decision != "contraindicated":
+        _require(unavailable)  # only a hard stop found in the rest can be answered without them
     assessment = await _assess(request, body, facts, CANDIDACY)
     base = request.app.state.settings.public_base_url
     return _cards(
@@ -190,9 +197,17 @@ def _require(missing: list[str]) -> None:
         )
 
 
-def _map(gathered: Gathered, patient_id: str, required: list[str]) -> PatientFacts:
-    """Prefetch/fetched FHIR -> facts; 412 when a required key is missing or its search failed."""
-    _require(gathered.missing(required))
+def _map(
+    gathered: Gathered, patient_id: str, required: list[str], degradable: tuple[str, ...] = ()
+) -> tuple[PatientFacts, list[str]]:
+    """Prefetch/fetched FHIR -> facts, and the `degradable` required keys the EHR answered with an
+    error (the caller may still decide from the rest). 412 when any other required key is missing."""
+    failed = [  # answered with an OperationOutcome (not merely absent)
+        k
+        for k in gathered.missing(required)
+        if k in degradable and gathered.values.get(k, MISSING) is not MISSING
+    ]
+    _require([k for k in gathered.missing(required) if k not in failed])
     given = gathered.adapter_input()
     try:
         result = facts_from_resources(given.patient, given.sections, patient_id=patient_id)
@@ -202,12 +217,13 @@ def _map(gathered: Gathered, patient_id: str, required: list[str]) -> PatientFac
         ) from None
     facts = result.facts
     # A search answered with an error OperationOutcome leaves its section "not available".
-    _require([k for k in required if k != "patient" and getattr(facts, k) is None])
+    unavailable = [k for k in required if k != "patient" and getattr(facts, k) is None]
+    _require([k for k in unavailable if k not in degradable])
     if given.notes:  # optional keys absent or failed: named in the answer
         facts = facts.model_copy(update={"notes": [*given.notes, *facts.notes]})
     if result.warnings:
         log.info("FHIR mapping warnings", extra={"fields": {"count": len(result.warnings)}})
-    return facts
+    return facts, sorted(set(unavailable) | set(failed))
 
 
 async def _assess(
@@ -244,7 +260,7 @@ async def _order_check(
     if not naltrexone_orders and not opioid_orders:
         return _cards(not_checked, request, service_id)  # nothing to check: the record is not even read
     gathered = await _gather(request, body)
-    facts = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
+    facts, _ = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
     engine = request.app.state.engine
     record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
     # A naltrexone order is checked against every hard stop the rules find in the record.
