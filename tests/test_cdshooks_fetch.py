@@ -226,16 +226,17 @@ def test_without_fhir_authorization_nothing_is_fetched(engine: Engine) -> None:
     assert response.status_code == 412 and ehr.requests == []
 
 
-def test_a_malformed_fetched_resource_names_where_it_came_from(engine: Engine) -> None:
+def test_a_malformed_fetched_resource_is_named_with_where_it_came_from(engine: Engine) -> None:
     ehr = FakeEhr("patient_view_candidate.json")
     ehr.resources["Procedure"]["entry"][0]["resource"]["performedDateTime"] = "soon"
-    response = client_for(ehr, engine).post(
-        "/cds-services/ldn-candidacy", json=request_without(["procedures"])
-    )
-    assert response.status_code == 400
-    assert response.json()["issue"][0]["expression"] == [
-        "fetched.procedures.entry[0].resource.performedDateTime"
-    ]
+    client = client_for(ehr, engine)
+    response = client.post("/cds-services/ldn-candidacy", json=request_without(["procedures"]))
+    assert decision(response) == "insufficient_information"  # physical therapy: unknown, not "none"
+    assigned = response.json()["cards"][0]["extension"]["ldncds"]["assessment_id"]
+    notes = client.get(f"/api/v1/assessments/{assigned}").json()["assessment"]["data_notes"]
+    [note] = [n for n in notes if n["severity"] == "unreadable"]
+    assert (note["source"], note["section"]) == ("Procedure/proc-pt", "procedures")
+    assert "performedDateTime" in note["reason"] and "soon" not in note["reason"]
 
 
 FAILED_SEARCH = {"resourceType": "Bundle", "type": "searchset", "entry": [

@@ -172,12 +172,14 @@ def test_filters_are_not_trusted_a_refuted_condition_is_ignored(client: TestClie
     assert cards_of(hook(client, "ldn-candidacy", body)) == []
 
 
-def test_a_malformed_resource_is_a_400_naming_its_path(client: TestClient) -> None:
+def test_a_malformed_resource_is_named_and_its_list_incomplete(client: TestClient) -> None:
     body = load("patient_view_candidate.json")
     body["prefetch"]["medications"]["entry"][1]["resource"]["authoredOn"] = "last tuesday"
-    response = hook(client, "ldn-candidacy", body)
-    assert response.status_code == 400
-    assert response.json()["issue"][0]["expression"] == ["prefetch.medications.entry[1].resource.authoredOn"]
+    [card] = cards_of(hook(client, "ldn-candidacy", body))  # the rest is still read: never a candidate
+    assert card["extension"]["ldncds"]["decision"] == "insufficient_information"
+    stored = client.get(f"/api/v1/assessments/{card['extension']['ldncds']['assessment_id']}").json()
+    [note] = [n for n in stored["assessment"]["data_notes"] if n["severity"] == "unreadable"]
+    assert note["source"] == "MedicationRequest/mr-duloxetine" and "authoredOn" in note["reason"]
 
 
 def test_a_patient_that_is_not_the_context_patient_is_refused(client: TestClient) -> None:

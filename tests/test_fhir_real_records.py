@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from ldncds.api.app import create_app
 from ldncds.engine import Engine
-from ldncds.fhir import facts_from_bundle, facts_from_resources
+from ldncds.fhir import FhirInputError, facts_from_bundle, facts_from_resources
 from ldncds.fhir.references import parse_reference, reference_id
 from ldncds.screening.bulk import patient_key
 from ldncds.settings import Settings
@@ -423,3 +423,26 @@ def test_a_draft_whose_medication_cannot_be_read_gets_a_card_saying_so(client: T
     [card] = response.json()["cards"]
     assert card["indicator"] == "warning" and "could not be checked" in card["summary"]
     assert f"MedicationRequest/{draft['id']}" in card["detail"]
+
+
+def test_an_invalid_record_is_named_and_the_rest_still_decides(client: TestClient) -> None:
+    bundle = chart_with("duplicate_id_active_tramadol")
+    bundle["entry"][1]["resource"]["onsetDateTime"] = "2021-06-01T10:00:00"  # dateTime without a zone
+    response = client.post("/api/v1/assessments?evaluation_date=2026-03-01", json=bundle)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["decision"] == "contraindicated"  # the active tramadol still blocks
+    [note] = [n for n in body["data_notes"] if n["severity"] == "unreadable"]
+    assert (note["source"], note["section"]) == ("Condition/cond-fm", "conditions")
+    assert "onsetDateTime" in note["reason"] and "2021" not in note["reason"]
+    strict = pytest.raises(FhirInputError)
+    with strict:
+        facts_from_bundle(bundle)  # the library default stays strict (screening reports file and line)
+
+
+def test_an_invalid_record_alone_never_leaves_a_candidate(client: TestClient) -> None:
+    bundle = chart_with(None)
+    bundle["entry"][2]["resource"]["status"] = {"not": "a code"}  # the naproxen order
+    body = client.post("/api/v1/assessments?evaluation_date=2026-03-01", json=bundle).json()
+    assert body["decision"] == "insufficient_information"
+    assert [n["source"] for n in body["data_notes"]] == ["MedicationRequest/mr-naproxen"]

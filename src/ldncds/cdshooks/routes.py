@@ -210,7 +210,9 @@ def _map(
     _require([k for k in gathered.missing(required) if k not in failed])
     given = gathered.adapter_input()
     try:
-        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id)
+        # Not strict: an invalid record is named (unreadable) and its section incomplete, so the
+        # hard stops found in the rest still reach the clinician; never a candidate on partial data.
+        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id, strict=False)
     except FhirInputError as exc:
         raise ApiError(
             400, f"Unreadable FHIR data: {exc.message}", expression=given.locate(exc.path)

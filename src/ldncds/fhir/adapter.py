@@ -92,11 +92,17 @@ class _Section:
 
 
 class _Log(list[str]):
-    """Mapping warnings (plain lines, for logs and tests) plus the DataNotes the caller is shown."""
+    """Mapping warnings (plain lines, for logs and tests) plus the DataNotes the caller is shown.
 
-    def __init__(self) -> None:
+    `strict`: a record that fails FHIR validation raises FhirInputError (the caller answers 4xx or,
+    like screening, drops it by file and line). Not strict: it becomes an "unreadable" DataNote and
+    its section is incomplete, so one bad record never costs the whole answer.
+    """
+
+    def __init__(self, *, strict: bool = True) -> None:
         super().__init__()
         self.notes: list[DataNote] = []
+        self.strict = strict
 
     def note(self, source: str, section: str | None, reason: str, severity: str = "caveat") -> None:
         self.append(f"{source}: {reason}")
@@ -125,12 +131,13 @@ def facts_from_resources(
     *,
     patient_id: str | None = None,
     path_prefix: str = "",
+    strict: bool = True,
 ) -> MappingResult:
     """Map a Patient plus prefetch-style sections (Bundle, list, single resource, None or MISSING)."""
     unknown = set(sections) - set(SECTION_TYPES)
     if unknown:
         raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {list(SECTION_TYPES)}")
-    warnings: list[str] = _Log()
+    warnings: list[str] = _Log(strict=strict)
     patients: list[_Item] = []
     if patient is not None:
         holder = _Section()
@@ -145,19 +152,21 @@ def facts_from_resources(
     return _run(patients, built, patient_id, warnings)
 
 
-def facts_from_bundle(bundle: dict[str, Any], *, patient_id: str | None = None) -> MappingResult:
+def facts_from_bundle(
+    bundle: dict[str, Any], *, patient_id: str | None = None, strict: bool = True
+) -> MappingResult:
     """Map a Bundle taken as the complete record: a type with no entries means "none" ([])."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise FhirInputError("resourceType", "expected a Bundle")
-    warnings: list[str] = _Log()
+    warnings: list[str] = _Log(strict=strict)
     whole = _Section()
     _add_bundle(whole, bundle, "", "bundle", warnings)
     return _from_whole_record(whole, patient_id, warnings)
 
 
-def facts_from_ndjson_group(resources: list[dict[str, Any]]) -> MappingResult:
+def facts_from_ndjson_group(resources: list[dict[str, Any]], *, strict: bool = True) -> MappingResult:
     """Map all resources of one patient from a bulk export (the whole record: absent types -> [])."""
-    warnings: list[str] = _Log()
+    warnings: list[str] = _Log(strict=strict)
     whole = _Section()
     for i, resource in enumerate(resources):
         _add_value(whole, resource, f"[{i}]", "export", warnings)
@@ -516,6 +525,20 @@ def _dispense_ends(pairs: list[tuple[_Item, Any]], ctx: MapContext) -> dict[str,
     return ends
 
 
+def _read(item: _Item, section: _Section, name: str, warnings: list[str]) -> Any:
+    """The validated model, or (not strict) None with an "unreadable" note and the section incomplete."""
+    try:
+        return _validate(item)
+    except FhirInputError as exc:
+        if getattr(warnings, "strict", True):
+            raise
+        section.incomplete = True
+        where = exc.path.removeprefix(item.path).lstrip(".") or "resource"
+        reason = f"could not be read (invalid FHIR at {where}: {exc.message.split(': ', 1)[-1]})"
+        _note(warnings, _label(item.raw), name, reason, "unreadable")
+        return None
+
+
 def _split(
     sections: dict[SectionName, _Section | None], warnings: list[str]
 ) -> tuple[dict[SectionName, list[tuple[_Item, Any]]], list[tuple[_Item, Any]]]:
@@ -535,10 +558,12 @@ def _split(
                 section.incomplete = True
                 reason = "carries a modifierExtension that changes its meaning; not read"
                 _note(warnings, _label(item.raw), name, reason, "unreadable")
-            elif rtype == "Medication":
-                medications.append((item, _validate(item)))
-            elif rtype in SECTION_TYPES[name]:
-                usable[name].append((item, _validate(item)))
+            elif rtype == "Medication" and (model := _read(item, section, name, warnings)) is not None:
+                medications.append((item, model))
+            elif rtype in SECTION_TYPES[name] and (model := _read(item, section, name, warnings)) is not None:
+                usable[name].append((item, model))
+            elif rtype == "Medication" or rtype in SECTION_TYPES[name]:
+                continue  # unreadable: already named
             else:
                 ignored[rtype] += 1
         if ignored:
@@ -546,6 +571,21 @@ def _split(
         for rtype, count in sorted(ignored.items()):
             _note(warnings, rtype, name, f"{count} {rtype} record(s) in the {name} section not read")
     return usable, medications
+
+
+def _map_section(
+    name: str, pairs: list[tuple[_Item, Any]], section: _Section | None, ctx: MapContext, warnings: list[str]
+) -> list[Any]:
+    out: list[Any] = []
+    for item, model in pairs:
+        try:
+            out += _map_item(item, model, ctx)
+        except FhirInputError as exc:
+            if getattr(warnings, "strict", True) or section is None:
+                raise
+            section.incomplete = True
+            _note(warnings, _label(item.raw), name, exc.message.split(": ", 1)[-1], "unreadable")
+    return out
 
 
 def _run(
@@ -567,7 +607,7 @@ def _run(
     mapped: dict[str, list[Any] | None] = {}
     for name in SECTION_TYPES:
         pairs = owned.get(name)
-        mapped[name] = None if pairs is None else [f for item, m in pairs for f in _map_item(item, m, ctx)]
+        mapped[name] = None if pairs is None else _map_section(name, pairs, sections[name], ctx, warnings)
     incomplete = [n for n, s in sections.items() if n in usable and s is not None and s.incomplete]
     deceased = patient is not None and (bool(patient.deceasedBoolean) or patient.deceasedDateTime is not None)
     facts = PatientFacts(
