@@ -501,12 +501,17 @@ def _map_item(item: _Item, model: Any, ctx: MapContext) -> list[Any]:
         raise FhirInputError(item.path, f"{_label(item.raw)}: value cannot be used ({loc})") from None
 
 
-def _has_modifier(value: Any) -> bool:
+def _has_modifier(resource: dict[str, Any]) -> bool:
     """A `modifierExtension` anywhere in the resource (resource level or any backbone element)."""
-    if isinstance(value, dict):
-        return bool(value.get("modifierExtension")) or any(_has_modifier(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_modifier(v) for v in value)
+    stack: list[Any] = [resource]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if value.get("modifierExtension"):
+                return True
+            stack.extend(v for v in value.values() if isinstance(v, dict | list))
+        else:
+            stack.extend(v for v in value if isinstance(v, dict | list))
     return False
 
 
