@@ -415,3 +415,17 @@ def test_a_referenced_medication_is_read_from_the_server(engine: Engine) -> None
     response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
     assert decision(response) == "contraindicated"
     assert [r.url.path for r in ehr.requests] == ["/fhir/r4/Medication/med-77"]
+
+
+def test_a_medication_on_another_server_is_not_read_from_this_one(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_contraindicated_tramadol.json")
+    meds = copy.deepcopy(ehr.resources["MedicationRequest"])
+    tramadol = meds["entry"][-1]["resource"]
+    tramadol.pop("medicationCodeableConcept")
+    tramadol["medicationReference"] = {"reference": "https://other.example/fhir/Medication/med-77"}
+    ehr.resources["Medication/med-77"] = {"resourceType": "Medication", "id": "med-77", "code": {"text": "x"}}
+    body = request_without([], fixture="patient_view_contraindicated_tramadol.json")
+    body["prefetch"]["medications"] = meds
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert decision(response) == "insufficient_information"  # an unidentified active medication
+    assert ehr.requests == []

@@ -259,6 +259,12 @@ class FhirFetcher:
         parsed = json.loads(bytes(body))
         return response.status_code, parsed if isinstance(parsed, dict) else MISSING
 
+    def serves(self, reference: Any) -> bool:
+        """A literal reference this server can resolve: relative, or an absolute URL on this server."""
+        if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
+            return False
+        return "://" not in reference or reference.startswith(self._base)
+
     def _next_url(self, bundle: dict[str, Any]) -> str | None:
         for link in bundle.get("link") or []:
             if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
@@ -425,8 +431,9 @@ async def _resolve_medications(out: Gathered, fetcher: FhirFetcher) -> None:
             if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
                 have.add(resource["id"])
             ref = resource.get("medicationReference")
-            mid = reference_id(ref.get("reference") if isinstance(ref, dict) else None, "Medication")
-            if mid and not str(ref.get("reference", "")).startswith("urn:") and mid not in wanted:
+            reference = ref.get("reference") if isinstance(ref, dict) else None
+            mid = reference_id(reference, "Medication") if fetcher.serves(reference) else None
+            if mid and mid not in wanted:
                 wanted.append(mid)
     wanted = [m for m in wanted if m not in have][:_MAX_MEDICATION_READS]
     if not wanted:

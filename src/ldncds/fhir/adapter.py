@@ -259,7 +259,7 @@ def _matches(entries: list[Any]) -> int:
         if isinstance(entry, dict)
         and isinstance(entry.get("resource"), dict)
         and entry["resource"].get("resourceType") != "OperationOutcome"
-        and (entry.get("search") or {}).get("mode", "match") == "match"
+        and (entry["search"] if isinstance(entry.get("search"), dict) else {}).get("mode", "match") == "match"
     )
 
 
