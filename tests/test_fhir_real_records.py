@@ -446,3 +446,40 @@ def test_an_invalid_record_alone_never_leaves_a_candidate(client: TestClient) ->
     body = client.post("/api/v1/assessments?evaluation_date=2026-03-01", json=bundle).json()
     assert body["decision"] == "insufficient_information"
     assert [n["source"] for n in body["data_notes"]] == ["MedicationRequest/mr-naproxen"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# `ldncds screen` and `rules impact` read a bulk export with the same reader
+
+
+def _export(folder: Path, name: str) -> Path:
+    """The case as a bulk export (Type.000.ndjson per resource type); references as versioned URLs."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for entry in chart_with(name)["entry"]:
+        resource = copy.deepcopy(entry["resource"])
+        for field in ("subject", "patient"):
+            if field in resource:
+                resource[field] = {"reference": "https://ehr.example.org/fhir/Patient/pt-1001/_history/3"}
+        by_type.setdefault(resource["resourceType"], []).append(resource)
+    for rtype, resources in by_type.items():
+        lines = "".join(json.dumps(r) + "\n" for r in resources)
+        (folder / f"{rtype}.000.ndjson").write_text(lines)
+    return folder
+
+
+@pytest.mark.parametrize("name", ["dispense_oxycodone_er", "administration_iv_hydromorphone"])
+def test_screen_and_rules_impact_read_dispenses_and_administrations(tmp_path: Path, name: str) -> None:
+    from datetime import date
+
+    from ldncds.screening import ScreenOptions, screen_export
+    from ldncds.store.impact import export_population
+
+    folder = _export(tmp_path, name)
+    rows: list[Any] = []
+    options = ScreenOptions(evaluation_date=date(2026, 3, 1))
+    screen_export(folder, options, rows.append, lambda bad: pytest.fail(str(bad)))
+    assert [(row.patient, row.decision) for row in rows] == [("pt-1001", "contraindicated")]
+    [subject] = list(export_population(folder, date(2026, 3, 1)))
+    assert subject.facts is not None
+    records = {m.record for m in subject.facts.medications or []}
+    assert records >= {"request", "dispense" if "dispense" in name else "administration"}
