@@ -9,7 +9,7 @@ Feature: CDS Hooks contract of the low-dose naltrexone service
   Scenario: The EHR discovers the services and the data they need
     When the EHR asks which services are offered
     Then ldn-candidacy is offered on patient-view, ldn-order-select on order-select and ldn-order-sign on order-sign
-    And ldn-candidacy asks for Patient, Condition, MedicationRequest, MedicationStatement, Procedure, AllergyIntolerance and Observation
+    And ldn-candidacy asks for Patient, Condition, MedicationRequest, MedicationStatement, MedicationDispense, MedicationAdministration, Procedure, ServiceRequest, Appointment, AllergyIntolerance and Observation
     And the medication searches have no status filter, so recently stopped opioids are seen
 
   Scenario: A patient who meets every criterion gets an information card with a suggestion
@@ -46,10 +46,9 @@ Feature: CDS Hooks contract of the low-dose naltrexone service
     When the EHR opens the chart of a patient with fibromyalgia but sends no conditions and no FHIR access
     Then the service answers 412 naming prefetch.conditions
 
-  Scenario: A list that was not sent is unknown, never empty
+  Scenario: A required list that was not sent is unknown, never empty
     When the EHR opens the chart of a patient with fibromyalgia but sends no allergy list
-    Then one info card says "Insufficient information"
-    And the card says the allergy list is missing
+    Then the service answers 412 naming prefetch.allergies
 
   Scenario: Signing an opioid order for a patient on low-dose naltrexone
     When the clinician signs an oxycodone order for a patient taking naltrexone 4.5 mg a day

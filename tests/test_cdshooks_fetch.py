@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ldncds.api.app import ServiceSettings, create_app
+from ldncds.cdshooks.prefetch import fhir_server_allowed
 from ldncds.engine import Engine
 from ldncds.store import open_store
 
@@ -65,7 +69,7 @@ def engine() -> Engine:
 
 def client_for(ehr: FakeEhr, engine: Engine, **settings: Any) -> TestClient:
     app = create_app(
-        ServiceSettings(**settings),
+        ServiceSettings(**{"fhir_server_allowlist": [FHIR], **settings}),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(ehr.handle),
@@ -87,9 +91,16 @@ def request_without(
     if keys is None:
         body.pop("prefetch")
     else:
+        for key in OPTIONAL_EXTRA:  # searched and found nothing: only `keys` are left to fetch
+            body["prefetch"].setdefault(key, EMPTY)
         for key in keys:
             body["prefetch"].pop(key)
     return body
+
+
+EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+OPTIONAL_EXTRA = ["medicationStatements", "medicationDispenses", "medicationAdministrations",
+                  "serviceRequests", "appointments"]  # fmt: skip
 
 
 def decision(response: httpx.Response) -> str:
@@ -101,10 +112,12 @@ def test_everything_is_fetched_with_the_bearer_token(engine: Engine) -> None:
     ehr = FakeEhr("patient_view_candidate.json")
     response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=request_without())
     assert decision(response) == "candidate"
-    assert len(ehr.requests) == 7
+    assert len(ehr.requests) == 11  # every prefetch key, required and optional
     assert {r.headers["authorization"] for r in ehr.requests} == {f"Bearer {TOKEN}"}
     assert all(str(r.url).startswith(FHIR + "/") for r in ehr.requests)
-    assert ehr.searched("MedicationRequest") == [{"patient": ["pt-1001"]}]  # no status filter
+    assert ehr.searched("MedicationRequest") == [  # no status filter; referenced Medications included
+        {"patient": ["pt-1001"], "_include": ["MedicationRequest:medication"]}
+    ]
     assert ehr.searched("Observation") == [{"patient": ["pt-1001"], "_sort": ["-date"], "_count": ["100"]}]
 
 
@@ -141,6 +154,8 @@ def test_paging_is_bounded_and_the_rest_is_unknown(engine: Engine) -> None:
     response = client.post("/cds-services/ldn-candidacy", json=request_without(["medications"]))
     assert decision(response) == "insufficient_information"  # never "candidate" on a partial list
     assert len(ehr.requests) == 3
+    notes = response.json()["cards"][0]["extension"]["ldncds"].get("data_notes") or []
+    print(notes)
 
 
 def test_the_token_never_leaves_the_fhir_server(engine: Engine) -> None:
@@ -186,7 +201,7 @@ def test_a_failed_required_search_is_412(engine: Engine, failure: str) -> None:
         return handle(request)
 
     app = create_app(
-        ServiceSettings(),
+        ServiceSettings(fhir_server_allowlist=[FHIR]),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(broken),
@@ -211,16 +226,17 @@ def test_without_fhir_authorization_nothing_is_fetched(engine: Engine) -> None:
     assert response.status_code == 412 and ehr.requests == []
 
 
-def test_a_malformed_fetched_resource_names_where_it_came_from(engine: Engine) -> None:
+def test_a_malformed_fetched_resource_is_named_with_where_it_came_from(engine: Engine) -> None:
     ehr = FakeEhr("patient_view_candidate.json")
     ehr.resources["Procedure"]["entry"][0]["resource"]["performedDateTime"] = "soon"
-    response = client_for(ehr, engine).post(
-        "/cds-services/ldn-candidacy", json=request_without(["procedures"])
-    )
-    assert response.status_code == 400
-    assert response.json()["issue"][0]["expression"] == [
-        "fetched.procedures[0].entry[0].resource.performedDateTime"
-    ]
+    client = client_for(ehr, engine)
+    response = client.post("/cds-services/ldn-candidacy", json=request_without(["procedures"]))
+    assert decision(response) == "insufficient_information"  # physical therapy: unknown, not "none"
+    assigned = response.json()["cards"][0]["extension"]["ldncds"]["assessment_id"]
+    notes = client.get(f"/api/v1/assessments/{assigned}").json()["assessment"]["data_notes"]
+    [note] = [n for n in notes if n["severity"] == "unreadable"]
+    assert (note["source"], note["section"]) == ("Procedure/proc-pt", "procedures")
+    assert "performedDateTime" in note["reason"] and "soon" not in note["reason"]
 
 
 FAILED_SEARCH = {"resourceType": "Bundle", "type": "searchset", "entry": [
@@ -244,3 +260,172 @@ def test_a_failed_prefetch_without_fhir_access_is_412(engine: Engine) -> None:
     response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
     assert response.status_code == 412
     assert response.json()["issue"][0]["expression"] == ["prefetch.conditions"]
+
+
+# ---------------------------------------------------------------------------------------------- limits
+
+
+def _conditions_stream(chunks: Any, headers: dict[str, str] | None = None) -> Any:
+    """A FakeEhr handler whose Condition search answers with the given (lazy) body."""
+
+    def wrap(ehr: FakeEhr) -> Any:
+        def handle(request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/Condition"):
+                ehr.requests.append(request)
+                return httpx.Response(200, content=chunks, headers=headers or {})
+            return ehr.handle(request)
+
+        return handle
+
+    return wrap
+
+
+def _app(handler: Any, engine: Engine, **settings: Any) -> TestClient:
+    app = create_app(
+        ServiceSettings(**{"fhir_server_allowlist": [FHIR], **settings}),
+        engine=engine,
+        store=open_store("sqlite://"),
+        fhir_transport=httpx.MockTransport(handler),
+    )
+    return TestClient(app)
+
+
+def test_a_200_mb_fhir_response_is_refused_with_bounded_memory(engine: Engine) -> None:
+    sent = []
+
+    async def huge() -> Any:  # 200 MB, made lazily: only what the service reads is ever built
+        yield b'{"resourceType": "Bundle", "entry": ['
+        for _ in range(200):
+            sent.append(1)
+            yield b" " * 1_000_000
+
+    ehr = FakeEhr("patient_view_candidate.json")
+    client = _app(_conditions_stream(huge())(ehr), engine, fhir_max_response_bytes=2_000_000)
+    tracemalloc.start()
+    response = client.post("/cds-services/ldn-candidacy", json=request_without(["conditions"]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 412  # conditions are required and could not be had
+    assert response.json()["issue"][0]["expression"] == ["prefetch.conditions"]
+    assert len(sent) <= 4 and peak < 30_000_000  # stopped after ~2 MB, not 200 MB
+
+
+def test_a_declared_oversize_response_is_not_read(engine: Engine) -> None:
+    async def never() -> Any:
+        raise AssertionError("the body must not be read")
+        yield b""
+
+    ehr = FakeEhr("patient_view_candidate.json")
+    handler = _conditions_stream(never(), {"content-length": str(200_000_000)})(ehr)
+    response = _app(handler, engine).post("/cds-services/ldn-candidacy", json=request_without(["conditions"]))
+    assert response.status_code == 412
+
+
+def test_a_slow_drip_fhir_server_ends_at_the_total_deadline(engine: Engine) -> None:
+    async def drip() -> Any:  # one byte every 0.2 s: 1,000 s in all, never a read timeout
+        for _ in range(5000):
+            yield b" "
+            await asyncio.sleep(0.2)
+
+    ehr = FakeEhr("patient_view_candidate.json")
+    client = _app(_conditions_stream(drip())(ehr), engine, fhir_fetch_deadline_seconds=1.0)
+    started = time.monotonic()
+    response = client.post("/cds-services/ldn-candidacy", json=request_without(["conditions"]))
+    assert response.status_code == 412
+    assert time.monotonic() - started < 30  # bounded by the deadline, not by the server
+
+
+@pytest.mark.parametrize(
+    ("server", "allowlist", "allowed"),
+    [
+        ("http://127.0.0.1:8080/fhir", [], False),
+        ("http://127.0.0.1:8080/fhir", ["*"], False),
+        ("http://localhost/fhir", ["*"], False),
+        ("http://169.254.169.254/latest", ["*"], False),
+        ("https://10.0.0.5/fhir", ["*"], False),
+        ("https://[::1]/fhir", ["*"], False),
+        ("http://127.0.0.1:8080/fhir", ["http://127.0.0.1:8080/fhir"], True),
+        ("https://ehr.example.org/fhir/r4", ["*"], True),
+        ("http://ehr.example.org/fhir/r4", ["*"], False),  # '*' is https only
+        ("https://ehr.example.org/fhir/r4", ["https://ehr.example.org/fhir"], True),
+        ("https://ehr.example.org.evil.example/fhir", ["https://ehr.example.org"], False),
+        ("https://ehr.example.org/fhir-other", ["https://ehr.example.org/fhir"], False),
+    ],
+)
+def test_the_fhir_server_allow_list(server: str, allowlist: list[str], allowed: bool) -> None:
+    assert fhir_server_allowed(server, allowlist) is allowed
+
+
+def test_a_loopback_fhir_server_not_in_the_allow_list_is_never_called(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    body = request_without(["conditions"])
+    body["fhirServer"] = "http://127.0.0.1:8080/fhir"
+    response = _app(ehr.handle, engine, fhir_server_allowlist=["*"]).post(
+        "/cds-services/ldn-candidacy", json=body
+    )
+    assert response.status_code == 412 and ehr.requests == []
+
+
+def test_without_an_allow_list_nothing_is_fetched(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_candidate.json")
+    client = _app(ehr.handle, engine, fhir_server_allowlist=[])
+    response = client.post("/cds-services/ldn-candidacy", json=request_without(["conditions"]))
+    assert response.status_code == 412 and ehr.requests == []
+
+
+def test_a_paged_prefetch_is_completed_from_the_server_with_the_token(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_contraindicated_tramadol.json")
+    meds = ehr.resources["MedicationRequest"]
+    ehr.pages["page-2"] = dict(copy.deepcopy(meds), entry=meds["entry"][2:])  # the tramadol is on page 2
+    body = request_without([], fixture="patient_view_contraindicated_tramadol.json")
+    body["prefetch"]["medications"] = dict(
+        copy.deepcopy(meds), entry=meds["entry"][:2], link=[{"relation": "next", "url": f"{FHIR}/page-2"}]
+    )
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert decision(response) == "contraindicated"
+    assert [r.url.path for r in ehr.requests] == ["/fhir/r4/page-2"]
+
+
+def test_a_long_chart_is_read_to_its_last_page(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_contraindicated_tramadol.json")
+    meds = ehr.resources["MedicationRequest"]
+    *others, tramadol = meds["entry"]
+    pages = 30  # more than the old limit of 10 pages
+    ehr.resources["MedicationRequest"] = dict(
+        meds, entry=others, link=[{"relation": "next", "url": f"{FHIR}/p1"}]
+    )
+    for i in range(1, pages):
+        link = [{"relation": "next", "url": f"{FHIR}/p{i + 1}"}] if i < pages - 1 else []
+        ehr.pages[f"p{i}"] = dict(meds, entry=[tramadol] if i == pages - 1 else [], link=link)
+    response = client_for(ehr, engine).post(
+        "/cds-services/ldn-candidacy", json=request_without(["medications"])
+    )
+    assert decision(response) == "contraindicated"
+
+
+def test_a_referenced_medication_is_read_from_the_server(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_contraindicated_tramadol.json")
+    meds = copy.deepcopy(ehr.resources["MedicationRequest"])
+    tramadol = meds["entry"][-1]["resource"]
+    ehr.resources["Medication/med-77"] = {"resourceType": "Medication", "id": "med-77",
+                                          "code": tramadol.pop("medicationCodeableConcept")}  # fmt: skip
+    tramadol["medicationReference"] = {"reference": "Medication/med-77"}
+    body = request_without([], fixture="patient_view_contraindicated_tramadol.json")
+    body["prefetch"]["medications"] = meds
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert decision(response) == "contraindicated"
+    assert [r.url.path for r in ehr.requests] == ["/fhir/r4/Medication/med-77"]
+
+
+def test_a_medication_on_another_server_is_not_read_from_this_one(engine: Engine) -> None:
+    ehr = FakeEhr("patient_view_contraindicated_tramadol.json")
+    meds = copy.deepcopy(ehr.resources["MedicationRequest"])
+    tramadol = meds["entry"][-1]["resource"]
+    tramadol.pop("medicationCodeableConcept")
+    tramadol["medicationReference"] = {"reference": "https://other.example/fhir/Medication/med-77"}
+    ehr.resources["Medication/med-77"] = {"resourceType": "Medication", "id": "med-77", "code": {"text": "x"}}
+    body = request_without([], fixture="patient_view_contraindicated_tramadol.json")
+    body["prefetch"]["medications"] = meds
+    response = client_for(ehr, engine).post("/cds-services/ldn-candidacy", json=body)
+    assert decision(response) == "insufficient_information"  # an unidentified active medication
+    assert ehr.requests == []

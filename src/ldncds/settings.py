@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     fhir_timeout_seconds: float = 5.0
     log_level: str = "INFO"
 
+    # --- FHIR fetching (issue 12/13)
+    fhir_server_allowlist: list[str] = Field(
+        default_factory=list,
+        description="FHIR base URLs (prefixes) the service may fetch from with a hook's token. Empty: "
+        "never fetch (prefetch only). '*' allows any https server except loopback, link-local and "
+        "private addresses, which are fetched from only when listed explicitly.",
+    )
+    fhir_fetch_deadline_seconds: float = Field(
+        default=10.0, gt=0, description="Total time for all FHIR fetches of one request (pages included)."
+    )
+    fhir_max_response_bytes: int = Field(
+        default=20_000_000, ge=1024, description="Largest FHIR response read; a larger one is refused."
+    )
+    fhir_max_pages: int = Field(default=50, ge=1, description="Search pages followed per prefetch key.")
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ldncds.db').resolve()}"

@@ -45,7 +45,6 @@ class ServiceSettings(Settings):
     engine_timeout_seconds: float = Field(
         default=30.0, gt=0, description="An evaluation taking longer is stopped."
     )
-    fhir_max_pages: int = Field(default=10, ge=1, description="Search pages followed per prefetch key.")
 
 
 def create_app(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -89,7 +90,8 @@ async def create_assessment(
     """Assess one patient; the assessment is stored (and gets its id) before the answer is sent."""
     if isinstance(body, FhirBundle):
         try:
-            facts = (await run_in_threadpool(facts_from_bundle, await request.json())).facts
+            bundle = await request.json()  # not strict: an invalid record is named, its section incomplete
+            facts = (await run_in_threadpool(partial(facts_from_bundle, bundle, strict=False))).facts
         except FhirInputError as exc:
             raise ApiError(
                 400, f"Unreadable FHIR data: {exc.message}", expression=exc.path or "body"

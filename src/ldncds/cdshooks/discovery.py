@@ -10,9 +10,10 @@ ORDER_SELECT = "ldn-order-select"
 ORDER_SIGN = "ldn-order-sign"
 
 _USAGE = (
-    "Needs prefetch or fhirAuthorization with read access to Patient, Condition, MedicationRequest, "
-    "MedicationStatement, Procedure, AllergyIntolerance and Observation. Without the patient, conditions "
-    "and MedicationRequests the service answers 412; other missing data are reported on the card as unknown."
+    "Needs prefetch or fhirAuthorization (to an allow-listed fhirServer) with read access to Patient, "
+    "Condition, MedicationRequest and AllergyIntolerance (US Core); without them the service answers 412. "
+    "MedicationStatement, MedicationDispense, MedicationAdministration, Procedure, ServiceRequest, "
+    "Appointment and Observation are read when available; a missing or failed one is named in the answer."
 )
 _ORDER_CHECK = (
     "Checks draft medication orders against each other's blockade: a naltrexone order for a patient with a "

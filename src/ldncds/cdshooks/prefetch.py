@@ -9,8 +9,11 @@ re-checks every status, so a client that ignores them cannot change the answer.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +21,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ldncds.engine.facts import DataNote
 from ldncds.fhir import MISSING
+from ldncds.fhir.references import reference_id
 
 log = logging.getLogger("ldncds.fhir.fetch")
 
@@ -31,21 +36,82 @@ class PrefetchKey:
     template: str
     section: str  # "patient" or a section of ldncds.fhir.facts_from_resources
     is_read: bool = False
+    # The section's own key: when it fails the section is unknown. Another key feeding the same
+    # section (statements, dispenses, ...) that fails or is absent leaves the section usable, named.
+    primary: bool = False
+    label: str = ""
+
+
+def _search(rtype: str, query: str = "") -> str:
+    return f"{rtype}?patient={PATIENT}{query}"
+
+
+def _with_medication(rtype: str) -> str:
+    # _include brings the Medication a medicationReference points to into the same Bundle.
+    return _search(rtype, f"&_include={rtype}:medication")
 
 
 # No status filter on medications: the washout rules need opioids that stopped recently. No code or
 # category filter on observations: a positive opiate screen may sit in a panel's component or lack a
-# category; newest first, so the page limit drops only the oldest.
+# category; newest first, so the page limit drops only the oldest. Required (412 when unavailable)
+# is what US Core guarantees: Patient, Condition, MedicationRequest, AllergyIntolerance.
 PREFETCH_KEYS: tuple[PrefetchKey, ...] = (
-    PrefetchKey("patient", f"Patient/{PATIENT}", "patient", is_read=True),
-    PrefetchKey("conditions", f"Condition?patient={PATIENT}", "conditions"),
-    PrefetchKey("medications", f"MedicationRequest?patient={PATIENT}", "medications"),
-    PrefetchKey("medicationStatements", f"MedicationStatement?patient={PATIENT}", "medications"),
-    PrefetchKey("procedures", f"Procedure?patient={PATIENT}", "procedures"),
-    PrefetchKey("allergies", f"AllergyIntolerance?patient={PATIENT}", "allergies"),
-    PrefetchKey("observations", f"Observation?patient={PATIENT}&_sort=-date&_count=100", "observations"),
+    PrefetchKey("patient", f"Patient/{PATIENT}", "patient", is_read=True, primary=True, label="Patient"),
+    PrefetchKey("conditions", _search("Condition"), "conditions", primary=True, label="Condition"),
+    PrefetchKey(
+        "medications",
+        _with_medication("MedicationRequest"),
+        "medications",
+        primary=True,
+        label="MedicationRequest",
+    ),  # fmt: skip
+    PrefetchKey(
+        "medicationStatements",
+        _with_medication("MedicationStatement"),
+        "medications",
+        label="MedicationStatement",
+    ),  # fmt: skip
+    PrefetchKey(
+        "medicationDispenses",
+        _with_medication("MedicationDispense"),
+        "medications",
+        label="MedicationDispense",
+    ),  # fmt: skip
+    PrefetchKey(
+        "medicationAdministrations",
+        _with_medication("MedicationAdministration"),
+        "medications",
+        label="MedicationAdministration",
+    ),  # fmt: skip
+    PrefetchKey("procedures", _search("Procedure"), "procedures", primary=True, label="Procedure"),
+    PrefetchKey(
+        "serviceRequests",
+        _search("ServiceRequest", "&status=active,draft"),
+        "procedures",
+        label="ServiceRequest (planned procedures)",
+    ),  # fmt: skip
+    PrefetchKey(
+        "appointments",
+        _search("Appointment", "&status=booked,pending"),
+        "procedures",
+        label="Appointment (planned procedures)",
+    ),  # fmt: skip
+    PrefetchKey(
+        "allergies", _search("AllergyIntolerance"), "allergies", primary=True, label="AllergyIntolerance"
+    ),
+    PrefetchKey(
+        "observations",
+        _search("Observation", "&_sort=-date&_count=100"),
+        "observations",
+        primary=True,
+        label="Observation",
+    ),  # fmt: skip
 )
 TEMPLATES: dict[str, str] = {k.key: k.template for k in PREFETCH_KEYS}
+REQUIRED_KEYS: tuple[str, ...] = ("patient", "conditions", "medications", "allergies")
+# Medications referenced but neither included nor contained, read one by one from fhirServer.
+RESOLVED_MEDICATIONS = "medicationReferences"
+_MAX_MEDICATION_READS = 50
 _TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
 
 
@@ -65,60 +131,139 @@ def render(template: str, context: Mapping[str, Any]) -> str | None:
     return None if missing else rendered
 
 
+def fhir_server_allowed(server: str, allowlist: list[str]) -> bool:
+    """Whether the token may be sent to `server`: a listed base URL prefix, or '*' for public https.
+
+    Loopback, link-local and private addresses (and `localhost`) are refused unless listed
+    explicitly: a hook request must not make the service probe its own network.
+    """
+    try:
+        url = httpx.URL(server)
+    except (httpx.InvalidURL, ValueError):
+        return False
+    if url.scheme not in ("http", "https") or not url.host:
+        return False
+    base = str(url).rstrip("/") + "/"
+    for entry in allowlist:
+        if entry != "*" and base.lower().startswith(entry.rstrip("/").lower() + "/"):
+            return True
+    return "*" in allowlist and url.scheme == "https" and not _internal_host(url.host)
+
+
+def _internal_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_link_local or address.is_private or address.is_unspecified
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Bounds on what one hook request may read from a FHIR server (settings with safe defaults)."""
+
+    timeout: float = 5.0  # per HTTP operation
+    deadline: float = 10.0  # all fetches of one request together
+    max_bytes: int = 20_000_000  # one response
+    max_pages: int = 50  # per search
+
+
+class _TooLarge(Exception):
+    pass
+
+
 class FhirFetcher:
     """Reads from the EHR's FHIR server with the hook's bearer token, for this one request only.
 
-    Never logs URLs (they hold the patient id) or the token; follows `next` links only on the same server.
+    Never logs URLs (they hold the patient id) or the token; follows `next` links only on the same
+    server; every read is bounded in size, and all reads of the request share one deadline, so a
+    slow-drip or huge response ends in "not available" for that key, never in a hung request.
     """
 
-    def __init__(
-        self, client: httpx.AsyncClient, base_url: str, token: str, *, timeout: float, max_pages: int
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, token: str, limits: FetchLimits) -> None:
         self._client = client
         self._base = base_url.rstrip("/") + "/"
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
-        self._timeout = timeout
-        self._max_pages = max_pages
+        self._limits = limits
+        self._deadline = time.monotonic() + limits.deadline
 
     async def get(self, key: PrefetchKey, relative: str) -> Any:
-        """The key's value as prefetch would carry it: resource, list of Bundle pages, None or MISSING."""
+        """The key's value as prefetch would carry it: a resource or one Bundle, None or MISSING."""
         if key.is_read:
-            return await self._read(key.key, relative)
-        return await self._search(key.key, relative)
+            return await self.read(key.key, relative)
+        _, first = await self._get(key.key, self._base + relative)
+        return MISSING if first is MISSING else await self.follow(key.key, first)
 
-    async def _get(self, key: str, url: str) -> tuple[int, Any]:
-        """(HTTP status, JSON object or MISSING); failures are logged by key and status only."""
-        try:
-            response = await self._client.get(url, headers=self._headers, timeout=self._timeout)
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: unusable URL or header
-            log.warning("FHIR fetch failed", extra={"fields": {"key": key, "error": type(exc).__name__}})
-            return 0, MISSING
-        if response.status_code != 200:
-            log.warning("FHIR fetch refused", extra={"fields": {"key": key, "status": response.status_code}})
-            return response.status_code, MISSING
-        try:
-            body = response.json()
-        except ValueError:
-            log.warning("FHIR fetch returned no JSON", extra={"fields": {"key": key}})
-            return response.status_code, MISSING
-        return response.status_code, body if isinstance(body, dict) else MISSING
-
-    async def _read(self, key: str, relative: str) -> Any:
+    async def read(self, key: str, relative: str) -> Any:
         status, body = await self._get(key, self._base + relative)
         return None if status in (404, 410) else body  # 404/410: the server looked, no such resource
 
-    async def _search(self, key: str, relative: str) -> Any:
-        _, first = await self._get(key, self._base + relative)
-        if first is MISSING:
-            return MISSING
-        pages = [first]
-        while len(pages) < self._max_pages and (url := self._next_url(pages[-1])):
+    async def follow(self, key: str, bundle: dict[str, Any]) -> dict[str, Any]:
+        """A search Bundle with the entries of all its `next` pages (within the limits).
+
+        When a page cannot be had the result keeps that page's `next` link, which the adapter reads
+        as "more data exist": the section is then incomplete, never taken as complete.
+        """
+        entries = list(bundle.get("entry") or []) if isinstance(bundle.get("entry"), list) else []
+        current, pages = bundle, 1
+        while pages < self._limits.max_pages and (url := self._next_url(current)):
             _, page = await self._get(key, url)
-            if page is MISSING:
-                break  # the last page keeps its next link: the adapter marks the section incomplete
-            pages[-1] = _without_next(pages[-1])
-            pages.append(page)
-        return pages
+            if page is MISSING or page.get("resourceType") != "Bundle":
+                break
+            page_entries = page.get("entry") or []
+            entries += page_entries if isinstance(page_entries, list) else []
+            current, pages = page, pages + 1
+        if current is bundle:
+            return bundle
+        return {**bundle, "entry": entries, "link": current.get("link") or []}
+
+    async def _get(self, key: str, url: str) -> tuple[int, Any]:
+        """(HTTP status, JSON object or MISSING); failures are logged by key and reason only."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            log.warning("FHIR fetch skipped: deadline passed", extra={"fields": {"key": key}})
+            return 0, MISSING
+        try:
+            async with asyncio.timeout(remaining):
+                return await self._fetch(key, url)
+        except TimeoutError:
+            log.warning("FHIR fetch stopped at the deadline", extra={"fields": {"key": key}})
+        except _TooLarge:
+            log.warning("FHIR response too large", extra={"fields": {"key": key}})
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: bad URL/header/JSON
+            log.warning("FHIR fetch failed", extra={"fields": {"key": key, "error": type(exc).__name__}})
+        return 0, MISSING
+
+    async def _fetch(self, key: str, url: str) -> tuple[int, Any]:
+        limit = self._limits.max_bytes
+        request = self._client.build_request("GET", url, headers=self._headers, timeout=self._limits.timeout)
+        response = await self._client.send(request, stream=True)
+        try:
+            if response.status_code != 200:
+                log.warning(
+                    "FHIR fetch refused", extra={"fields": {"key": key, "status": response.status_code}}
+                )
+                return response.status_code, MISSING
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _TooLarge
+            body = bytearray()
+            async for chunk in response.aiter_bytes():  # decoded: a gzip bomb is capped too
+                body += chunk
+                if len(body) > limit:
+                    raise _TooLarge
+        finally:
+            await response.aclose()
+        parsed = json.loads(bytes(body))
+        return response.status_code, parsed if isinstance(parsed, dict) else MISSING
+
+    def serves(self, reference: Any) -> bool:
+        """A literal reference this server can resolve: relative, or an absolute URL on this server."""
+        if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
+            return False
+        return "://" not in reference or reference.startswith(self._base)
 
     def _next_url(self, bundle: dict[str, Any]) -> str | None:
         for link in bundle.get("link") or []:
@@ -127,11 +272,6 @@ class FhirFetcher:
                 # The token is only ever sent to the server the EHR named.
                 return url if url.startswith(self._base) else None
         return None
-
-
-def _without_next(bundle: dict[str, Any]) -> dict[str, Any]:
-    links = [x for x in bundle.get("link") or [] if not (isinstance(x, dict) and x.get("relation") == "next")]
-    return {**bundle, "link": links}
 
 
 def _is_outcome(value: Any) -> bool:
@@ -157,15 +297,21 @@ def _failed(value: Any) -> bool:
     )
 
 
+def _has_next(value: Any) -> bool:
+    links = value.get("link") if isinstance(value, dict) and value.get("resourceType") == "Bundle" else None
+    return isinstance(links, list) and any(isinstance(x, dict) and x.get("relation") == "next" for x in links)
+
+
 @dataclass
 class AdapterInput:
-    """Arguments for `ldncds.fhir.facts_from_resources`, and where each piece came from (for error paths)."""
+    """Arguments for `ldncds.fhir.facts_from_resources`, where each piece came from (for error paths),
+    and the notes on keys that were absent or failed (named in the answer)."""
 
     patient: dict[str, Any] | None
     sections: dict[str, Any]
     origins: dict[str, list[str]]
     patient_origin: str
-    medications_incomplete: bool
+    notes: list[DataNote] = field(default_factory=list)
 
     def locate(self, path: str) -> str:
         """An adapter path ('medications[1].entry[0]') as a path in the request ('prefetch.x.entry[0]')."""
@@ -178,6 +324,7 @@ class AdapterInput:
 
 
 _PIECE = re.compile(r"^(\w+)\[(\d+)\](.*)$")
+_BY_KEY = {k.key: k for k in PREFETCH_KEYS}
 
 
 @dataclass
@@ -187,40 +334,53 @@ class Gathered:
     values: dict[str, Any] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
 
-    def missing(self, keys: list[str]) -> list[str]:
+    def missing(self, keys: list[str] | tuple[str, ...]) -> list[str]:
         """Keys with nothing usable: absent and not fetched, or only an OperationOutcome (an error)."""
         return [k for k in keys if self.values.get(k, MISSING) is MISSING or _is_outcome(self.values[k])]
 
-    def _pieces(self, key: str) -> tuple[list[Any], list[str]]:
-        value = self.values.get(key)
-        if value is None or value is MISSING:
-            return [], []
-        if key in self.fetched:
-            return list(value), [f"fetched.{key}[{i}]" for i in range(len(value))]
-        return [value], [f"prefetch.{key}"]
+    def _origin(self, key: str) -> str:
+        return f"fetched.{key}" if key in self.fetched else f"prefetch.{key}"
 
     def adapter_input(self) -> AdapterInput:
         sections: dict[str, Any] = {}
         origins: dict[str, list[str]] = {}
+        notes: list[DataNote] = []
         for key in PREFETCH_KEYS:
-            if key.section == "patient" or self.values.get(key.key, MISSING) is MISSING:
+            value = self.values.get(key.key, MISSING)
+            if key.section == "patient":
                 continue
-            pieces, labels = self._pieces(key.key)
-            sections[key.section] = sections.get(key.section, []) + pieces
-            origins[key.section] = origins.get(key.section, []) + labels
-        if self.values.get("medications", MISSING) is MISSING:
-            sections.pop("medications", None)  # statements alone are not a medication list
-            origins.pop("medications", None)
+            if not key.primary and (value is MISSING or _failed(value)):
+                notes.append(_key_note(key, value))
+                continue  # the section stays usable without this part, and the answer says so
+            if value is MISSING:
+                if key.key not in REQUIRED_KEYS:
+                    notes.append(_key_note(key, value))
+                continue
+            sections[key.section] = [*sections.get(key.section, []), *([] if value is None else [value])]
+            origins[key.section] = [
+                *origins.get(key.section, []),
+                *([] if value is None else [self._origin(key.key)]),
+            ]
+        if (resolved := self.values.get(RESOLVED_MEDICATIONS)) and "medications" in sections:
+            sections["medications"].append(resolved)
+            origins["medications"].append(f"fetched.{RESOLVED_MEDICATIONS}")
         patient = self.values.get("patient", MISSING)
         return AdapterInput(
             patient=None if patient is MISSING else patient,
             sections=sections,
             origins=origins,
-            patient_origin="fetched.patient" if "patient" in self.fetched else "prefetch.patient",
-            # Without the statements the list may lack an opioid the patient reports taking.
-            medications_incomplete="medications" in sections
-            and self.values.get("medicationStatements", MISSING) is MISSING,
+            patient_origin=self._origin("patient"),
+            notes=notes,
         )
+
+
+def _key_note(key: PrefetchKey, value: Any) -> DataNote:
+    if value is MISSING:
+        reason = f"{key.label} records were not supplied (prefetch key {key.key}) and could not be fetched"
+    else:
+        reason = f"the EHR answered the {key.label} search with an error (prefetch key {key.key})"
+    section = key.section if key.section != "patient" else None
+    return DataNote(source=f"prefetch.{key.key}", section=section, reason=reason, severity="caveat")  # type: ignore[arg-type]
 
 
 async def gather(
@@ -229,26 +389,82 @@ async def gather(
     fetcher: FhirFetcher | None,
     keys: tuple[PrefetchKey, ...] = PREFETCH_KEYS,
 ) -> Gathered:
-    """Take each key from the prefetch when present (null included), else fetch it, else MISSING."""
+    """Take each key from the prefetch when present (null included), else fetch it, else MISSING.
+
+    With a fetcher, a prefetched search that has `next` pages is completed from the server too, and
+    Medications referenced but not supplied are read one by one.
+    """
     prefetch = prefetch or {}
     out = Gathered()
-    to_fetch: list[tuple[PrefetchKey, str]] = []
+    jobs: list[tuple[str, bool, Any]] = []  # (key, completes a prefetched page?, coroutine)
     for key in keys:
-        if key.key in prefetch and not (fetcher and _failed(prefetch[key.key])):
-            out.values[key.key] = prefetch[key.key]  # a failed prefetch is refetched when we can
+        value = prefetch.get(key.key, MISSING)
+        if key.key in prefetch and not (fetcher and _failed(value)):
+            out.values[key.key] = value  # a failed prefetch is refetched when we can
+            if fetcher and _has_next(value):
+                jobs.append((key.key, True, fetcher.follow(key.key, value)))
             continue
         relative = render(key.template, context) if fetcher else None
-        if relative is None:
+        if relative is None or fetcher is None:
             out.values[key.key] = MISSING
         else:
-            to_fetch.append((key, relative))
-    if to_fetch and fetcher:
-        results = await asyncio.gather(*(fetcher.get(key, relative) for key, relative in to_fetch))
-        for (key, _), value in zip(to_fetch, results, strict=True):
-            out.values[key.key] = value
-            if value is not MISSING:
-                out.fetched.append(key.key)
+            jobs.append((key.key, False, fetcher.get(key, relative)))
+    if jobs:
+        results = await asyncio.gather(*(job for _, _, job in jobs))
+        for (name, completes, _), value in zip(jobs, results, strict=True):
+            out.values[name] = value
+            if not completes and value is not MISSING:
+                out.fetched.append(name)
+    if fetcher is not None:
+        await _resolve_medications(out, fetcher)
     return out
 
 
-__all__ = ["PREFETCH_KEYS", "TEMPLATES", "FhirFetcher", "Gathered", "gather", "render"]
+async def _resolve_medications(out: Gathered, fetcher: FhirFetcher) -> None:
+    """Read the Medications that medication records reference but no Bundle includes or contains."""
+    wanted: list[str] = []
+    have: set[str] = set()
+    for key in PREFETCH_KEYS:
+        if key.section != "medications":
+            continue
+        for resource in _resources(out.values.get(key.key)):
+            if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
+                have.add(resource["id"])
+            ref = resource.get("medicationReference")
+            reference = ref.get("reference") if isinstance(ref, dict) else None
+            mid = reference_id(reference, "Medication") if fetcher.serves(reference) else None
+            if mid and mid not in wanted:
+                wanted.append(mid)
+    wanted = [m for m in wanted if m not in have][:_MAX_MEDICATION_READS]
+    if not wanted:
+        return
+    found = await asyncio.gather(
+        *(fetcher.read(RESOLVED_MEDICATIONS, f"Medication/{quote(m, safe='')}") for m in wanted)
+    )
+    entries = [
+        {"resource": r} for r in found if isinstance(r, dict) and r.get("resourceType") == "Medication"
+    ]
+    if entries:
+        out.values[RESOLVED_MEDICATIONS] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _resources(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, dict):
+        return []
+    if value.get("resourceType") != "Bundle":
+        return [value]
+    entries = value.get("entry") if isinstance(value.get("entry"), list) else []
+    return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+
+
+__all__ = [
+    "PREFETCH_KEYS",
+    "REQUIRED_KEYS",
+    "TEMPLATES",
+    "FetchLimits",
+    "FhirFetcher",
+    "Gathered",
+    "fhir_server_allowed",
+    "gather",
+    "render",
+]

@@ -7,23 +7,26 @@ stored assessment -> card. Validation errors are 400 naming the field; missing r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.api.errors import ApiError, OperationOutcome
-from ldncds.api.evaluation import assess_and_record, today_utc
+from ldncds.api.evaluation import assess_and_record, run_engine, today_utc
 from ldncds.api.security import require_client
 from ldncds.engine import Assessment, PatientFacts
-from ldncds.fhir import FhirInputError, facts_from_resources
+from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
 from . import orders
 from .cards import decision_card, has_in_scope_condition
 from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
+from .drafts import read_drafts, unreadable_card
 from .models import (
     Card,
     CardsResponse,
@@ -34,12 +37,15 @@ from .models import (
     OrderSignRequest,
     PatientViewRequest,
 )
-from .prefetch import FhirFetcher, Gathered, gather
+from .prefetch import REQUIRED_KEYS, FetchLimits, FhirFetcher, Gathered, fhir_server_allowed, gather
 
 log = logging.getLogger("ldncds.cdshooks")
 
-REQUIRED_FOR_CANDIDACY = ["patient", "conditions", "medications"]
+REQUIRED_FOR_CANDIDACY = list(REQUIRED_KEYS)
 REQUIRED_FOR_ORDER_CHECK = ["medications"]
+# Required lists an EHR may answer with an OperationOutcome while a hard stop found elsewhere still
+# decides (a found opioid blocks whatever the allergy list says). Patient and conditions decide scope.
+DEGRADABLE = ("medications", "allergies")
 _PORTAL_USERS = ("Patient/", "RelatedPerson/")
 _INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -54,7 +60,24 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": OperationOutcome, "description": text[s]} for s in statuses}
 
 
-router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)])
+class _FhirJsonRoute(APIRoute):
+    """Reads the old FHIR media type `application/json+fhir` as JSON (clients still send it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type == "application/json+fhir":
+                headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+                request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+                request = Request(request.scope, request.receive)
+            return await handler(request)
+
+        return route
+
+
+router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)], route_class=_FhirJsonRoute)
 
 
 def _cards(cards: list[Card], request: Request, service_id: str) -> JSONResponse:
@@ -79,10 +102,14 @@ async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
     if context.userId.startswith(_PORTAL_USERS):
         return _cards([], request, CANDIDACY)
     gathered = await _gather(request, body)
-    facts = await run_in_threadpool(_map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY)
+    facts, unavailable = await run_in_threadpool(
+        _map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY, DEGRADABLE
+    )
     ruleset = request.app.state.engine.ruleset
     if facts.deceased or not has_in_scope_condition(facts, ruleset.valuesets):
         return _cards([], request, CANDIDACY)
+    if unavailable and (await run_engine(request, facts, today_utc())).decision != "contraindicated":
+        _require(unavailable)  # only a hard stop found in the rest can be answered without them
     assessment = await _assess(request, body, facts, CANDIDACY)
     base = request.app.state.settings.public_base_url
     return _cards(
@@ -143,18 +170,20 @@ def _note(request: Request, hook: str, hook_instance: str) -> None:
 
 async def _gather(request: Request, body: PatientViewRequest | OrderSignRequest) -> Gathered:
     context = body.context.model_dump()
+    settings = request.app.state.settings
     if body.fhirAuthorization is None or body.fhirServer is None:
         return await gather(body.prefetch, context, None)
-    transport = request.app.state.fhir_transport
-    settings = request.app.state.settings
-    async with httpx.AsyncClient(transport=transport) as client:
-        fetcher = FhirFetcher(
-            client,
-            body.fhirServer,
-            body.fhirAuthorization.access_token,
-            timeout=settings.fhir_timeout_seconds,
-            max_pages=getattr(settings, "fhir_max_pages", 10),
-        )
+    if not fhir_server_allowed(body.fhirServer, settings.fhir_server_allowlist):
+        log.warning("fhirServer not in the allow-list: nothing fetched")
+        return await gather(body.prefetch, context, None)
+    limits = FetchLimits(
+        timeout=settings.fhir_timeout_seconds,
+        deadline=settings.fhir_fetch_deadline_seconds,
+        max_bytes=settings.fhir_max_response_bytes,
+        max_pages=settings.fhir_max_pages,
+    )
+    async with httpx.AsyncClient(transport=request.app.state.fhir_transport) as client:
+        fetcher = FhirFetcher(client, body.fhirServer, body.fhirAuthorization.access_token, limits)
         return await gather(body.prefetch, context, fetcher)
 
 
@@ -168,24 +197,35 @@ def _require(missing: list[str]) -> None:
         )
 
 
-def _map(gathered: Gathered, patient_id: str, required: list[str]) -> PatientFacts:
-    """Prefetch/fetched FHIR -> facts; 412 when a required key is missing or its search failed."""
-    _require(gathered.missing(required))
+def _map(
+    gathered: Gathered, patient_id: str, required: list[str], degradable: tuple[str, ...] = ()
+) -> tuple[PatientFacts, list[str]]:
+    """Prefetch/fetched FHIR -> facts, and the `degradable` required keys the EHR answered with an
+    error (the caller may still decide from the rest). 412 when any other required key is missing."""
+    failed = [  # answered with an OperationOutcome (not merely absent)
+        k
+        for k in gathered.missing(required)
+        if k in degradable and gathered.values.get(k, MISSING) is not MISSING
+    ]
+    _require([k for k in gathered.missing(required) if k not in failed])
     given = gathered.adapter_input()
     try:
-        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id)
+        # Not strict: an invalid record is named (unreadable) and its section incomplete, so the
+        # hard stops found in the rest still reach the clinician; never a candidate on partial data.
+        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id, strict=False)
     except FhirInputError as exc:
         raise ApiError(
             400, f"Unreadable FHIR data: {exc.message}", expression=given.locate(exc.path)
         ) from None
     facts = result.facts
     # A search answered with an error OperationOutcome leaves its section "not available".
-    _require([k for k in required if k != "patient" and getattr(facts, k) is None])
-    if given.medications_incomplete and "medications" not in facts.incomplete:
-        facts = facts.model_copy(update={"incomplete": [*facts.incomplete, "medications"]})
+    unavailable = [k for k in required if k != "patient" and getattr(facts, k) is None]
+    _require([k for k in unavailable if k not in degradable])
+    if given.notes:  # optional keys absent or failed: named in the answer
+        facts = facts.model_copy(update={"notes": [*given.notes, *facts.notes]})
     if result.warnings:
         log.info("FHIR mapping warnings", extra={"fields": {"count": len(result.warnings)}})
-    return facts
+    return facts, sorted(set(unavailable) | set(failed))
 
 
 async def _assess(
@@ -200,15 +240,10 @@ async def _assess(
     return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
 
 
-def _draft_orders(body: OrderSignRequest, request: Request) -> list[orders.MedicationView]:
-    bundle = body.context.draftOrders.model_dump(exclude_unset=True)
-    try:
-        result = facts_from_resources(None, {"medications": bundle}, patient_id=body.context.patientId)
-    except FhirInputError as exc:
-        path = "context.draftOrders" + exc.path.removeprefix("medications")
-        raise ApiError(400, f"Unreadable draft order: {exc.message}", expression=path) from None
+def _draft_orders(body: OrderSignRequest, request: Request) -> tuple[list[orders.MedicationView], list[str]]:
+    drafts = read_drafts(body.context.draftOrders.model_dump(exclude_unset=True), body.context.patientId)
     valuesets = request.app.state.engine.ruleset.valuesets
-    return orders.medication_views(result.facts.medications or [], today_utc(), valuesets)
+    return orders.medication_views(drafts.medications, today_utc(), valuesets), drafts.unreadable
 
 
 async def _order_check(
@@ -217,13 +252,17 @@ async def _order_check(
     _note(request, body.hook, body.hookInstance)
     if body.context.userId.startswith(_PORTAL_USERS):
         return _cards([], request, service_id)
-    drafts = orders.selected(await run_in_threadpool(_draft_orders, body, request), selections)
+    views, unreadable = await run_in_threadpool(_draft_orders, body, request)
+    drafts = orders.selected(views, selections)
+    if selections is not None:
+        unreadable = [u for u in unreadable if u in selections]
+    not_checked = [unreadable_card(unreadable)] if unreadable else []
     naltrexone_orders = [d for d in drafts if d.is_naltrexone]
     opioid_orders = [d for d in drafts if d.is_opioid]
     if not naltrexone_orders and not opioid_orders:
-        return _cards([], request, service_id)  # nothing to check: the record is not even read
+        return _cards(not_checked, request, service_id)  # nothing to check: the record is not even read
     gathered = await _gather(request, body)
-    facts = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
+    facts, _ = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
     engine = request.app.state.engine
     record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
     # A naltrexone order is checked against every hard stop the rules find in the record.
@@ -236,4 +275,4 @@ async def _order_check(
         base_url=request.app.state.settings.public_base_url,
         ruleset_version=engine.version,
     )
-    return _cards(cards, request, service_id)
+    return _cards([*cards, *not_checked], request, service_id)

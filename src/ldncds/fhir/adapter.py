@@ -17,15 +17,21 @@ from typing import Any, Literal
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from ldncds.engine.facts import PatientFacts
-from ldncds.fhir.mappers import MAPPERS, MapContext
-from ldncds.fhir.values import date_str
+from ldncds.engine.facts import DataNote, PatientFacts
+from ldncds.fhir.mappers import MAPPERS, MapContext, dispense_supply
+from ldncds.fhir.references import parse_reference
+from ldncds.fhir.values import date_str, later
 
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
 SECTION_TYPES: dict[SectionName, tuple[str, ...]] = {
     "conditions": ("Condition",),
-    "medications": ("MedicationRequest", "MedicationStatement"),
-    "procedures": ("Procedure",),
+    "medications": (
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationDispense",
+        "MedicationAdministration",
+    ),
+    "procedures": ("Procedure", "ServiceRequest", "Appointment"),
     "allergies": ("AllergyIntolerance",),
     "observations": ("Observation",),
 }
@@ -66,6 +72,10 @@ class MappingResult:
     facts: PatientFacts
     warnings: list[str]
 
+    @property
+    def notes(self) -> list[DataNote]:
+        return self.facts.notes
+
 
 @dataclass(slots=True)
 class _Item:
@@ -81,6 +91,36 @@ class _Section:
     incomplete: bool = False
 
 
+class _Log(list[str]):
+    """Mapping warnings (plain lines, for logs and tests) plus the DataNotes the caller is shown.
+
+    `strict`: a record that fails FHIR validation raises FhirInputError (the caller answers 4xx or,
+    like screening, drops it by file and line). Not strict: it becomes an "unreadable" DataNote and
+    its section is incomplete, so one bad record never costs the whole answer.
+    """
+
+    def __init__(self, *, strict: bool = True) -> None:
+        super().__init__()
+        self.notes: list[DataNote] = []
+        self.strict = strict
+
+    def note(self, source: str, section: str | None, reason: str, severity: str = "caveat") -> None:
+        self.append(f"{source}: {reason}")
+        section = section if section in SECTION_TYPES else None
+        self.notes.append(
+            DataNote(source=source[:512], section=section, reason=reason[:1024], severity=severity)  # type: ignore[arg-type]
+        )
+
+
+def _note(
+    warnings: list[str], source: str, section: str | None, reason: str, severity: str = "caveat"
+) -> None:
+    if isinstance(warnings, _Log):
+        warnings.note(source, section, reason, severity)
+    else:
+        warnings.append(f"{source}: {reason}")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Public API
 
@@ -91,12 +131,13 @@ def facts_from_resources(
     *,
     patient_id: str | None = None,
     path_prefix: str = "",
+    strict: bool = True,
 ) -> MappingResult:
     """Map a Patient plus prefetch-style sections (Bundle, list, single resource, None or MISSING)."""
     unknown = set(sections) - set(SECTION_TYPES)
     if unknown:
         raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {list(SECTION_TYPES)}")
-    warnings: list[str] = []
+    warnings: list[str] = _Log(strict=strict)
     patients: list[_Item] = []
     if patient is not None:
         holder = _Section()
@@ -111,19 +152,21 @@ def facts_from_resources(
     return _run(patients, built, patient_id, warnings)
 
 
-def facts_from_bundle(bundle: dict[str, Any], *, patient_id: str | None = None) -> MappingResult:
+def facts_from_bundle(
+    bundle: dict[str, Any], *, patient_id: str | None = None, strict: bool = True
+) -> MappingResult:
     """Map a Bundle taken as the complete record: a type with no entries means "none" ([])."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise FhirInputError("resourceType", "expected a Bundle")
-    warnings: list[str] = []
+    warnings: list[str] = _Log(strict=strict)
     whole = _Section()
     _add_bundle(whole, bundle, "", "bundle", warnings)
     return _from_whole_record(whole, patient_id, warnings)
 
 
-def facts_from_ndjson_group(resources: list[dict[str, Any]]) -> MappingResult:
+def facts_from_ndjson_group(resources: list[dict[str, Any]], *, strict: bool = True) -> MappingResult:
     """Map all resources of one patient from a bulk export (the whole record: absent types -> [])."""
-    warnings: list[str] = []
+    warnings: list[str] = _Log(strict=strict)
     whole = _Section()
     for i, resource in enumerate(resources):
         _add_value(whole, resource, f"[{i}]", "export", warnings)
@@ -199,7 +242,33 @@ def _add_bundle(section: _Section, bundle: dict[str, Any], path: str, name: str,
     links = bundle.get("link") or []
     if isinstance(links, list) and any(isinstance(x, dict) and x.get("relation") == "next" for x in links):
         section.incomplete = True
-        warnings.append(f"{name}: more pages exist (Bundle next link); data may be incomplete")
+        _note(warnings, f"{name} search", name, "more pages exist (Bundle next link) and were not read")
+    elif _truncated(bundle, entries):
+        section.incomplete = True
+        _note(
+            warnings, f"{name} search", name,
+            f"the search found {bundle['total']} records but only {_matches(entries)} were sent",
+        )  # fmt: skip
+
+
+def _matches(entries: list[Any]) -> int:
+    """Search hits in a page (`total` counts matches only: not included or outcome entries)."""
+    return sum(
+        1
+        for entry in entries
+        if isinstance(entry, dict)
+        and isinstance(entry.get("resource"), dict)
+        and entry["resource"].get("resourceType") != "OperationOutcome"
+        and (entry["search"] if isinstance(entry.get("search"), dict) else {}).get("mode", "match") == "match"
+    )
+
+
+def _truncated(bundle: dict[str, Any], entries: list[Any]) -> bool:
+    """A searchset whose `total` is larger than the hits it carries, with no page left to follow."""
+    total = bundle.get("total")
+    if bundle.get("type") not in (None, "searchset") or not isinstance(total, int) or isinstance(total, bool):
+        return False
+    return total > _matches(entries)
 
 
 def _note_outcome(
@@ -215,10 +284,12 @@ def _note_outcome(
     severities = {issue.get("severity") for issue in issues if isinstance(issue, dict)}
     if bare or severities & {"error", "fatal"}:
         section.unavailable = True
-        warnings.append(f"{name}: the server returned an error (OperationOutcome); treated as not available")
+        reason = "the server returned an error (OperationOutcome); this section is not available"
+        _note(warnings, f"{name} search", name, reason, "unreadable")
     elif "warning" in severities:
         section.incomplete = True
-        warnings.append(f"{name}: the server returned warnings (OperationOutcome); data may be incomplete")
+        reason = "the server returned warnings (OperationOutcome); data may be incomplete"
+        _note(warnings, f"{name} search", name, reason)
 
 
 def _from_whole_record(whole: _Section, patient_id: str | None, warnings: list[str]) -> MappingResult:
@@ -236,6 +307,8 @@ def _from_whole_record(whole: _Section, patient_id: str | None, warnings: list[s
             ignored[rtype] += 1
     if ignored:
         warnings.append(f"ignored resources the rules do not use ({_kinds(ignored)})")
+    for rtype, count in sorted(ignored.items()):
+        _note(warnings, rtype, None, f"{count} {rtype} record(s) not read: the rules do not use this type")
     return _run(patients, sections, patient_id, warnings)
 
 
@@ -287,31 +360,44 @@ def _is_newer(candidate: Any, current: Any) -> bool:
 
 
 def _dedupe(pairs: list[tuple[_Item, Any]], warnings: list[str]) -> list[tuple[_Item, Any]]:
-    kept: dict[Any, tuple[_Item, Any]] = {}
+    """One entry per `Type/id`: the newest version; copies that differ and cannot be ordered all stay.
+
+    Keeping only the first of two unorderable versions could drop the one that blocks (an active
+    opioid order), so both are kept for the rules and the caller is told.
+    """
+    kept: dict[Any, list[tuple[_Item, Any]]] = {}
     for item, model in pairs:
         key: Any = f"{item.raw['resourceType']}/{model.id}" if model.id else id(item)
-        if key not in kept:
-            kept[key] = (item, model)
+        versions = kept.setdefault(key, [])
+        if not versions:
+            versions.append((item, model))
             continue
         warnings.append(f"{key}: supplied more than once; kept the newest version")
-        if _is_newer(model, kept[key][1]):
-            kept[key] = (item, model)
-    return list(kept.values())
+        before = len(versions)
+        _merge_version(versions, item, model)
+        if len(versions) > before:
+            reason = "supplied twice with different content and no version or update time; both copies used"
+            _note(warnings, key, _TYPE_SECTION.get(item.raw["resourceType"]), reason)
+    return [version for versions in kept.values() for version in versions]
+
+
+def _content(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k != "meta"}
+
+
+def _merge_version(versions: list[tuple[_Item, Any]], item: _Item, model: Any) -> None:
+    """Add one more copy of an id: replace older copies, drop identical ones, keep unorderable ones."""
+    if any(_content(v[0].raw) == _content(item.raw) for v in versions):
+        return
+    if all(_is_newer(model, v[1]) for v in versions):
+        versions[:] = [(item, model)]
+    elif not any(_is_newer(v[1], model) for v in versions):
+        versions.append((item, model))
 
 
 def reference_target(reference: str) -> tuple[str | None, str | None]:
-    """(type, id) of a literal reference: relative, absolute URL (with _history) or urn:uuid (type None).
-
-    Conditional (`Patient?identifier=...`), contained (`#x`) and other URNs give (None, None).
-    """
-    if reference.startswith("urn:uuid:"):
-        return None, reference[9:]
-    if "?" in reference or reference.startswith(("#", "urn:")):
-        return None, None
-    parts = reference.rstrip("/").split("/")
-    if len(parts) >= 4 and parts[-2] == "_history":
-        parts = parts[:-2]
-    return (parts[-2], parts[-1]) if len(parts) >= 2 else (None, None)
+    """(type, id) of a literal reference (see `ldncds.fhir.references.parse_reference`)."""
+    return tuple(parse_reference(reference))  # type: ignore[return-value]
 
 
 def _is_patient(ref: Any, patient_id: str, urls: set[str]) -> bool | None:
@@ -327,6 +413,26 @@ def _is_patient(ref: Any, patient_id: str, urls: set[str]) -> bool | None:
     return rtype in (None, "Patient") and rid == patient_id
 
 
+def _belongs(rtype: str, model: Any, patient_id: str, urls: set[str]) -> bool | None:
+    """Whether a resource is about the patient; an Appointment is when the patient takes part."""
+    if rtype == "AllergyIntolerance":
+        return _is_patient(model.patient, patient_id, urls)
+    if rtype != "Appointment":
+        return _is_patient(model.subject, patient_id, urls)
+    verdicts = {_is_patient(p.actor, patient_id, urls) for p in model.participant or []}
+    if True in verdicts:
+        return True
+    return False if _any_patient(model) else None  # another patient's appointment, or unclear
+
+
+def _any_patient(appointment: Any) -> bool:
+    """An Appointment with some Patient participant (other participants are clinicians, rooms...)."""
+    return any(
+        parse_reference(p.actor.reference if p.actor is not None else None).type == "Patient"
+        for p in appointment.participant or []
+    )
+
+
 def _own(
     pairs: list[tuple[_Item, Any]], patient_id: str | None, urls: set[str], warnings: list[str]
 ) -> list[tuple[_Item, Any]]:
@@ -335,8 +441,7 @@ def _own(
         return pairs
     kept = []
     for item, model in pairs:
-        subject = model.patient if item.raw["resourceType"] == "AllergyIntolerance" else model.subject
-        verdict = _is_patient(subject, patient_id, urls)
+        verdict = _belongs(item.raw["resourceType"], model, patient_id, urls)
         if verdict is False:
             warnings.append(f"dropped {_label(item.raw)}: subject is another patient")
             continue
@@ -396,6 +501,49 @@ def _map_item(item: _Item, model: Any, ctx: MapContext) -> list[Any]:
         raise FhirInputError(item.path, f"{_label(item.raw)}: value cannot be used ({loc})") from None
 
 
+def _has_modifier(resource: dict[str, Any]) -> bool:
+    """A `modifierExtension` anywhere in the resource (resource level or any backbone element)."""
+    stack: list[Any] = [resource]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if value.get("modifierExtension"):
+                return True
+            stack.extend(v for v in value.values() if isinstance(v, dict | list))
+        else:
+            stack.extend(v for v in value if isinstance(v, dict | list))
+    return False
+
+
+def _dispense_ends(pairs: list[tuple[_Item, Any]], ctx: MapContext) -> dict[str, str]:
+    """`MedicationRequest/<id>` -> the latest end of supply among the dispenses that fill it."""
+    ends: dict[str, str] = {}
+    for item, model in pairs:
+        if item.raw["resourceType"] != "MedicationDispense" or model.status == "entered-in-error":
+            continue
+        _, end = dispense_supply(model, model.dosageInstruction or [], _label(item.raw), ctx)
+        for ref in model.authorizingPrescription or []:
+            target = parse_reference(ref.reference)
+            if end and target.id and target.type in (None, "MedicationRequest"):
+                key = f"MedicationRequest/{target.id}"
+                ends[key] = later(ends.get(key), end) or end
+    return ends
+
+
+def _read(item: _Item, section: _Section, name: str, warnings: list[str]) -> Any:
+    """The validated model, or (not strict) None with an "unreadable" note and the section incomplete."""
+    try:
+        return _validate(item)
+    except FhirInputError as exc:
+        if getattr(warnings, "strict", True):
+            raise
+        section.incomplete = True
+        where = exc.path.removeprefix(item.path).lstrip(".") or "resource"
+        reason = f"could not be read (invalid FHIR at {where}: {exc.message.split(': ', 1)[-1]})"
+        _note(warnings, _label(item.raw), name, reason, "unreadable")
+        return None
+
+
 def _split(
     sections: dict[SectionName, _Section | None], warnings: list[str]
 ) -> tuple[dict[SectionName, list[tuple[_Item, Any]]], list[tuple[_Item, Any]]]:
@@ -409,15 +557,40 @@ def _split(
         ignored: Counter[str] = Counter()
         for item in section.items:
             rtype = item.raw["resourceType"]
-            if rtype == "Medication":
-                medications.append((item, _validate(item)))
-            elif rtype in SECTION_TYPES[name]:
-                usable[name].append((item, _validate(item)))
+            if _has_modifier(item.raw):
+                # FHIR: a resource with a modifier extension it does not know must not be processed
+                # as if the extension were absent. ldncds knows none, so the record is unreadable.
+                section.incomplete = True
+                reason = "carries a modifierExtension that changes its meaning; not read"
+                _note(warnings, _label(item.raw), name, reason, "unreadable")
+            elif rtype == "Medication" and (model := _read(item, section, name, warnings)) is not None:
+                medications.append((item, model))
+            elif rtype in SECTION_TYPES[name] and (model := _read(item, section, name, warnings)) is not None:
+                usable[name].append((item, model))
+            elif rtype == "Medication" or rtype in SECTION_TYPES[name]:
+                continue  # unreadable: already named
             else:
                 ignored[rtype] += 1
         if ignored:
             warnings.append(f"{name}: ignored resources of unexpected type ({_kinds(ignored)})")
+        for rtype, count in sorted(ignored.items()):
+            _note(warnings, rtype, name, f"{count} {rtype} record(s) in the {name} section not read")
     return usable, medications
+
+
+def _map_section(
+    name: str, pairs: list[tuple[_Item, Any]], section: _Section | None, ctx: MapContext, warnings: list[str]
+) -> list[Any]:
+    out: list[Any] = []
+    for item, model in pairs:
+        try:
+            out += _map_item(item, model, ctx)
+        except FhirInputError as exc:
+            if getattr(warnings, "strict", True) or section is None:
+                raise
+            section.incomplete = True
+            _note(warnings, _label(item.raw), name, exc.message.split(": ", 1)[-1], "unreadable")
+    return out
 
 
 def _run(
@@ -432,13 +605,14 @@ def _run(
     birth_date = date_str(patient.birthDate) if patient is not None else None
     usable, medications = _split(sections, warnings)
     ctx = MapContext(birth_date, _medication_resolver(_dedupe(medications, warnings)), warnings)
+    if isinstance(warnings, _Log):
+        ctx.notes = warnings.notes
+    owned = {name: _dedupe(_own(pairs, pid, urls, warnings), warnings) for name, pairs in usable.items()}
+    ctx.dispense_ends = _dispense_ends(owned.get("medications", []), ctx)
     mapped: dict[str, list[Any] | None] = {}
     for name in SECTION_TYPES:
-        if name not in usable:
-            mapped[name] = None
-            continue
-        pairs = _dedupe(_own(usable[name], pid, urls, warnings), warnings)
-        mapped[name] = [fact for item, model in pairs for fact in _map_item(item, model, ctx)]
+        pairs = owned.get(name)
+        mapped[name] = None if pairs is None else _map_section(name, pairs, sections[name], ctx, warnings)
     incomplete = [n for n, s in sections.items() if n in usable and s is not None and s.incomplete]
     deceased = patient is not None and (bool(patient.deceasedBoolean) or patient.deceasedDateTime is not None)
     facts = PatientFacts(
@@ -447,6 +621,7 @@ def _run(
         sex=patient.gender if patient is not None and patient.gender in _SEXES else None,
         deceased=deceased,
         incomplete=incomplete,
+        notes=list(ctx.notes),
         **mapped,
     )
     return MappingResult(facts=facts, warnings=warnings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,22 @@ PROCEDURE_STATUS = frozenset(
 OBSERVATION_STATUS = frozenset(
     {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
 )
+_CONDITION_CATEGORIES = frozenset({"problem-list-item", "encounter-diagnosis", "health-concern"})
+# MedicationDispense.status / MedicationAdministration.status -> the shared medication status.
+_DISPENSE_STATUS = {
+    "preparation": "draft", "in-progress": "active", "on-hold": "on-hold", "completed": "completed",
+    "stopped": "stopped", "cancelled": "cancelled", "declined": "cancelled",
+    "entered-in-error": "entered-in-error", "unknown": "unknown",
+}  # fmt: skip
+_ADMINISTRATION_STATUS = {
+    "in-progress": "active", "on-hold": "on-hold", "completed": "completed", "stopped": "stopped",
+    "not-done": "not-taken", "entered-in-error": "entered-in-error", "unknown": "unknown",
+}  # fmt: skip
+_PLANNED_REQUEST_STATUS = frozenset({"active", "draft"})
+_PLANNED_REQUEST_INTENTS = frozenset(
+    {"order", "original-order", "reflex-order", "filler-order", "instance-order", "plan"}
+)
+_PLANNED_APPOINTMENT_STATUS = frozenset({"booked", "pending"})
 # Intents that are not a decision to give the drug (R4 MedicationRequest.intent).
 _NOT_ORDER_INTENTS = frozenset({"proposal", "plan", "option"})
 
@@ -77,14 +94,26 @@ _PERIODS_PER_DAY = {"s": 86400.0, "min": 1440.0, "h": 24.0, "d": 1.0, "wk": 1 / 
 
 @dataclass
 class MapContext:
-    """What a mapper may know beyond its resource: the patient's birth date and medication look-up."""
+    """What a mapper may know beyond its resource: birth date, medication look-up, dispensed supplies.
+
+    `dispense_ends` maps `MedicationRequest/<id>` to the latest supply end of the dispenses that
+    fill it (bounds a stopped order that records no end). `notes` reach the caller as DataNotes.
+    """
 
     birth_date: str | None
     resolve_medication: Callable[[str | None, list[Any]], Any]
     warnings: list[str] = field(default_factory=list)
+    notes: list[facts.DataNote] = field(default_factory=list)
+    dispense_ends: dict[str, str] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    def note(self, source: str, section: str | None, reason: str, severity: str = "caveat") -> None:
+        self.warnings.append(f"{source}: {reason}")
+        self.notes.append(
+            facts.DataNote(source=source[:512], section=section, reason=reason[:1024], severity=severity)
+        )
 
 
 def _status(cc: Any, allowed: frozenset[str], what: str, source: str, ctx: MapContext) -> Any:
@@ -135,6 +164,7 @@ def map_condition(res: Any, source: str, ctx: MapContext) -> list[facts.Conditio
             source=source,
             codes=codes,
             text=text,
+            category=_condition_categories(res.category),
             clinical_status=clinical,
             verification_status=verification,
             onset=_choice_date(res, "onset", ctx),
@@ -142,6 +172,18 @@ def map_condition(res: Any, source: str, ctx: MapContext) -> list[facts.Conditio
             abatement=_choice_date(res, "abatement", ctx, period_end_first=True),
         )
     ]
+
+
+def _condition_categories(categories: list[Any] | None) -> list[str]:
+    """Condition.category codes (HL7 and US Core systems use the same codes); others are "other"."""
+    found: list[str] = []
+    for cc in categories or []:
+        codes = {coding.code for coding in cc.coding or [] if coding.code}
+        known = sorted(codes & _CONDITION_CATEGORIES)
+        for code in known or (["other"] if codes or cc.text else []):
+            if code not in found:
+                found.append(code)
+    return found
 
 
 def _drug(res: Any, source: str, ctx: MapContext) -> tuple[list[facts.Coding], str | None]:
@@ -156,7 +198,7 @@ def _drug(res: Any, source: str, ctx: MapContext) -> tuple[list[facts.Coding], s
     if medication is None:
         # A conditional reference is a search string that could hold identifiers: not echoed.
         shown = ref.reference if ref.reference and "?" not in ref.reference else "(not a literal reference)"
-        ctx.warn(f"{source}: medicationReference {shown} could not be resolved")
+        ctx.note(source, "medications", f"medicationReference {shown} could not be resolved")
         return [], clip(ref.display, 1024)
     codes, text = concept(medication.code)
     for ingredient in medication.ingredient or []:
@@ -214,42 +256,158 @@ def map_medication(res: Any, source: str, ctx: MapContext) -> list[facts.Medicat
     """MedicationRequest or MedicationStatement -> Medication fact (never dropped unless entered-in-error)."""
     if res.status == "entered-in-error":
         return []
-    is_request = source.startswith("MedicationRequest/")
-    codes, text = _drug(res, source, ctx)
+    is_request = res.get_resource_type() == "MedicationRequest"
     dosages = (res.dosageInstruction if is_request else res.dosage) or []
-    start, end = _request_dates(res, dosages) if is_request else _statement_dates(res, dosages)
-    dose_texts = [dosage.text for dosage in dosages if dosage.text]
+    if is_request:
+        start, end, basis = _request_dates(res, dosages, source, ctx)
+    else:
+        start, end, basis = _statement_dates(res, dosages)
     return [
-        facts.Medication(
-            source=source,
-            codes=codes,
-            text=text,
+        _exposure(
+            res,
+            source,
+            ctx,
+            dosages,
             status=_plain_status(res.status, MEDICATION_STATUS, source, ctx),
+            record="request" if is_request else "statement",
             is_order=not is_request or res.intent not in _NOT_ORDER_INTENTS,
-            start=start,
-            end=end,
-            daily_dose_mg=_daily_dose_mg(dosages, source, ctx),
-            dose_text=clip("; ".join(dose_texts), 1024),
+            dates=(start, end, basis),
         )
     ]
 
 
-def _request_dates(res: Any, dosages: list[Any]) -> tuple[str | None, str | None]:
+def map_dispense(res: Any, source: str, ctx: MapContext) -> list[facts.Medication]:
+    """MedicationDispense -> exposure from the hand-over for its days supply (or quantity / daily dose)."""
+    if res.status == "entered-in-error":
+        return []
+    dosages = res.dosageInstruction or []
+    start, end = dispense_supply(res, dosages, source, ctx)
+    status = _DISPENSE_STATUS.get(res.status or "unknown")
+    if status is None:
+        ctx.warn(f"{source}: unrecognised status, taken as unknown")
+    dates = (start, end, "dispense" if end else None)
+    return [_exposure(res, source, ctx, dosages, status=status, record="dispense", dates=dates)]
+
+
+def dispense_supply(
+    res: Any, dosages: list[Any], source: str, ctx: MapContext
+) -> tuple[str | None, str | None]:
+    """(handed over, end of supply) of a dispense; the end is None when the supply is not stated."""
+    start = date_str(res.whenHandedOver) or date_str(res.whenPrepared)
+    if start is None or res.status in ("cancelled", "declined", "preparation"):
+        return start, None
+    days = _quantity_days(res.daysSupply)
+    if days is None:
+        days = _supply_days(res.quantity, dosages, source, ctx)
+    return start, shift(start, (0, 0, days)) if days is not None else None
+
+
+def map_administration(res: Any, source: str, ctx: MapContext) -> list[facts.Medication]:
+    """MedicationAdministration -> exposure on the day(s) it was given."""
+    if res.status == "entered-in-error":
+        return []
+    period = res.effectivePeriod
+    start = date_str(res.effectiveDateTime) or (date_str(period.start) if period is not None else None)
+    end = (date_str(period.end) if period is not None else None) or start
+    if period is not None and period.start is not None and period.end is None:
+        end = None  # an infusion still running: the end is unknown
+    status = _ADMINISTRATION_STATUS.get(res.status or "unknown")
+    if status is None:
+        ctx.warn(f"{source}: unrecognised status, taken as unknown")
+    dosage = res.dosage
+    dates = (start, end, "administration" if end else None)
+    return [
+        _exposure(res, source, ctx, [], status=status, record="administration", dates=dates, given=dosage)
+    ]
+
+
+def _exposure(
+    res: Any,
+    source: str,
+    ctx: MapContext,
+    dosages: list[Any],
+    *,
+    status: Any,
+    record: str,
+    dates: tuple[str | None, str | None, str | None],
+    is_order: bool = True,
+    given: Any = None,
+) -> facts.Medication:
+    codes, text = _drug(res, source, ctx)
+    dose_texts = [dosage.text for dosage in dosages if dosage.text]
+    if given is not None and given.text:
+        dose_texts.append(given.text)
+    start, end, basis = dates
+    return facts.Medication(
+        source=source,
+        codes=codes,
+        text=text,
+        status=status,
+        record=record,
+        is_order=is_order,
+        start=start,
+        end=end,
+        end_basis=basis,
+        daily_dose_mg=_daily_dose_mg(dosages, source, ctx),
+        dose_text=clip("; ".join(dose_texts), 1024),
+    )
+
+
+def _quantity_days(duration: Any) -> int | None:
+    """Whole days of a Duration/Quantity of time (rounded up: a longer supply is the safer bound)."""
+    offset = quantity_offset(duration)
+    if offset is None:
+        return None
+    years, months, days = offset
+    return years * 365 + months * 30 + days
+
+
+def _supply_days(quantity: Any, dosages: list[Any], source: str, ctx: MapContext) -> int | None:
+    """Days a quantity lasts at the first dosage's units per day, when both use the same unit."""
+    if quantity is None or quantity.value is None or not dosages or not dosages[0].doseAndRate:
+        return None
+    dose = dosages[0].doseAndRate[0].doseQuantity
+    per_day = _per_day(dosages[0].timing)
+    if dose is None or dose.value is None or not per_day or dose.comparator is not None:
+        return None
+    unit = (quantity.code or quantity.unit or "").strip().lower()
+    if not unit or unit != (dose.code or dose.unit or "").strip().lower() or float(dose.value) <= 0:
+        return None
+    days = float(quantity.value) / (float(dose.value) * per_day)
+    if days > 3650:
+        ctx.warn(f"{source}: implausible supply ignored")
+        return None
+    return math.ceil(days)
+
+
+def _request_dates(
+    res: Any, dosages: list[Any], source: str, ctx: MapContext
+) -> tuple[str | None, str | None, str | None]:
+    """(start, end, end basis). validityPeriod is how long the order may be filled, never its end."""
     authored = date_str(res.authoredOn)
     dispense = res.dispenseRequest
     validity = dispense.validityPeriod if dispense is not None else None
     start = authored or (date_str(validity.start) if validity is not None else None)
-    end = _bounds_end(dosages) or (date_str(validity.end) if validity is not None else None)
-    if end is None and dispense is not None and dispense.expectedSupplyDuration is not None:
-        end = shift(authored, quantity_offset(dispense.expectedSupplyDuration))
-    return start, end
+    end = _bounds_end(dosages)
+    if end is not None:
+        return start, end, "recorded"
+    days = _quantity_days(dispense.expectedSupplyDuration) if dispense is not None else None
+    if days is None and dispense is not None and dispense.quantity is not None:
+        fills = 1 + (dispense.numberOfRepeatsAllowed or 0)  # every refill may have been used
+        days = _supply_days(dispense.quantity, dosages, source, ctx)
+        days = days * fills if days is not None else None
+    supply_end = shift(start, (0, 0, days)) if days is not None else None
+    dispensed = ctx.dispense_ends.get(f"MedicationRequest/{res.id}") if res.id else None
+    if dispensed is not None and (supply_end is None or later(dispensed, supply_end) == dispensed):
+        return start, dispensed, "dispense"  # the pharmacy's hand-over outlasts what the order says
+    return start, supply_end, "supply" if supply_end else None
 
 
-def _statement_dates(res: Any, dosages: list[Any]) -> tuple[str | None, str | None]:
+def _statement_dates(res: Any, dosages: list[Any]) -> tuple[str | None, str | None, str | None]:
     period = res.effectivePeriod
     start = date_str(res.effectiveDateTime) or (date_str(period.start) if period is not None else None)
     end = (date_str(period.end) if period is not None else None) or _bounds_end(dosages)
-    return start or date_str(res.dateAsserted), end
+    return start or date_str(res.dateAsserted), end, "recorded" if end else None
 
 
 def map_procedure(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
@@ -267,6 +425,43 @@ def map_procedure(res: Any, source: str, ctx: MapContext) -> list[facts.Procedur
             performed=_choice_date(res, "performed", ctx),
         )
     ]
+
+
+def map_service_request(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
+    """An active or draft ServiceRequest ordering or planning a procedure -> a planned Procedure."""
+    if res.status not in _PLANNED_REQUEST_STATUS or res.intent not in _PLANNED_REQUEST_INTENTS:
+        return []  # done, revoked or only proposed: not a scheduled procedure
+    codes, text = concept(res.code)
+    category: list[facts.Coding] = []
+    for cc in res.category or []:
+        category.extend(concept(cc)[0])
+    period, timing = res.occurrencePeriod, res.occurrenceTiming
+    when = date_str(res.occurrenceDateTime) or (date_str(period.start) if period is not None else None)
+    if when is None and timing is not None:
+        when = next((date_str(event) for event in timing.event or []), None)
+    return [_planned(source, codes, category, text, when)]
+
+
+def map_appointment(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
+    """A booked or pending Appointment (service type / reason) -> a planned Procedure on its date."""
+    if res.status not in _PLANNED_APPOINTMENT_STATUS:
+        return []
+    codes: list[facts.Coding] = []
+    texts: list[str] = []
+    for cc in [*(res.serviceType or []), *(res.reasonCode or [])]:
+        found, text = concept(cc)
+        codes.extend(coding for coding in found if coding not in codes)
+        texts += [text] if text else []
+    text = clip("; ".join(texts), 1024) or clip(res.description, 1024)
+    return [_planned(source, codes, [], text, date_str(res.start))]
+
+
+def _planned(
+    source: str, codes: list[facts.Coding], category: list[facts.Coding], text: str | None, when: str | None
+) -> facts.Procedure:
+    return facts.Procedure(
+        source=source, codes=codes, category=category, text=text, status="preparation", performed=when
+    )
 
 
 def map_allergy(res: Any, source: str, ctx: MapContext) -> list[facts.Allergy]:
@@ -366,6 +561,10 @@ MAPPERS: dict[str, Callable[[Any, str, MapContext], list[Any]]] = {
     "Condition": map_condition,
     "MedicationRequest": map_medication,
     "MedicationStatement": map_medication,
+    "MedicationDispense": map_dispense,
+    "MedicationAdministration": map_administration,
+    "ServiceRequest": map_service_request,
+    "Appointment": map_appointment,
     "Procedure": map_procedure,
     "AllergyIntolerance": map_allergy,
     "Observation": map_observation,

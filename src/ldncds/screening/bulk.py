@@ -23,12 +23,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ldncds.fhir.references import reference_id
+
 # Resource types the rules read, and where a patient's reference sits in each.
 PATIENT_FIELDS: dict[str, tuple[str, ...]] = {
     "Condition": ("subject",),
     "MedicationRequest": ("subject",),
     "MedicationStatement": ("subject",),
+    "MedicationDispense": ("subject",),
+    "MedicationAdministration": ("subject",),
     "Procedure": ("subject",),
+    "ServiceRequest": ("subject",),
     "AllergyIntolerance": ("patient",),
     "Observation": ("subject",),
 }
@@ -88,21 +93,6 @@ def discover(folder: Path) -> ExportFiles:
             f"no bulk export files (Patient.*.ndjson, Condition.*.ndjson, ...) in {folder}"
         )
     return ExportFiles(folder, tuple(files), tuple(types), tuple(ignored))
-
-
-def reference_id(reference: Any, wanted: str) -> str | None:
-    """Id of a literal reference to a `wanted` resource: relative, absolute URL, _history or urn:uuid."""
-    if not isinstance(reference, str) or not reference or "?" in reference or reference.startswith("#"):
-        return None
-    if reference.startswith("urn:uuid:"):
-        rid = reference[9:]
-        return rid if _FHIR_ID.match(rid) else None
-    parts = reference.rstrip("/").split("/")
-    if len(parts) >= 4 and parts[-2] == "_history":
-        parts = parts[:-2]
-    if len(parts) >= 2 and parts[-2] == wanted and _FHIR_ID.match(parts[-1]):
-        return parts[-1]
-    return None
 
 
 def patient_key(resource: dict[str, Any]) -> str | None:

@@ -19,20 +19,15 @@ from pydantic import BaseModel, Field
 
 from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, default_rules_dir
 from ldncds.engine.loader import content_hash
-from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
+from ldncds.fhir import MISSING, SECTION_TYPES, FhirInputError, facts_from_resources
 
 from .bulk import PATIENT_FIELDS, BadLine, RawLine
 
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
+# The adapter's own table: one place knows which FHIR types feed which section.
 SECTION_OF_TYPE: dict[str, SectionName] = {
-    "Condition": "conditions",
-    "MedicationRequest": "medications",
-    "MedicationStatement": "medications",
-    "Medication": "medications",
-    "Procedure": "procedures",
-    "AllergyIntolerance": "allergies",
-    "Observation": "observations",
-}
+    rtype: name for name, types in SECTION_TYPES.items() for rtype in types
+} | {"Medication": "medications"}
 SECTIONS: tuple[SectionName, ...] = ("conditions", "medications", "procedures", "allergies", "observations")
 CANDIDATE_DECISIONS = frozenset({"candidate", "candidate_with_cautions"})
 _PATH = re.compile(r"^(?P<section>[a-z]+)(?:\[(?P<i>\d+)\])?(?:\.entry\[(?P<e>\d+)\])?(?P<rest>.*)$")

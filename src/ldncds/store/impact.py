@@ -29,6 +29,7 @@ from ..engine.assessment import Assessment, Explanation
 from ..engine.facts import PatientFacts
 from ..engine.loader import LoadedRuleset
 from ..engine.matching import EngineError
+from ..fhir.references import reference_id
 from .interface import StoredAssessment
 from .replay import planned_start
 
@@ -36,8 +37,13 @@ ERROR = "error"
 MAX_EXAMPLES = 3
 _SECTION_TYPES = {
     "conditions": ("Condition",),
-    "medications": ("MedicationRequest", "MedicationStatement"),
-    "procedures": ("Procedure",),
+    "medications": (
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationDispense",
+        "MedicationAdministration",
+    ),
+    "procedures": ("Procedure", "ServiceRequest"),
     "allergies": ("AllergyIntolerance",),
     "observations": ("Observation",),
 }
@@ -318,13 +324,7 @@ def _patient_of(resource: dict[str, Any]) -> str | None:
     if rtype not in _PATIENT_TYPES:
         return None
     ref = resource.get(_PATIENT_FIELD.get(rtype, "subject"))
-    reference = ref.get("reference") if isinstance(ref, dict) else None
-    if not isinstance(reference, str):
-        return None
-    if reference.startswith("urn:uuid:"):
-        return reference[9:]
-    parts = reference.split("/")
-    return parts[-1] if len(parts) >= 2 and parts[-2] == "Patient" else None
+    return reference_id(ref.get("reference") if isinstance(ref, dict) else None, "Patient")
 
 
 def _medication_ids(resources: list[dict[str, Any]]) -> list[str]:
@@ -332,8 +332,8 @@ def _medication_ids(resources: list[dict[str, Any]]) -> list[str]:
     for r in resources:
         ref = r.get("medicationReference")
         reference = ref.get("reference") if isinstance(ref, dict) else None
-        if isinstance(reference, str) and reference.startswith("Medication/"):
-            ids.append(reference.split("/", 1)[1])
+        if (mid := reference_id(reference, "Medication")) is not None:
+            ids.append(mid)
     return list(dict.fromkeys(ids))
 
 

@@ -1,0 +1,209 @@
+"""Gherkin steps for FHIR records as EHRs send them (features/fhir_records.feature).
+
+The chart is written as FHIR R4 resources (dates relative to the evaluation date), grouped by CDS
+Hooks prefetch key, and read exactly as a hook request is read: prefetch keys -> the FHIR adapter ->
+patient facts -> the engine. The outcome steps of `ldncds.bdd.steps` then apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from ldncds.bdd.steps import Chart, _done, scenario_engine
+from ldncds.cdshooks.prefetch import PREFETCH_KEYS, Gathered
+from ldncds.fhir import MISSING, facts_from_resources
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+PATIENT = {"reference": "Patient/fhir-scenario"}
+_DAYS = r"(?P<n>\d+) days? ago"
+_DRUG = r"(?P<display>[^(]+) \(RxNorm (?P<code>[^)]+)\)"
+_DIAGNOSIS_CODE = r"(?P<display>[^(]+) \(ICD-10-CM (?P<code>[^)]+)\)"
+
+
+@dataclass
+class FhirChart:
+    """Resources per prefetch key; a date is (days before the evaluation date) until assessed."""
+
+    keys: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+    counter: int = 0
+
+    def add(self, key: str, resource: dict[str, Any]) -> None:
+        self.counter += 1
+        resource.setdefault("id", f"{resource['resourceType'].lower()}-{self.counter}")
+        entries = self.keys.setdefault(key, [])
+        assert entries is not None, f"the scenario said {key} is not sent"
+        entries.append(resource)
+
+
+@pytest.fixture
+def fhir_chart() -> FhirChart:
+    return FhirChart()
+
+
+def _ago(n: str | int) -> tuple[str, int]:
+    return ("ago", int(n))
+
+
+def _dated(value: Any, on: date) -> Any:
+    if isinstance(value, tuple) and value[:1] == ("ago",):
+        return (on - timedelta(days=value[1])).isoformat()
+    if isinstance(value, dict):
+        return {k: _dated(v, on) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dated(v, on) for v in value]
+    return value
+
+
+def _drug(display: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": RXNORM, "code": code.strip(), "display": display.strip()}], "text": display}
+
+
+def _days(n: str | int) -> dict[str, Any]:
+    return {"value": int(n), "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}
+
+
+# ------------------------------------------------------------------ the chart, as FHIR
+
+
+@given(
+    "a FHIR record of a 52-year-old woman with fibromyalgia for 2 years who has tried physical therapy, "
+    "naproxen and duloxetine"
+)
+def step_fhir_candidate(fhir_chart: FhirChart) -> None:
+    fhir_chart.keys["patient"] = [
+        {
+            "resourceType": "Patient",
+            "id": "fhir-scenario",
+            "gender": "female",
+            "birthDate": _ago(52 * 365 + 40),
+        }
+    ]
+    fhir_chart.add("conditions", {
+        "resourceType": "Condition", "subject": PATIENT, "onsetDateTime": _ago(730),
+        "clinicalStatus": {"coding": [{"code": "active"}]},
+        "verificationStatus": {"coding": [{"code": "confirmed"}]},
+        "code": {"coding": [{"system": ICD10, "code": "M79.7", "display": "Fibromyalgia"}]},
+    })  # fmt: skip
+    for display, code, status, days in (
+        ("naproxen", "7258", "completed", 600),
+        ("duloxetine", "72625", "stopped", 400),
+    ):
+        fhir_chart.add("medications", {
+            "resourceType": "MedicationRequest", "status": status, "intent": "order", "subject": PATIENT,
+            "medicationCodeableConcept": _drug(display, code), "authoredOn": _ago(days),
+            "dispenseRequest": {"expectedSupplyDuration": _days(90)},
+        })  # fmt: skip
+    fhir_chart.add("procedures", {
+        "resourceType": "Procedure", "status": "completed", "subject": PATIENT,
+        "performedDateTime": _ago(300),
+        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "97161",
+                             "display": "Physical therapy evaluation"}]},
+    })  # fmt: skip
+    for key in ("allergies", "observations", "medicationStatements", "medicationDispenses",
+                "medicationAdministrations", "serviceRequests", "appointments"):  # fmt: skip
+        fhir_chart.keys.setdefault(key, [])
+
+
+@given("the site sends no MedicationStatement, MedicationDispense or MedicationAdministration records")
+def step_no_statements(fhir_chart: FhirChart) -> None:
+    for key in ("medicationStatements", "medicationDispenses", "medicationAdministrations"):
+        fhir_chart.keys.pop(key, None)
+
+
+_DISPENSE = rf"a MedicationDispense of {_DRUG} handed over {_DAYS} with a (?P<supply>\d+)-day supply"
+
+
+@given(parsers.re(_DISPENSE))
+def step_dispense(fhir_chart: FhirChart, display: str, code: str, n: str, supply: str) -> None:
+    fhir_chart.add("medicationDispenses", {
+        "resourceType": "MedicationDispense", "status": "completed", "subject": PATIENT,
+        "medicationCodeableConcept": _drug(display, code), "whenHandedOver": _ago(n),
+        "daysSupply": _days(supply),
+    })  # fmt: skip
+
+
+@given(
+    parsers.re(rf"a MedicationAdministration of (?P<display>[^(]+) \(RxNorm (?P<code>[^)]+)\) given {_DAYS}")
+)
+def step_administration(fhir_chart: FhirChart, display: str, code: str, n: str) -> None:
+    fhir_chart.add("medicationAdministrations", {
+        "resourceType": "MedicationAdministration", "status": "completed", "subject": PATIENT,
+        "medicationCodeableConcept": _drug(display, code), "effectiveDateTime": _ago(n),
+    })  # fmt: skip
+
+
+@given(parsers.re(rf"a (?P<status>stopped|completed) MedicationRequest for (?P<display>[^(]+) \(RxNorm "
+                  rf"(?P<code>[^)]+)\) authored {_DAYS} with no end date and no supply"))  # fmt: skip
+def step_request_no_end(fhir_chart: FhirChart, status: str, display: str, code: str, n: str) -> None:
+    fhir_chart.add("medications", {
+        "resourceType": "MedicationRequest", "status": status, "intent": "order", "subject": PATIENT,
+        "medicationCodeableConcept": _drug(display, code), "authoredOn": _ago(n),
+    })  # fmt: skip
+
+
+_DIAGNOSIS = rf"an encounter diagnosis of {_DIAGNOSIS_CODE} recorded {_DAYS} without a clinical status"
+
+
+@given(parsers.re(_DIAGNOSIS))
+def step_encounter_diagnosis(fhir_chart: FhirChart, display: str, code: str, n: str) -> None:
+    fhir_chart.add("conditions", {
+        "resourceType": "Condition", "subject": PATIENT, "recordedDate": _ago(n),
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                  "code": "encounter-diagnosis"}]}],
+        "code": {"coding": [{"system": ICD10, "code": code.strip(), "display": display.strip()}]},
+    })  # fmt: skip
+
+
+_DUPLICATES = (
+    r"two MedicationRequests with the same id and no version: a completed (?P<first>[^(]+) "
+    r"\(RxNorm (?P<c1>[^)]+)\) and an active (?P<second>[^(]+) \(RxNorm (?P<c2>[^)]+)\)"
+)
+
+
+@given(parsers.re(_DUPLICATES))
+def step_conflicting_duplicates(fhir_chart: FhirChart, first: str, c1: str, second: str, c2: str) -> None:
+    for display, code, status, days in ((first, c1, "completed", 900), (second, c2, "active", 10)):
+        fhir_chart.add("medications", {
+            "resourceType": "MedicationRequest", "id": "mr-same", "status": status, "intent": "order",
+            "subject": PATIENT, "medicationCodeableConcept": _drug(display, code), "authoredOn": _ago(days),
+        })  # fmt: skip
+
+
+# ------------------------------------------------------------------ reading and assessing
+
+
+@when(parsers.re(r"the FHIR record is read and assessed on (?P<day>\d{4}-\d{2}-\d{2})"))
+def step_read_and_assess(fhir_chart: FhirChart, chart: Chart, day: str) -> None:
+    on = date.fromisoformat(day)
+    gathered = Gathered()
+    for key in PREFETCH_KEYS:
+        resources = fhir_chart.keys.get(key.key, MISSING)
+        if resources is MISSING or resources is None:
+            gathered.values[key.key] = resources
+        elif key.is_read:
+            gathered.values[key.key] = _dated(resources[0], on)
+        else:
+            entries = [{"resource": _dated(r, on)} for r in resources]
+            gathered.values[key.key] = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+    given_input = gathered.adapter_input()
+    result = facts_from_resources(given_input.patient, given_input.sections, patient_id="fhir-scenario")
+    facts = result.facts.model_copy(update={"notes": [*given_input.notes, *result.facts.notes]})
+    chart.assessment = scenario_engine().assess(facts, on)
+
+
+@then("the decision is not candidate")
+def step_not_candidate(chart: Chart) -> None:
+    decision = _done(chart).decision
+    assert decision not in ("candidate", "candidate_with_cautions"), decision
+
+
+@then(parsers.re(r"the answer names (?P<source>\S+) with a (?P<severity>caveat|unreadable) note"))
+def step_named(chart: Chart, source: str, severity: str) -> None:
+    notes = [(n.source, n.severity) for n in _done(chart).data_notes]
+    assert (source, severity) in notes, notes
