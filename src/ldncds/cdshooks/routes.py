@@ -22,7 +22,7 @@ from ldncds.fhir import FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
 from . import orders
-from .cards import decision_card, has_in_scope_condition
+from .cards import decision_card
 from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
 from .models import (
     Card,
@@ -80,8 +80,8 @@ async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
         return _cards([], request, CANDIDACY)
     gathered = await _gather(request, body)
     facts = await run_in_threadpool(_map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY)
-    ruleset = request.app.state.engine.ruleset
-    if facts.deceased or not has_in_scope_condition(facts, ruleset.valuesets):
+    engine = request.app.state.engine
+    if facts.deceased or not await run_in_threadpool(engine.in_scope, facts, today_utc()):
         return _cards([], request, CANDIDACY)
     assessment = await _assess(request, body, facts, CANDIDACY)
     base = request.app.state.settings.public_base_url
