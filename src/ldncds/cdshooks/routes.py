@@ -121,7 +121,7 @@ async def feedback(service_id: str, body: FeedbackRequest, request: Request) -> 
     store = request.app.state.store
     recorded = 0
     for item in body.feedback:
-        # The store dedupes on card, outcome, accepted suggestions and (UTC-normalised) timestamp.
+        # The store dedupes on card, outcome, accepted suggestions, override reason and (UTC) timestamp.
         entry = item.model_dump(mode="json", exclude_none=True) | {"service_id": service_id}
         try:
             recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry))
