@@ -120,7 +120,7 @@ class Engine:
         or when a rule of the criterion that decides the pathway fires from a condition record. Asked
         of the engine, so the gate and the assessment cannot disagree; no code list lives outside rules/.
         """
-        derived = derive(facts, evaluation_date, self.ruleset.valuesets)
+        derived = derive(_unread_sections_incomplete(facts), evaluation_date, self.ruleset.valuesets)
         if any(f["kind"] == "therapy" and f.get("status") == "current" for f in derived.facts):
             return True
         for firing in self.matcher.run("findings", derived.facts):
@@ -136,6 +136,7 @@ class Engine:
     def assess(
         self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
     ) -> Assessment:
+        facts = _unread_sections_incomplete(facts)
         derived = derive(facts, evaluation_date, self.ruleset.valuesets)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
@@ -449,6 +450,15 @@ class Engine:
                     date=day.isoformat(),
                 )
         return None
+
+
+def _unread_sections_incomplete(facts: PatientFacts) -> PatientFacts:
+    """A record that could not be read leaves its section incomplete (the facts contract), whoever
+    built the facts: the rules then treat that section as partial, never as complete."""
+    unread = {n.section for n in facts.notes if n.severity == "unreadable" and n.section}
+    if not unread - set(facts.incomplete):
+        return facts
+    return facts.model_copy(update={"incomplete": sorted(set(facts.incomplete) | unread)})
 
 
 @dataclass(frozen=True)
