@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ldncds.api.app import create_app
 from ldncds.api.evaluation import today_utc
-from ldncds.engine import Engine, PatientFacts
+from ldncds.engine import Engine, PatientFacts, in_scope
 from ldncds.engine.facts import Condition, Medication
 from ldncds.settings import Settings
 from ldncds.store import open_store
@@ -94,10 +94,11 @@ def test_every_example_patient_is_in_scope(engine: Engine, path: Path) -> None:
     assert engine.in_scope(PatientFacts.model_validate_json(path.read_bytes()), ON) is True
 
 
-def test_the_gate_is_exported_by_the_engine_and_knows_no_code_list() -> None:
+def test_the_gate_is_exported_by_the_engine_and_knows_no_code_list(engine: Engine) -> None:
     source = (ROOT / "src" / "ldncds" / "cdshooks" / "cards.py").read_text()
     assert "IN_SCOPE_VALUE_SETS" not in source and "has_in_scope_condition" not in source
-    assert callable(Engine.in_scope)
+    facts = PatientFacts(medications=[text_only_ldn()])
+    assert in_scope(facts, ON, engine.ruleset) is engine.in_scope(facts, ON) is True
 
 
 # ---------------------------------------------------------------------------------------------- over HTTP

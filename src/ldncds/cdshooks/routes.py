@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ldncds.api.errors import ApiError, OperationOutcome
 from ldncds.api.evaluation import assess_and_record, today_utc
 from ldncds.api.security import require_client
-from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine import Assessment, PatientFacts, in_scope
 from ldncds.fhir import FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
@@ -80,8 +80,8 @@ async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
         return _cards([], request, CANDIDACY)
     gathered = await _gather(request, body)
     facts = await run_in_threadpool(_map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY)
-    engine = request.app.state.engine
-    if facts.deceased or not await run_in_threadpool(engine.in_scope, facts, today_utc()):
+    ruleset = request.app.state.engine.ruleset
+    if facts.deceased or not await run_in_threadpool(in_scope, facts, today_utc(), ruleset):
         return _cards([], request, CANDIDACY)
     assessment = await _assess(request, body, facts, CANDIDACY)
     base = request.app.state.settings.public_base_url

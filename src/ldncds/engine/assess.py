@@ -47,6 +47,7 @@ from .ruleschema import (
     TherapyOutcome,
     TitrationOutcome,
 )
+from .scope import in_scope, unread_sections_incomplete
 from .vocabulary import DECISIONS
 
 __all__ = ["Engine", "EngineError", "default_rules_dir"]
@@ -94,12 +95,6 @@ class Engine:
             }
             for rule_id, lr in ruleset.rules.items()
         }
-        # The criteria whose rules name the pathway (the qualifying pain diagnosis) define scope.
-        self._scope_criteria = frozenset(
-            lr.rule.then.criterion
-            for lr in ruleset.rules.values()
-            if isinstance(lr.rule.then, CriterionOutcome) and lr.rule.then.pathway
-        )
         self._breadth = {rule_id: _breadth(lr, ruleset) for rule_id, lr in ruleset.rules.items()}
         said = ruleset.manifest.disclaimer
         self._disclaimer = Disclaimer(
@@ -113,30 +108,13 @@ class Engine:
         return self.ruleset.version
 
     def in_scope(self, facts: PatientFacts, evaluation_date: date) -> bool:
-        """Is this patient one the rules have something to say about (the patient-view gate)?
-
-        Yes when the same derivation the assessment uses finds a current naltrexone course (so every
-        `on_therapy` patient is in scope, text-only entries and completed orders running on included),
-        or when a rule of the criterion that decides the pathway fires from a condition record. Asked
-        of the engine, so the gate and the assessment cannot disagree; no code list lives outside rules/.
-        """
-        derived = derive(_unread_sections_incomplete(facts), evaluation_date, self.ruleset.valuesets)
-        if any(f["kind"] == "therapy" and f.get("status") == "current" for f in derived.facts):
-            return True
-        for firing in self.matcher.run("findings", derived.facts):
-            then = self._then(firing)
-            if isinstance(then, TherapyOutcome):
-                return True
-            if isinstance(then, CriterionOutcome) and then.criterion in self._scope_criteria:
-                refs = (derived.refs.get(i) for i in firing.fact_ids)
-                if any(ref is not None and ref.kind == "condition" for ref in refs):
-                    return True
-        return False
+        """The patient-view gate (see `scope.in_scope`): the same rules, so it cannot disagree."""
+        return in_scope(facts, evaluation_date, self.ruleset)
 
     def assess(
         self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
     ) -> Assessment:
-        facts = _unread_sections_incomplete(facts)
+        facts = unread_sections_incomplete(facts)
         derived = derive(facts, evaluation_date, self.ruleset.valuesets)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
@@ -450,15 +428,6 @@ class Engine:
                     date=day.isoformat(),
                 )
         return None
-
-
-def _unread_sections_incomplete(facts: PatientFacts) -> PatientFacts:
-    """A record that could not be read leaves its section incomplete (the facts contract), whoever
-    built the facts: the rules then treat that section as partial, never as complete."""
-    unread = {n.section for n in facts.notes if n.severity == "unreadable" and n.section}
-    if not unread - set(facts.incomplete):
-        return facts
-    return facts.model_copy(update={"incomplete": sorted(set(facts.incomplete) | unread)})
 
 
 @dataclass(frozen=True)
