@@ -154,6 +154,9 @@ def test_a_hard_stop_puts_the_missing_histories_apart(engine: Engine) -> None:
     assert "**Missing**" not in detail
     way_out, also = detail.index("**What would change this decision**"), detail.index("**Also missing")
     assert way_out < detail.index("**Criteria") < also  # what matters first, the rest after
+    for item in a.also_missing:
+        assert detail.count(md(item.what)) == 1  # said once, apart, not again among the criteria
+    assert "**Criteria unknown**" not in detail
 
 
 def test_a_criterion_of_a_pathway_not_established_is_never_what_is_missing(engine: Engine) -> None:

@@ -216,8 +216,11 @@ def card_detail(a: Assessment) -> str:
     if a.earliest_start:
         lines += [f"**Earliest start:** {a.earliest_start}", ""]
     lines += _section("What would change this decision", [f"- {md(text)}" for text in a.counterfactuals])
-    lines += _section("Missing", [_missing_line(m) for m in a.missing])
-    lines += _criteria(a.criteria) if a.decision != "on_therapy" else []
+    titles = {c.id: c.title for c in a.criteria}
+    lines += _section("Missing", [_missing_line(m, titles) for m in a.missing])
+    apart = {m.criterion for m in a.also_missing}  # said once, in their own part at the end
+    shown = [c for c in a.criteria if c.id not in apart]
+    lines += _criteria(shown) if a.decision != "on_therapy" else []
     lines += _plan(a.plan)
     lines += _section(
         "Monitoring",
@@ -228,7 +231,8 @@ def card_detail(a: Assessment) -> str:
         ],
     )
     lines += _section(
-        "Also missing (this decision does not depend on it)", [_missing_line(m) for m in a.also_missing]
+        "Also missing (this decision does not depend on it)",
+        [_missing_line(m, titles) for m in a.also_missing],
     )
     return "\n".join(lines).strip()
 
@@ -254,8 +258,9 @@ def _note_line(n: Note) -> str:
     return f"- {md(n.text)}" + (f" ({facts})" if facts else "") + f" (rule {n.explanation.rule_id})"
 
 
-def _missing_line(m: MissingItem) -> str:
-    return f"- {md(m.criterion)}: {md(m.what)}" + (f" *{md(m.note)}*" if m.note else "")
+def _missing_line(m: MissingItem, titles: dict[str, str]) -> str:
+    title = titles.get(m.criterion, m.criterion)
+    return f"- {md(title)}: {md(m.what)}" + (f" *{md(m.note)}*" if m.note else "")
 
 
 def _state(state: str, days_overdue: int | None) -> str:
