@@ -21,6 +21,7 @@ from ldncds.engine.facts import DataNote, Medication
 from ldncds.pages.views import render_assessment
 from ldncds.settings import Settings
 from ldncds.store import open_store
+from test_pages import assert_accessible_and_offline
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -245,6 +246,20 @@ def test_an_unreadable_record_leaves_its_section_incomplete(engine: Engine) -> N
     assert a.decision != "candidate"  # a medication that could not be read may be an opioid
     caveat_only = engine.assess(with_(example("candidate"), notes=[NOTES[2].model_dump()]), ON)
     assert caveat_only.decision == "candidate"
+
+
+@pytest.mark.parametrize(
+    "name", ["contraindicated_buprenorphine", "not_candidate_axial_back_pain", "candidate"]
+)
+def test_pages_with_every_new_part_stay_accessible(engine: Engine, name: str) -> None:
+    facts = with_(example(name), notes=[n.model_dump() for n in NOTES])
+    a = stored(engine.assess(facts, ON))
+    html = render_assessment(a, a.assessment_id or "")
+    assert_accessible_and_offline(html)
+    if a.also_missing:
+        assert 'id="also-missing"' in html
+        for item in a.also_missing:
+            assert item.note and item.note in html
 
 
 def test_no_note_no_section(engine: Engine) -> None:
