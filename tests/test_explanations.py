@@ -28,6 +28,7 @@ EXAMPLES = ROOT / "examples"
 ON = date(2026, 3, 1)
 BASE = "https://cds.example.org"
 OXYCODONE = {"system": "RxNorm", "code": "1049621", "display": "oxycodone hydrochloride 5 MG Oral Tablet"}
+NALTREXONE = {"system": "RxNorm", "code": "7243", "display": "naltrexone"}
 TRAMADOL = {"system": "RxNorm", "code": "835603", "display": "tramadol hydrochloride 50 MG Oral Tablet"}
 
 
@@ -104,6 +105,20 @@ def test_a_hard_stop_card_does_not_carry_the_offer_wording(engine: Engine) -> No
     card = decision_card(a, base_url=BASE, patient_id="pt-1")
     assert engine.ruleset.manifest.disclaimer.summary not in card.summary
     assert "Off-label" not in (card.detail or "")
+
+
+def test_a_patient_on_ldn_is_reminded_in_the_detail_not_the_summary(engine: Engine) -> None:
+    ldn = Medication(source="MedicationRequest/ldn", codes=[NALTREXONE], status="active", start="2025-10-01")
+    facts = PatientFacts(
+        birth_date="1970-01-01",
+        conditions=[],
+        medications=[ldn.model_copy(update={"daily_dose_mg": 4.5})],
+        allergies=[],
+    )
+    a = stored(engine.assess(facts, ON))
+    assert a.decision == "on_therapy"
+    card = decision_card(a, base_url=BASE, patient_id="pt-1")
+    assert "Off-label" in (card.detail or "") and "off-label" not in card.summary
 
 
 def test_the_page_shows_the_disclaimer_and_its_sources(engine: Engine) -> None:
