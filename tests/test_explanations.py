@@ -193,6 +193,7 @@ def test_an_unconfirmed_diagnosis_asks_for_the_diagnosis_not_the_injection(engin
     assert [m.criterion for m in a.missing] == ["qualifying_diagnosis"]
     assert [m.criterion for m in a.also_missing] == ["failed_epidural_steroid_injection"]
     assert not any("epidural" in t.lower() for t in a.counterfactuals)
+    assert a.reason == "Insufficient information: unknown: qualifying diagnosis"
 
 
 def test_insufficient_information_lists_what_it_turns_on(engine: Engine) -> None:

@@ -301,7 +301,7 @@ class Engine:
         missing, also_missing = _missing(decision, findings, self.ruleset.criteria)
         return Assessment(
             decision=decision,
-            reason=_reason(decision, findings, earliest, therapy),
+            reason=_reason(decision, findings, earliest, therapy, missing),
             evaluation_date=ctx.on,
             ruleset_version=self.ruleset.version,
             earliest_start=earliest,
@@ -462,7 +462,13 @@ def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
     return [f for c in findings.criteria if c.status == wanted for e in c.explanations for f in e.facts]
 
 
-def _reason(decision: str, findings: _Findings, earliest: date | None, therapy: TherapyStatus | None) -> str:
+def _reason(
+    decision: str,
+    findings: _Findings,
+    earliest: date | None,
+    therapy: TherapyStatus | None,
+    missing: list[MissingItem],
+) -> str:
     if decision == "on_therapy" and therapy:
         dose = (
             f"{therapy.daily_dose_mg:g} mg/day" if therapy.daily_dose_mg is not None else "dose not recorded"
@@ -477,7 +483,8 @@ def _reason(decision: str, findings: _Findings, earliest: date | None, therapy: 
         unmet = [c.title.lower() for c in findings.criteria if c.status == "not_met" and c.required]
         return "Not a candidate: not met: " + ", ".join(unmet)
     if decision == "insufficient_information":
-        unknown = [c.title.lower() for c in findings.criteria if c.status == "unknown" and c.required]
+        decisive = {m.criterion for m in missing}  # what the decision turns on, not what is also missing
+        unknown = [c.title.lower() for c in findings.criteria if c.id in decisive]
         return "Insufficient information: unknown: " + ", ".join(unknown)
     if decision == "candidate_with_cautions":
         return "Candidate with cautions: " + ", ".join(c.title.lower() for c in findings.cautions)
@@ -517,6 +524,9 @@ def _missing(
             also.append(MissingItem(criterion=c.id, what=what, note=later))
         else:
             missing.append(MissingItem(criterion=c.id, what=what))
+    if decision == "insufficient_information" and not missing:
+        # Never an answer of "information missing" that names nothing missing.
+        return [MissingItem(criterion=m.criterion, what=m.what) for m in also], []
     return missing, also
 
 
