@@ -12,10 +12,12 @@ import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from ldncds.cdshooks.cards import (
+    EXTENSION_KEY,
+    LEGACY_EXTENSION_KEY,
     NALTREXONE_RXNORM,
+    TOPIC_SYSTEM,
     card_detail,
     decision_card,
-    has_in_scope_condition,
     md,
     shorten,
 )
@@ -100,14 +102,16 @@ def test_each_decision_gives_one_conforming_card(engine: Engine, decision: str) 
     assert response_problems({"cards": [card]}) == []
     assert card["indicator"] == INDICATOR[decision]
     assert card["uuid"] == a.assessment_id
-    assert card["extension"] == {
-        "ldncds": {"decision": decision, "assessment_id": a.assessment_id, "ruleset_version": engine.version}
-    }
+    about = {"decision": decision, "assessment_id": a.assessment_id, "ruleset_version": engine.version}
+    assert EXTENSION_KEY == "org.ldncds.assessment" and LEGACY_EXTENSION_KEY == "ldncds"
+    assert card["extension"] == {EXTENSION_KEY: about, LEGACY_EXTENSION_KEY: about}  # old key: one release
+    rule_id = card["source"]["url"].rsplit("#rule-", 1)[1]
+    assert card["source"]["topic"] == {"system": TOPIC_SYSTEM, "code": rule_id}
     assert card["links"] == [
         {"label": "Why? Full explanation", "url": f"{BASE}/assessments/{a.assessment_id}", "type": "absolute"}
     ]
     assert card["source"]["url"].startswith(f"{BASE}/rulebook#rule-")
-    assert card["summary"].startswith("Low-dose naltrexone: ")
+    assert card["summary"].startswith("Low-dose naltrexone")
     assert all(r["display"] for r in card["overrideReasons"])
 
 
@@ -196,24 +200,12 @@ def test_a_card_needs_a_stored_assessment(engine: Engine) -> None:
         decision_card(engine.assess(candidate(), ON), base_url=BASE, patient_id="pt-1")
 
 
-@pytest.mark.parametrize(
-    ("code", "status", "in_scope"),
-    [
-        ({"system": "ICD-10-CM", "code": "M79.7"}, "active", True),
-        ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M5416"}, "active", True),
-        ({"system": "http://snomed.info/sct", "code": "278860009"}, None, True),
-        ({"system": "ICD-10-CM", "code": "G89.29"}, "recurrence", True),
-        ({"system": "ICD-10-CM", "code": "M79.7"}, "resolved", False),
-        ({"system": "http://snomed.info/sct", "code": "38341003"}, "active", False),
-    ],
-)
-def test_in_scope_pain_conditions(engine: Engine, code: dict, status: str | None, in_scope: bool) -> None:
-    facts = PatientFacts(conditions=[Condition(source="Condition/c", codes=[code], clinical_status=status)])
-    assert has_in_scope_condition(facts, engine.ruleset.valuesets) is in_scope
-
-
-def test_no_conditions_is_out_of_scope(engine: Engine) -> None:
-    assert not has_in_scope_condition(PatientFacts(), engine.ruleset.valuesets)
+def test_the_topic_does_not_depend_on_the_sites_address(engine: Engine) -> None:
+    a = assessed(engine, "candidate")
+    here = decision_card(a, base_url=BASE, patient_id="pt-1")
+    there = decision_card(a, base_url="https://ldn.other-hospital.example/cds/", patient_id="pt-1")
+    assert here.source.topic == there.source.topic and here.source.topic is not None
+    assert here.source.topic.system == "urn:ldncds:rule"
 
 
 def test_the_conformance_checker_catches_each_problem() -> None:

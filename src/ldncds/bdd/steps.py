@@ -591,3 +591,4 @@ def step_symptom_observation(chart: Chart, display: str, system: str, code: str,
 from ldncds.bdd.steps_elig import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_hardstop import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_fhir import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_explain import *  # noqa: E402,F401,F403

@@ -2,6 +2,12 @@
 
 Every part of the card comes from the engine's Assessment: the summary from its one-line reason, the
 detail from its criteria, hard stops, cautions, plan and reminders, each with the record it came from.
+An offer of LDN says on its face what the ruleset's disclaimer says (off-label, weak evidence).
+
+Card `extension` key: ``org.ldncds.assessment`` (reverse-domain, as CDS Hooks asks) holding decision,
+assessment id and ruleset version. The old key ``ldncds`` carries the same object for one release
+(deprecated; remove in the next one). ``source.topic`` is ``urn:ldncds:rule`` + the deciding rule id:
+the same on every site, whatever its base URL.
 """
 
 from __future__ import annotations
@@ -11,25 +17,19 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
-from ldncds.engine import Assessment, PatientFacts
-from ldncds.engine.assessment import CriterionResult, Explanation, FactCitation, TitrationPlan
-from ldncds.engine.codes import CODE_SYSTEM_URIS, canonical_system
-from ldncds.engine.loader import ValueSets
+from ldncds.engine import Assessment
+from ldncds.engine.assessment import (
+    CriterionResult,
+    Explanation,
+    FactCitation,
+    MissingItem,
+    Note,
+    TitrationPlan,
+)
+from ldncds.engine.codes import CODE_SYSTEM_URIS
+from ldncds.engine.facts import DataNote
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
-
-# Pain conditions that make a patient worth a card (value sets in rules/valuesets/).
-IN_SCOPE_VALUE_SETS = frozenset(
-    {
-        "fibromyalgia",
-        "low_back_pain",
-        "lumbar_radiculopathy",
-        "radiculopathy_generic",
-        "chronic_pain",
-        "chronic_low_back_pain",
-    }
-)
-_NOT_CURRENT = frozenset({"inactive", "remission", "resolved"})
 
 INDICATOR: dict[str, Indicator] = {
     "candidate": "info",
@@ -40,6 +40,11 @@ INDICATOR: dict[str, Indicator] = {
     "on_therapy": "info",
 }
 SOURCE_LABEL = "ldncds low-dose naltrexone decision support"
+EXTENSION_KEY = "org.ldncds.assessment"
+LEGACY_EXTENSION_KEY = "ldncds"  # deprecated: kept readable for one release
+TOPIC_SYSTEM = "urn:ldncds:rule"  # stable across sites, unlike the rulebook's URL
+# Decisions that offer LDN: their card says the ruleset's disclaimer in the summary and at the top.
+OFFERS = frozenset({"candidate", "candidate_with_cautions"})
 NALTREXONE_RXNORM = "7243"  # ingredient code; a member of the `naltrexone` value set (checked in tests)
 OVERRIDE_REASON_SYSTEM = "urn:ldncds:cds-hooks:override-reason"
 OVERRIDE_REASONS = (
@@ -60,25 +65,6 @@ _STATUS_HEADING = {
     "unknown": "Unknown",
     "not_applicable": "Not applicable",
 }
-
-
-def has_in_scope_condition(facts: PatientFacts, valuesets: ValueSets) -> bool:
-    """True for a current (or status-unknown) in-scope pain condition, or a current naltrexone order."""
-    for med in facts.medications or ():
-        if med.status in ("active", "on-hold") and any(
-            "naltrexone" in valuesets.of_code(system, c.code)
-            for c in med.codes
-            if (system := canonical_system(c.system))
-        ):
-            return True  # already on naltrexone: follow-up is always in scope
-    for condition in facts.conditions or ():
-        if condition.clinical_status in _NOT_CURRENT:
-            continue
-        for coding in condition.codes:
-            system = canonical_system(coding.system)
-            if system and valuesets.of_code(system, coding.code) & IN_SCOPE_VALUE_SETS:
-                return True
-    return False
 
 
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
@@ -139,15 +125,16 @@ def decision_card(assessment: Assessment, *, base_url: str, patient_id: str | No
         raise ValueError("the assessment must be stored (have an id) before a card is built")
     rule_id = deciding_rule(assessment)
     suggestion = start_suggestion(assessment, patient_id)
+    about = card_extension(assessment)
     return Card(
         uuid=assessment.assessment_id,
-        summary=shorten(f"Low-dose naltrexone: {assessment.reason}"),
+        summary=card_summary(assessment),
         detail=card_detail(assessment),
         indicator=indicator(assessment),
         source=Source(
             label=SOURCE_LABEL,
             url=rule_url(base_url, rule_id),
-            topic=Coding(system=f"{base_url.rstrip('/')}/rulebook", code=rule_id),
+            topic=Coding(system=TOPIC_SYSTEM, code=rule_id),
         ),
         suggestions=[suggestion] if suggestion else None,
         selectionBehavior="at-most-one" if suggestion else None,
@@ -159,14 +146,26 @@ def decision_card(assessment: Assessment, *, base_url: str, patient_id: str | No
                 type="absolute",
             )
         ],
-        extension={
-            "ldncds": {
-                "decision": assessment.decision,
-                "assessment_id": assessment.assessment_id,
-                "ruleset_version": assessment.ruleset_version,
-            }
-        },
+        extension={EXTENSION_KEY: about, LEGACY_EXTENSION_KEY: dict(about)},
     )
+
+
+def card_extension(a: Assessment) -> dict[str, str]:
+    return {
+        "decision": a.decision,
+        "assessment_id": a.assessment_id or "",
+        "ruleset_version": a.ruleset_version,
+    }
+
+
+def card_summary(a: Assessment) -> str:
+    """The one line every EHR shows. An offer of LDN ends with the ruleset's disclaimer (off-label,
+    weak evidence); only the reason before it is ever shortened, never the disclaimer."""
+    text = f"Low-dose naltrexone: {a.reason}"
+    if a.decision in OFFERS and a.disclaimer:
+        suffix = f" ({a.disclaimer.summary})"
+        return shorten(text, SUMMARY_MAX - len(suffix)) + suffix
+    return shorten(text)
 
 
 # ---------------------------------------------------------------------------------------------- detail
@@ -187,10 +186,13 @@ def _section(title: str, lines: list[str]) -> list[str]:
 
 
 def card_detail(a: Assessment) -> str:
+    """What matters for this decision first (hard stops and how they could be lifted, cautions, the
+    missing data it turns on); the criteria, plan and what is also unknown after."""
     rule = deciding_explanation(a)
-    head = [
-        f"**{md(a.reason)}.**",
-        "",
+    head = [f"**{md(a.reason)}.**", ""]
+    if a.disclaimer and (a.decision in OFFERS or a.therapy is not None):
+        head += [f"**{md(a.disclaimer.summary.capitalize())}.** {md(a.disclaimer.text)}", ""]
+    head += [
         f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by rule {rule.rule_id} "
         f"({md(rule.title)}).",
         "",
@@ -206,14 +208,19 @@ def card_detail(a: Assessment) -> str:
         f"({_rules(e.rule_id for e in c.explanations)})" + (f". **Alert:** {md(c.alert)}" if c.alert else "")
         for c in a.cautions
     ]
-    lines = head + _section("Hard stops", hard_stops) + _section("Cautions", cautions)
+    lines = head + _data_notes(a.data_notes)
     lines += _section("Same-day alerts", [f"- **{md(text)}**" for text in a.alerts])
+    lines += _section("Hard stops", hard_stops) + _section("Cautions", cautions)
+    lines += _section("Also considered", [_note_line(n) for n in a.notes])
     lines += _therapy(a)
-    lines += _criteria(a.criteria) if a.decision != "on_therapy" else []
     if a.earliest_start:
         lines += [f"**Earliest start:** {a.earliest_start}", ""]
-    lines += _section("Missing", [f"- {md(m.criterion)}: {md(m.what)}" for m in a.missing])
     lines += _section("What would change this decision", [f"- {md(text)}" for text in a.counterfactuals])
+    titles = {c.id: c.title for c in a.criteria}
+    lines += _section("Missing", [_missing_line(m, titles) for m in a.missing])
+    apart = {m.criterion for m in a.also_missing}  # said once, in their own part at the end
+    shown = [c for c in a.criteria if c.id not in apart]
+    lines += _criteria(shown) if a.decision != "on_therapy" else []
     lines += _plan(a.plan)
     lines += _section(
         "Monitoring",
@@ -223,8 +230,37 @@ def card_detail(a: Assessment) -> str:
             for r in a.reminders
         ],
     )
-    lines += _section("Notes", [f"- {md(n.text)} (rule {n.explanation.rule_id})" for n in a.notes])
+    lines += _section(
+        "Also missing (this decision does not depend on it)",
+        [_missing_line(m, titles) for m in a.also_missing],
+    )
     return "\n".join(lines).strip()
+
+
+def _data_notes(notes: list[DataNote]) -> list[str]:
+    """Records that could not be read are named, never dropped silently (and those read with a caveat)."""
+    unreadable = [n for n in notes if n.severity == "unreadable"]
+    caveats = [n for n in notes if n.severity != "unreadable"]
+    count = len(unreadable)
+    heading = f"{count} record{'s' if count != 1 else ''} could not be read"
+    return _section(heading, [_data_note_line(n) for n in unreadable]) + _section(
+        "Read with a caveat", [_data_note_line(n) for n in caveats]
+    )
+
+
+def _data_note_line(n: DataNote) -> str:
+    where = f" ({md(n.section)})" if n.section else ""
+    return f"- {md(n.source)}{where}: {md(n.reason)}"
+
+
+def _note_line(n: Note) -> str:
+    facts = "; ".join(dict.fromkeys(_cite(f) for f in n.explanation.facts))
+    return f"- {md(n.text)}" + (f" ({facts})" if facts else "") + f" (rule {n.explanation.rule_id})"
+
+
+def _missing_line(m: MissingItem, titles: dict[str, str]) -> str:
+    title = titles.get(m.criterion, m.criterion)
+    return f"- {md(title)}: {md(m.what)}" + (f" *{md(m.note)}*" if m.note else "")
 
 
 def _state(state: str, days_overdue: int | None) -> str:

@@ -19,12 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from ldncds.api.errors import ApiError, OperationOutcome
 from ldncds.api.evaluation import assess_and_record, run_engine, today_utc
 from ldncds.api.security import require_client
-from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine import Assessment, PatientFacts, in_scope
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
 from . import orders
-from .cards import decision_card, has_in_scope_condition
+from .cards import decision_card
 from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
 from .drafts import read_drafts, unreadable_card
 from .models import (
@@ -106,7 +106,7 @@ async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
         _map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY, DEGRADABLE
     )
     ruleset = request.app.state.engine.ruleset
-    if facts.deceased or not has_in_scope_condition(facts, ruleset.valuesets):
+    if facts.deceased or not await run_in_threadpool(in_scope, facts, today_utc(), ruleset):
         return _cards([], request, CANDIDACY)
     if unavailable and (await run_engine(request, facts, today_utc())).decision != "contraindicated":
         _require(unavailable)  # only a hard stop found in the rest can be answered without them
@@ -148,7 +148,7 @@ async def feedback(service_id: str, body: FeedbackRequest, request: Request) -> 
     store = request.app.state.store
     recorded = 0
     for item in body.feedback:
-        # The store dedupes on card, outcome, accepted suggestions and (UTC-normalised) timestamp.
+        # The store dedupes on card, outcome, accepted suggestions, override reason and (UTC) timestamp.
         entry = item.model_dump(mode="json", exclude_none=True) | {"service_id": service_id}
         try:
             recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry))

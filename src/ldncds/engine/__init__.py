@@ -9,6 +9,7 @@ from .assessment import Assessment
 from .facts import PatientFacts
 from .loader import LoadedRuleset, RulesetError, load_ruleset
 from .matching import EngineError
+from .scope import in_scope
 
 __all__ = [
     "Assessment",
@@ -18,5 +19,6 @@ __all__ = [
     "PatientFacts",
     "RulesetError",
     "default_rules_dir",
+    "in_scope",
     "load_ruleset",
 ]

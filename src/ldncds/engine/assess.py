@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +16,7 @@ from .assessment import (
     Assessment,
     Caution,
     CriterionResult,
+    Disclaimer,
     DoseStep,
     EvidenceRef,
     Explanation,
@@ -44,6 +47,7 @@ from .ruleschema import (
     TherapyOutcome,
     TitrationOutcome,
 )
+from .scope import in_scope, unread_sections_incomplete
 from .vocabulary import DECISIONS
 
 __all__ = ["Engine", "EngineError", "default_rules_dir"]
@@ -91,14 +95,26 @@ class Engine:
             }
             for rule_id, lr in ruleset.rules.items()
         }
+        self._breadth = {rule_id: _breadth(lr, ruleset) for rule_id, lr in ruleset.rules.items()}
+        said = ruleset.manifest.disclaimer
+        self._disclaimer = Disclaimer(
+            summary=" ".join(said.summary.split()),
+            text=" ".join(said.text.split()),
+            evidence=[EvidenceRef(**e.model_dump()) for e in said.evidence],
+        )
 
     @property
     def version(self) -> str:
         return self.ruleset.version
 
+    def in_scope(self, facts: PatientFacts, evaluation_date: date) -> bool:
+        """The patient-view gate (see `scope.in_scope`): the same rules, so it cannot disagree."""
+        return in_scope(facts, evaluation_date, self.ruleset)
+
     def assess(
         self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
     ) -> Assessment:
+        facts = unread_sections_incomplete(facts)
         derived = derive(facts, evaluation_date, self.ruleset.valuesets)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
@@ -282,14 +298,10 @@ class Engine:
             earliest = max(h.earliest_start for h in findings.hard_stops if h.earliest_start)
         explanation = self._explain(decisions[0], conclusions)
         explanation.facts = _decision_facts(decision, findings)
-        missing = [
-            MissingItem(criterion=c.id, what=c.missing or c.question)
-            for c in findings.criteria
-            if c.status == "unknown" and c.required
-        ]
+        missing, also_missing = _missing(decision, findings, self.ruleset.criteria)
         return Assessment(
             decision=decision,
-            reason=_reason(decision, findings, earliest, therapy),
+            reason=_reason(decision, findings, earliest, therapy, missing),
             evaluation_date=ctx.on,
             ruleset_version=self.ruleset.version,
             earliest_start=earliest,
@@ -301,9 +313,11 @@ class Engine:
             plan=self._plan(firings, conclusions, ctx.start),
             therapy=therapy,
             reminders=self._reminders(firings, conclusions, ctx, therapy),
-            missing=missing if decision != "on_therapy" else [],
-            counterfactuals=_counterfactuals(decision, findings),
+            missing=missing,
+            also_missing=also_missing,
+            counterfactuals=_counterfactuals(decision, findings, self.ruleset.criteria, self._breadth),
             data_notes=list(ctx.facts.notes),
+            disclaimer=self._disclaimer,
             explanation=explanation,
             rules_fired=sorted(set(findings.fired) | {f.rule_id for f in firings}),
         )
@@ -424,6 +438,9 @@ class _Context:
 
 
 THERAPY_OUTCOMES = (TherapyOutcome, ResponseOutcome, AdverseEffectOutcome)
+# Two "what would change" bullets this alike say the same thing (e.g. a coded and a text-matched rule
+# for one record); a wording measure, not a clinical number.
+NEAR_REPEAT = 0.85
 
 
 def _state(
@@ -445,7 +462,13 @@ def _decision_facts(decision: str, findings: _Findings) -> list[FactCitation]:
     return [f for c in findings.criteria if c.status == wanted for e in c.explanations for f in e.facts]
 
 
-def _reason(decision: str, findings: _Findings, earliest: date | None, therapy: TherapyStatus | None) -> str:
+def _reason(
+    decision: str,
+    findings: _Findings,
+    earliest: date | None,
+    therapy: TherapyStatus | None,
+    missing: list[MissingItem],
+) -> str:
     if decision == "on_therapy" and therapy:
         dose = (
             f"{therapy.daily_dose_mg:g} mg/day" if therapy.daily_dose_mg is not None else "dose not recorded"
@@ -460,27 +483,131 @@ def _reason(decision: str, findings: _Findings, earliest: date | None, therapy: 
         unmet = [c.title.lower() for c in findings.criteria if c.status == "not_met" and c.required]
         return "Not a candidate: not met: " + ", ".join(unmet)
     if decision == "insufficient_information":
-        unknown = [c.title.lower() for c in findings.criteria if c.status == "unknown" and c.required]
+        decisive = {m.criterion for m in missing}  # what the decision turns on, not what is also missing
+        unknown = [c.title.lower() for c in findings.criteria if c.id in decisive]
         return "Insufficient information: unknown: " + ", ".join(unknown)
     if decision == "candidate_with_cautions":
         return "Candidate with cautions: " + ", ".join(c.title.lower() for c in findings.cautions)
     return "Candidate: every criterion met, no hard stop or caution found"
 
 
-def _counterfactuals(decision: str, findings: _Findings) -> list[str]:
-    out: list[str] = []
+def _pathways(findings: _Findings) -> set[str]:
+    return {p for c in findings.criteria if c.status == "met" for p in c.pathways}
+
+
+def _missing(
+    decision: str, findings: _Findings, defs: dict[str, CriterionDef]
+) -> tuple[list[MissingItem], list[MissingItem]]:
+    """What this decision turns on, and, apart, what is also unknown but would not change it.
+
+    Only `insufficient_information` turns on its unknowns; behind a hard stop or a criterion not met
+    they are for later. A criterion of a pathway that is not established yet (e.g. the injection
+    of the radicular pathway while the diagnosis is unknown) is never what the decision turns on.
+    """
+    if decision == "on_therapy":
+        return [], []  # follow-up, not candidacy: the candidacy criteria are not the question
+    later = {
+        "contraindicated": "Needed only once the hard stop is lifted.",
+        "not_candidate": "Would not change this decision: a required criterion is not met.",
+    }.get(decision)
+    pathways = _pathways(findings)
+    missing, also = [], []
+    for c in findings.criteria:
+        if c.status != "unknown" or not c.required:
+            continue
+        what = c.missing or c.question
+        applies = defs[c.id].applies_to_pathways
+        if applies and not pathways & set(applies):
+            note = f"Needed only on the {' or '.join(applies)} pathway, once the diagnosis is established."
+            also.append(MissingItem(criterion=c.id, what=what, note=note))
+        elif later:
+            also.append(MissingItem(criterion=c.id, what=what, note=later))
+        else:
+            missing.append(MissingItem(criterion=c.id, what=what))
+    if decision == "insufficient_information" and not missing:
+        # Never an answer of "information missing" that names nothing missing.
+        return [MissingItem(criterion=m.criterion, what=m.what) for m in also], []
+    return missing, also
+
+
+def _counterfactuals(
+    decision: str, findings: _Findings, defs: dict[str, CriterionDef], breadth: dict[str, int]
+) -> list[str]:
+    """What would change the decision, what matters most first, each way out said once.
+
+    One entry per record (hard stops), criterion or caution, near-repeats within it dropped; across
+    entries only exact repeats are (two washouts ending on different days must both be said).
+    """
     if decision == "contraindicated":
-        for h in findings.hard_stops:
-            out += [e.counterfactual for e in h.explanations if e.counterfactual]
+        per_item = _hard_stop_ways_out(findings.hard_stops, breadth)
     elif decision in ("not_candidate", "insufficient_information"):
         wanted = "not_met" if decision == "not_candidate" else "unknown"
-        for c in findings.criteria:
-            if c.status == wanted and c.required:
-                texts = [e.counterfactual for e in c.explanations if e.counterfactual]
-                out += texts or [c.to_change or f"Answer: {c.question}"]
+        decisive = {m.criterion for m in _missing(decision, findings, defs)[0]}
+        per_item = [
+            _distinct([e.counterfactual for e in c.explanations if e.counterfactual])
+            or [c.to_change or f"Answer: {c.question}"]
+            for c in findings.criteria
+            if c.status == wanted and c.required and (wanted == "not_met" or c.id in decisive)
+        ]
     elif decision == "candidate_with_cautions":
-        for caution in findings.cautions:
-            texts = [e.counterfactual for e in caution.explanations if e.counterfactual]
-            fallback = f"A plain candidate only without: {caution.title.lower()} (its precautions apply)."
-            out += texts or [fallback]
-    return list(dict.fromkeys(out))
+        per_item = [
+            _distinct([e.counterfactual for e in caution.explanations if e.counterfactual])
+            or [f"A plain candidate only without: {caution.title.lower()} (its precautions apply)."]
+            for caution in findings.cautions
+        ]
+    else:
+        return []
+    return list({_normal(t): t for item in per_item for t in item}.values())
+
+
+def _hard_stop_ways_out(hard_stops: list[HardStop], breadth: dict[str, int]) -> list[list[str]]:
+    """One way out per record: every hard stop on it must be lifted, so their texts are joined.
+
+    Several rules behind one hard stop on one record (a coded and a text match) describe the same way
+    out; the first rule's is kept. Hard stops on one record are said together, so two bullets about
+    the same medication cannot read as alternatives: the most specific first (the rule matched the
+    narrower code list, e.g. opioid maintenance before any opioid agonist), a washout (a date) last.
+    """
+    per_record: dict[str, list[tuple[bool, int, str]]] = {}
+    for h in hard_stops:
+        first = next((e for e in h.explanations if e.counterfactual), None)
+        if first and first.counterfactual:
+            key = (h.earliest_start is not None, breadth.get(first.rule_id, 0), first.counterfactual)
+            per_record.setdefault(h.culprit.source, []).append(key)
+    return [
+        [" Also: ".join(_distinct([t for *_, t in sorted(items, key=lambda i: i[:2])]))]
+        for items in per_record.values()
+    ]
+
+
+def _breadth(lr: LoadedRule, ruleset: LoadedRuleset) -> int:
+    """How many code-list rows a rule matches against: the fewer, the more specific its finding."""
+    names: set[str] = set()
+    for pattern in lr.rule.when:
+        for key in ("value_set", "text_value_set"):
+            value = pattern.where.get(key)
+            if isinstance(value, str):
+                names.add(value)
+            elif isinstance(value, dict):
+                names.update(v for v in value.get("any_of", ()) if isinstance(v, str))
+    rows = sum(len(ruleset.valuesets.rows.get(n, ())) for n in names)
+    return rows if names else sys.maxsize
+
+
+def _normal(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
+
+
+def _distinct(texts: list[str]) -> list[str]:
+    """Texts in order, without repeats or near-repeats (same words, or nearly the same sentence)."""
+    kept: list[str] = []
+    for text in texts:
+        norm = _normal(text)
+        if any(_similar(norm, _normal(k)) for k in kept):
+            continue
+        kept.append(text)
+    return kept
+
+
+def _similar(a: str, b: str) -> bool:
+    return a == b or a in b or b in a or SequenceMatcher(None, a, b).ratio() >= NEAR_REPEAT

@@ -171,6 +171,17 @@ class TherapyStatus(_Out):
 class MissingItem(_Out):
     criterion: str
     what: str
+    note: str | None = Field(
+        default=None, description="For `also_missing`: why this decision does not depend on it."
+    )
+
+
+class Disclaimer(_Out):
+    """What the ruleset says on every offer of LDN (off-label, weak and conflicting evidence)."""
+
+    summary: str = Field(description="Short form, for a one-line summary.")
+    text: str
+    evidence: list[EvidenceRef] = Field(default_factory=list)
 
 
 class Assessment(_Out):
@@ -193,10 +204,20 @@ class Assessment(_Out):
     plan: TitrationPlan | None = None
     therapy: TherapyStatus | None = None
     reminders: list[MonitoringReminder] = Field(default_factory=list)
-    missing: list[MissingItem] = Field(default_factory=list)
+    missing: list[MissingItem] = Field(
+        default_factory=list, description="What is missing that this decision depends on."
+    )
+    also_missing: list[MissingItem] = Field(
+        default_factory=list,
+        description="Also unknown, but not what this decision turns on (e.g. treatment histories behind "
+        "a hard stop, or a criterion of a pathway not yet established); each says why.",
+    )
     counterfactuals: list[str] = Field(default_factory=list, description="What would change this decision.")
     data_notes: list[DataNote] = Field(
         default_factory=list, description="Records that could not be read or were read with a caveat."
+    )
+    disclaimer: Disclaimer | None = Field(
+        default=None, description="The ruleset's statement on LDN's off-label use and evidence."
     )
     explanation: Explanation
     rules_fired: list[str] = Field(default_factory=list)

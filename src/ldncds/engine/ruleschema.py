@@ -295,11 +295,20 @@ class RuleFile(_Strict):
     rules: list[Rule] = Field(min_length=1)
 
 
+class Disclaimer(_Strict):
+    """What every offer of LDN must say on its face (off-label, weak evidence): FDA CDS criterion 4."""
+
+    summary: str = Field(min_length=3, max_length=60, description="Short form for a card's one-line summary.")
+    text: str = Field(min_length=10, description="The full sentence shown at the top of the card and page.")
+    evidence: list[Evidence] = Field(min_length=1)
+
+
 class Manifest(_Strict):
     name: str
     version: str
     title: str
     description: str
+    disclaimer: Disclaimer
     files: list[str] = Field(min_length=1)
 
     @field_validator("version")

@@ -21,6 +21,7 @@ from ..engine.assessment import (
     MonitoringReminder,
     ResultPoint,
 )
+from ..engine.facts import DataNote
 from .render import STYLESHEET, render
 from .svg import due_text, response_chart, timeline_svg
 from .words import (
@@ -108,8 +109,14 @@ def assessment_view(
             }
             for c in a.cautions
         ],
-        "notes": [{"text": n.text, "rule": rule(n.explanation)} for n in a.notes],
+        "disclaimer": _disclaimer(a),
+        "data_notes": _data_notes(a),
+        "notes": [
+            {"text": n.text, "facts": [cite(f) for f in n.explanation.facts], "rule": rule(n.explanation)}
+            for n in a.notes
+        ],
         "missing": _missing(a),
+        "also_missing": _missing(a, also=True),
         "counterfactuals": list(a.counterfactuals),
         "plan": _plan(a, rule),
         "reminders": [_reminder(r, rule) for r in a.reminders],
@@ -159,9 +166,36 @@ def _criterion(c: CriterionResult, rule: RuleLink) -> dict[str, Any]:
     }
 
 
-def _missing(a: Assessment) -> list[dict[str, str]]:
+def _missing(a: Assessment, *, also: bool = False) -> list[dict[str, str | None]]:
+    """What this decision turns on, or (also) what is unknown too but would not change it."""
     titles = {c.id: c.title for c in a.criteria}
-    return [{"criterion": titles.get(m.criterion, m.criterion), "what": m.what} for m in a.missing]
+    return [
+        {"criterion": titles.get(m.criterion, m.criterion), "what": m.what, "note": m.note}
+        for m in (a.also_missing if also else a.missing)
+    ]
+
+
+def _disclaimer(a: Assessment) -> dict[str, Any] | None:
+    """The ruleset's own words on off-label use and evidence (older records may lack them)."""
+    if a.disclaimer is None:
+        return None
+    return {
+        "summary": a.disclaimer.summary,
+        "text": a.disclaimer.text,
+        "evidence": [evidence_link(e) for e in a.disclaimer.evidence],
+    }
+
+
+def _data_notes(a: Assessment) -> dict[str, list[dict[str, str | None]]]:
+    """Records that could not be read (the answer was made without them) and those read with a caveat."""
+
+    def row(n: DataNote) -> dict[str, str | None]:
+        return {"source": _PATIENT_SOURCE.sub("Patient", n.source), "section": n.section, "reason": n.reason}
+
+    return {
+        "unreadable": [row(n) for n in a.data_notes if n.severity == "unreadable"],
+        "caveats": [row(n) for n in a.data_notes if n.severity != "unreadable"],
+    }
 
 
 def _plan(a: Assessment, rule: RuleLink) -> dict[str, Any] | None:

@@ -379,12 +379,33 @@ def feedback_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
 
 
 def feedback_key(card_uuid: str, item: dict[str, Any]) -> str:
-    """CDS Hooks: the same card, outcome, accepted suggestions and timestamp is the same feedback."""
+    """The same card, outcome, accepted suggestions, override reason and timestamp is the same feedback.
+
+    The override reason (its coding and the clinician's comment) is part of the key, so a second
+    override with another reason at the same instant is kept. Feedback without one keys exactly as
+    before, so a retry of feedback stored by an older version is still recognised.
+    """
     suggestions = item.get("acceptedSuggestions") or []
     ids = sorted(str(s.get("id")) for s in suggestions if isinstance(s, dict))
-    key = {"card": card_uuid, "outcome": item.get("outcome"), "suggestions": ids,
-           "timestamp": item.get("outcomeTimestamp")}
+    key: dict[str, Any] = {
+        "card": card_uuid,
+        "outcome": item.get("outcome"),
+        "suggestions": ids,
+        "timestamp": item.get("outcomeTimestamp"),
+    }
+    if reason := _override_reason(item.get("overrideReason")):
+        key["override_reason"] = reason
     return sha256_hex(canonical_json(key).encode("utf-8"))
+
+
+def _override_reason(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    coding = value.get("reason") if isinstance(value.get("reason"), dict) else {}
+    reason = {k: coding.get(k) for k in ("system", "code") if coding.get(k) is not None}
+    if value.get("userComment") is not None:
+        reason["comment"] = value["userComment"]
+    return reason or None
 
 
 def _stored(row: Mapping[str, Any], items: list[dict[str, Any]]) -> StoredAssessment:

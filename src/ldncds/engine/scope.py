@@ -1,0 +1,72 @@
+"""Is a patient one the rules have something to say about? The patient-view gate, asked of the engine.
+
+The same derivation and the same rules as the assessment answer it, so the gate and the assessment
+cannot disagree: a current naltrexone course (what makes a patient `on_therapy`), or a rule of the
+criterion that decides the pathway (the qualifying pain diagnosis) firing from a condition record.
+It uses the plain-Python evaluator of the rules (tested decision for decision against durable_rules),
+so it runs wherever a loaded ruleset is, also beside the engine's worker processes. No code list here.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+from .derive import derive
+from .facts import PatientFacts
+from .loader import LoadedRuleset
+from .matching import OracleMatcher
+from .ruleschema import CriterionOutcome, TherapyOutcome
+
+__all__ = ["in_scope", "unread_sections_incomplete"]
+
+
+class _Scope:
+    def __init__(self, ruleset: LoadedRuleset) -> None:
+        self.ruleset = ruleset
+        self.matcher = OracleMatcher(ruleset)
+        # The criteria whose rules name a pathway are the qualifying pain diagnosis.
+        self.criteria = frozenset(
+            lr.rule.then.criterion
+            for lr in ruleset.rules.values()
+            if isinstance(lr.rule.then, CriterionOutcome) and lr.rule.then.pathway
+        )
+
+    def __call__(self, facts: PatientFacts, on: date) -> bool:
+        derived = derive(unread_sections_incomplete(facts), on, self.ruleset.valuesets)
+        if any(f["kind"] == "therapy" and f.get("status") == "current" for f in derived.facts):
+            return True  # full-dose naltrexone too: the assessment has to say it is not LDN
+        for firing in self.matcher.run("findings", derived.facts):
+            then = self.ruleset.rules[firing.rule_id].rule.then
+            if isinstance(then, TherapyOutcome):
+                return True
+            if isinstance(then, CriterionOutcome) and then.criterion in self.criteria:
+                refs = (derived.refs.get(i) for i in firing.fact_ids)
+                if any(ref is not None and ref.kind == "condition" for ref in refs):
+                    return True
+        return False
+
+
+_SCOPES: dict[int, _Scope] = {}
+_LOCK = threading.Lock()
+
+
+def in_scope(facts: PatientFacts, evaluation_date: date, ruleset: LoadedRuleset) -> bool:
+    """True when the patient gets a patient-view card: the engine would follow them up on LDN, or
+    the eligibility rules read one of their condition records as (possibly) the qualifying pain."""
+    with _LOCK:
+        scope = _SCOPES.get(id(ruleset))
+        if scope is None or scope.ruleset is not ruleset:
+            if len(_SCOPES) >= 8:  # a few rulesets per process at most (tests load more)
+                _SCOPES.clear()
+            scope = _SCOPES[id(ruleset)] = _Scope(ruleset)
+    return scope(facts, evaluation_date)
+
+
+def unread_sections_incomplete(facts: PatientFacts) -> PatientFacts:
+    """A record that could not be read leaves its section incomplete (the facts contract), whoever
+    built the facts: the rules then treat that section as partial, never as complete."""
+    unread = {n.section for n in facts.notes if n.severity == "unreadable" and n.section}
+    if not unread - set(facts.incomplete):
+        return facts
+    return facts.model_copy(update={"incomplete": sorted(set(facts.incomplete) | unread)})
