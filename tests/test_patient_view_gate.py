@@ -119,7 +119,11 @@ def test_a_text_only_ldn_entry_gets_a_card_over_http(engine: Engine) -> None:
         "subject": {"reference": f"Patient/{body['context']['patientId']}"},
         "effectivePeriod": {"start": started},
         "dosage": [
-            {"text": "4.5 mg at bedtime", "doseAndRate": [{"doseQuantity": {"value": 4.5, "unit": "mg"}}]}
+            {
+                "text": "4.5 mg at bedtime",
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 4.5, "unit": "mg"}}],
+            }
         ],
     }
     body["prefetch"]["medicationStatements"] = {
