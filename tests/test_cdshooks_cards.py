@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
+from cds_conformance import card_problems, empty_values, response_problems
 from ldncds.cdshooks.cards import (
     NALTREXONE_RXNORM,
     card_detail,
@@ -19,7 +20,6 @@ from ldncds.cdshooks.cards import (
     md,
     shorten,
 )
-from ldncds.cdshooks.conformance import card_problems, empty_values, response_problems
 from ldncds.engine import Assessment, Engine, PatientFacts
 from ldncds.engine.facts import Condition, Medication
 
