@@ -33,7 +33,12 @@ def _parse_date(value: str | None) -> date:
 
 
 def screen(
-    path: Annotated[Path, typer.Argument(help="Folder of a FHIR Bulk Data export (Type.NNN.ndjson files).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of a FHIR Bulk Data export (Type.ndjson, 1.Type.ndjson, .gz, manifest.json)."
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="Write decisions here (default: standard output).")
     ] = None,
@@ -96,7 +101,8 @@ def screen(
         hint = f" (all in {bad_lines})" if bad_lines else " (use --bad-lines FILE to keep them all)"
         err.print(f"... and {shown['count'] - SHOWN_BAD_LINES} more skipped lines{hint}")
     if summary.ignored_files:
-        err.print(f"ignored files of types the rules do not read: {', '.join(summary.ignored_files)}")
+        names = ", ".join(summary.ignored_files)
+        err.print(f"ignored files (types the rules do not read, or not listed in manifest.json): {names}")
     console = err if out is None else Console()
     console.print(summary_table(summary))
     console.print(summary_line(summary), highlight=False)
