@@ -12,10 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ldncds.engine import RulesetError
+from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
+from ldncds.engine.loader import LoadedRuleset
 
 from .bulk import BadLine
 from .output import RowWriter, progress_for, summary_line, summary_table
+from .patient import ScreeningRow
+from .report import ReportBuilder, render_html, summary_json
 from .runner import ScreenOptions, default_workers, screen_export
 from .synth import generate_population
 
@@ -62,6 +65,13 @@ def screen(
     bad_lines: Annotated[
         Path | None, typer.Option("--bad-lines", help="Also write every skipped line here (NDJSON).")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a self-contained HTML report (counts and charts) here."),
+    ] = None,
+    summary_out: Annotated[
+        Path | None, typer.Option("--summary", help="Write the report's summary as JSON here.")
+    ] = None,
 ) -> None:
     """Screen every patient of a bulk export: one decision line per patient, sorted by patient id."""
     evaluation_date = _parse_date(on)
@@ -79,6 +89,12 @@ def screen(
             sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
         )
         writer = RowWriter(stream, fmt)
+        builder = ReportBuilder(_titles(rules))
+
+        def on_row(row: ScreeningRow) -> None:
+            builder.add(row)
+            writer.write(row)
+
         bad_stream = stack.enter_context(bad_lines.open("w", encoding="utf-8")) if bad_lines else None
 
         def on_bad(bad: BadLine) -> None:
@@ -90,7 +106,7 @@ def screen(
 
         try:
             with progress_for(err) as on_progress:
-                summary = screen_export(path, options, writer.write, on_bad, on_progress)
+                summary = screen_export(path, options, on_row, on_bad, on_progress)
         except FileNotFoundError as exc:
             err.print(f"[red]Cannot screen:[/red] {exc}")
             raise typer.Exit(2) from exc
@@ -106,8 +122,29 @@ def screen(
     console = err if out is None else Console()
     console.print(summary_table(summary))
     console.print(summary_line(summary), highlight=False)
+    _write_report(builder.summary(summary, evaluation_date), report, summary_out, console)
     if summary.decisions.get("error"):
         raise typer.Exit(3)  # some patients got no advice: say so in the exit status too
+
+
+def _titles(rules: Path | None) -> LoadedRuleset | None:
+    """The ruleset, for the report's titles; broken rules are reported by screen_export itself."""
+    try:
+        return load_ruleset(rules or default_rules_dir())
+    except (RulesetError, OSError):
+        return None
+
+
+def _write_report(data: dict, report: Path | None, summary_out: Path | None, console: Console) -> None:
+    for path, text in ((summary_out, summary_json(data)), (report, render_html(data) if report else "")):
+        if path is None:
+            continue
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            err.print(f"[red]Cannot write {path}:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        console.print(f"wrote {path}", highlight=False)
 
 
 def synth(

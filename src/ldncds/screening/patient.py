@@ -21,6 +21,7 @@ from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, default
 from ldncds.engine.loader import content_hash
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 
+from . import facets
 from .bulk import PATIENT_FIELDS, BadLine, RawLine
 
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
@@ -54,6 +55,9 @@ class ScreeningRow(BaseModel):
         default_factory=list, description="Sections where a resource could not be read and was dropped."
     )
     resources: int = Field(ge=0, description="Resources read for this patient (after dropping bad ones).")
+    not_met_criteria: list[str] = Field(default_factory=list)
+    pathways: list[str] = Field(default_factory=list, description="Pathways a met criterion established.")
+    age_band: str = Field(default="unknown", description="Ten-year age band (display only), or unknown.")
 
 
 @dataclass
@@ -234,6 +238,7 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         "evaluation_date": on,
         "incomplete": p.dropped_sections,
         "resources": p.resources,
+        "age_band": facets.age_band(p.facts, on),
     }
     if not isinstance(result, Assessment):
         reason = result if isinstance(result, str) else f"No advice: {p.failure or 'not assessed'}"
@@ -246,6 +251,8 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         unknown_criteria=[m.criterion for m in result.missing],
         hard_stops=sorted({h.id for h in result.hard_stops}),
         cautions=sorted({c.id for c in result.cautions}),
+        not_met_criteria=facets.not_met(result),
+        pathways=facets.pathways(result),
         **base,
     )
 
