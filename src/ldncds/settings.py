@@ -39,6 +39,29 @@ class Settings(BaseSettings):
     fhir_timeout_seconds: float = 5.0
     log_level: str = "INFO"
 
+    # --- CORS for browser clients (issue 14) -------------------------------------------------------
+    cors_headers: list[str] = Field(
+        # What CDS clients and tracing libraries commonly send.
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "Accept",
+            "Accept-Language",
+            "Cache-Control",
+            "X-Request-ID",
+            "X-Correlation-ID",
+            "X-Requested-With",
+            "traceparent",
+            "tracestate",
+        ],  # fmt: skip
+        description="Request headers a browser page may send (the CORS preflight's allow list).",
+    )
+    cors_private_network: bool = Field(
+        default=False,
+        description="Answer Chrome's Private Network Access preflight (a public page calling this "
+        "service on a private or loopback address, e.g. the hosted CDS Hooks sandbox).",
+    )
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ldncds.db').resolve()}"
