@@ -227,6 +227,7 @@ for _module in (
     "ldncds.store.commands",
     "ldncds.screening.commands",
     "ldncds.pages.commands",
+    "ldncds.db_commands",
 ):
     try:
         _mod = importlib.import_module(_module)
