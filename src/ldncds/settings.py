@@ -39,7 +39,15 @@ class Settings(BaseSettings):
     fhir_timeout_seconds: float = 5.0
     log_level: str = "INFO"
 
-    # --- CORS for browser clients (issue 14) -------------------------------------------------------
+    # --- Deployment behind a proxy, CORS for browser clients (issue 14) ----------------------------
+    root_path: str = Field(
+        default="",
+        description="Path prefix the reverse proxy serves us under (e.g. /ldncds), without a trailing slash.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated IPs, or *).",
+    )
     cors_headers: list[str] = Field(
         # What CDS clients and tracing libraries commonly send.
         default_factory=lambda: [
