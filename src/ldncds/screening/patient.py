@@ -58,12 +58,16 @@ class ScreeningRow(BaseModel):
     not_met_criteria: list[str] = Field(default_factory=list)
     pathways: list[str] = Field(default_factory=list, description="Pathways a met criterion established.")
     age_band: str = Field(default="unknown", description="Ten-year age band (display only), or unknown.")
+    assessment_id: str | None = Field(default=None, description="Its record in the decision log (--record).")
 
 
 @dataclass
 class PatientOutcome:
     row: ScreeningRow
     bad: list[BadLine] = field(default_factory=list)
+    # With keep=True: (facts, assessment, raw lines) for the decision log, when the row reports the
+    # engine's own decision (never for an error, nor when the partial-data guard changed it).
+    kept: tuple[PatientFacts, Assessment, bytes] | None = None
 
 
 @dataclass
@@ -192,13 +196,24 @@ def screen_lines(
     engine: Engine,
     evaluation_date: date,
     present_types: frozenset[str],
+    keep: bool = False,
 ) -> list[PatientOutcome]:
     """Screen a batch of patients with one engine (several per call if the engine offers assess_many)."""
     prepared = [_prepare_safely(key, lines, present_types) for key, lines in records]
     ready = [p for p in prepared if p.facts is not None]
     results = _assess_all(engine, [p.facts for p in ready], evaluation_date)  # type: ignore[misc]
     by_key = {p.key: r for p, r in zip(ready, results, strict=True)}
-    return [PatientOutcome(_row(p, by_key.get(p.key), engine, evaluation_date), p.bad) for p in prepared]
+    outcomes = [PatientOutcome(_row(p, by_key.get(p.key), engine, evaluation_date), p.bad) for p in prepared]
+    if keep:
+        for outcome, p, (_, lines) in zip(outcomes, prepared, records, strict=True):
+            result = by_key.get(p.key)
+            if (
+                isinstance(result, Assessment)
+                and p.facts is not None
+                and outcome.row.decision == result.decision
+            ):
+                outcome.kept = (p.facts, result, b"".join(line.data for line in lines))
+    return outcomes
 
 
 def _prepare_safely(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _Prepared:

@@ -67,7 +67,10 @@ class ReportBuilder:
         self.ages[row.age_band][row.decision] += 1
         self.paths[" + ".join(row.pathways) or NO_PATHWAY][row.decision] += 1
 
-    def summary(self, run: ScreenSummary, evaluation_date: date) -> dict[str, Any]:
+    def summary(
+        self, run: ScreenSummary, evaluation_date: date, recorded: int | None = None
+    ) -> dict[str, Any]:
+        """`recorded`: assessments written to the decision log (--record), None when not asked."""
         patients = sum(self.decisions.values())
         return {
             "schema": SCHEMA,
@@ -77,7 +80,8 @@ class ReportBuilder:
             "lines": run.lines,
             "bad_lines": run.bad_lines,
             "ignored_files": list(run.ignored_files),
-            "writes_decision_log": False,
+            "writes_decision_log": recorded is not None,
+            "recorded_in_decision_log": recorded or 0,
             "decisions": {d: self.decisions[d] for d in _ordered(self.decisions, DECISIONS)},
             "unknown_criteria": self._ranked(self.unknown, "criteria", patients),
             "not_met_criteria": self._ranked(self.not_met, "criteria", patients),
@@ -235,6 +239,20 @@ def _ranked_section(summary: dict[str, Any], key: str, heading: str, colour: str
     return f"<h2>{escape(heading)}</h2>{chart}{_table(rows, head, patients)}"
 
 
+def _log_note(summary: dict[str, Any]) -> str:
+    if summary["writes_decision_log"]:
+        logged = (
+            f"{summary['recorded_in_decision_log']} of these assessments were written to the decision log "
+            "(channel <code>screening</code>, <code>--record</code>)."
+        )
+    else:
+        logged = "These decisions are <strong>not</strong> written to the decision log."
+    return (
+        f'<p class="note">Screening is a population overview, not advice for a patient. {logged} '
+        "Each patient's decision must be made again at the visit, with the record as it is then.</p>"
+    )
+
+
 def render_html(summary: dict[str, Any]) -> str:
     patients = summary["patients"]
     decisions = [(d.replace("_", " "), n, COLOURS.get(d, "#000")) for d, n in summary["decisions"].items()]
@@ -249,9 +267,7 @@ def render_html(summary: dict[str, Any]) -> str:
         f"{escape(summary['evaluation_date'])} with ruleset "
         f"<code>{escape(summary['ruleset_version'])}</code>; "
         f"{summary['lines']} lines read, {summary['bad_lines']} reported unreadable and skipped.</p>",
-        '<p class="note">Screening is a population overview, not advice for a patient: these decisions '
-        "are <strong>not</strong> written to the decision log. Each patient's decision must be made again "
-        "at the visit, with the record as it is then.</p>",
+        _log_note(summary),
         "<h2>Decisions</h2>",
         bar_chart(decisions, patients, "Patients by decision"),
         f"<table><tr><th>decision</th><th>patients</th><th>share</th></tr>{decision_rows}</table>",
