@@ -2,6 +2,8 @@
 # Install everything the tests need, then run every test (the README's test command; CI runs it too).
 # On a clean Debian machine as root it also installs the system packages the tests drive:
 # chromium (browser tests) and postgresql (store tests against a real server).
+# The PostgreSQL server it starts belongs to this checkout (its own port and data folder) and is
+# stopped when the tests end, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,9 @@ if [ -z "${LDNCDS_TEST_POSTGRES_URL:-}" ]; then
   set +u
   source scripts/start_test_postgres.sh || true
   set -u
+  if [ -n "${LDNCDS_TEST_PG_STARTED:-}" ]; then
+    trap 'bash scripts/start_test_postgres.sh stop' EXIT  # ours: stop it whatever the outcome
+  fi
 fi
 
 .venv/bin/ruff check .

@@ -23,7 +23,7 @@ from ldncds.engine import Engine, PatientFacts
 from ldncds.store import Caller, SqlStore, StoredAssessment, open_store, record_assessment
 from ldncds.store.gherkin import export_feature, summary
 from ldncds.store.replay import replay
-from ldncds.store.testing import copy_rules, edit_rule, set_opioid_washout, sqlite_url
+from store_support import copy_rules, edit_rule, set_opioid_washout, sqlite_url
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ON = date(2026, 3, 1)

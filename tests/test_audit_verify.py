@@ -13,7 +13,7 @@ from ldncds.cli import app
 from ldncds.store import Caller, SqlStore, open_store
 from ldncds.store.chain import chain_hash
 from ldncds.store.sql import assessment_content
-from ldncds.store.testing import store_url  # noqa: F401
+from store_support import store_url  # noqa: F401
 
 runner = CliRunner()
 N = 6

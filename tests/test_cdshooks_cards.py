@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
+from cds_conformance import card_problems, empty_values, response_problems
 from ldncds.cdshooks.cards import (
     EXTENSION_KEY,
     LEGACY_EXTENSION_KEY,
@@ -21,7 +22,6 @@ from ldncds.cdshooks.cards import (
     md,
     shorten,
 )
-from ldncds.cdshooks.conformance import card_problems, empty_values, response_problems
 from ldncds.engine import Assessment, Engine, PatientFacts
 from ldncds.engine.facts import Condition, Medication
 

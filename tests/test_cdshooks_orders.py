@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
+from cds_conformance import card_problems, empty_values
 from ldncds.cdshooks import orders
-from ldncds.cdshooks.conformance import card_problems, empty_values
 from ldncds.cdshooks.orders import LDN_MAX_MG_PER_DAY, LDN_STUDIED_MAX_MG_PER_DAY, MedicationView
 from ldncds.engine import Engine, PatientFacts
 from ldncds.engine.facts import Medication

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from cds_conformance import response_problems
 from ldncds.api.app import create_app
-from ldncds.cdshooks.conformance import response_problems
 from ldncds.engine import Engine
 from ldncds.settings import Settings
 from ldncds.store import open_store

@@ -17,7 +17,7 @@ from ldncds.cli import app
 from ldncds.engine import Engine, PatientFacts
 from ldncds.store import Caller, open_store, record_assessment
 from ldncds.store.impact import Subject, baseline_rules, export_population, impact, stored_population
-from ldncds.store.testing import copy_rules, edit_rule, set_opioid_washout, sqlite_url
+from store_support import copy_rules, edit_rule, set_opioid_washout, sqlite_url
 
 SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthea-bulk-10"
 if not SYNTHEA.is_dir():

@@ -28,7 +28,7 @@ from ldncds.screening.bulk import RawLine
 from ldncds.screening.output import CSV_COLUMNS, RowWriter
 from ldncds.screening.patient import engine_for, screen_lines
 
-SYNTHEA = Path("/work/shared/data/synthea-bulk-10")
+SYNTHEA = Path(__file__).parent / "fixtures" / "bulk" / "synthea-bulk-10"  # gzip copy of the shared sample
 ON = date(2026, 3, 1)
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"

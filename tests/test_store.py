@@ -19,7 +19,7 @@ from ldncds.store import (
     record_assessment,
 )
 from ldncds.store.migrate import VERSION_TABLE, current_revision, head_revision
-from ldncds.store.testing import sqlite_url, store_url  # noqa: F401
+from store_support import sqlite_url, store_url  # noqa: F401
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ON = date(2026, 3, 1)

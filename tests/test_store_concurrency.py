@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from ldncds.store import Caller, SqlStore, open_store
-from ldncds.store.testing import sqlite_url, store_url  # noqa: F401
+from store_support import sqlite_url, store_url  # noqa: F401
 
 WRITER = textwrap.dedent(
     """

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from ldncds.cli import app
 from ldncds.store import open_store
-from ldncds.store.testing import store_url  # noqa: F401
+from store_support import store_url  # noqa: F401
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LDNCDS = Path(sys.executable).with_name("ldncds")

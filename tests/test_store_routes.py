@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from ldncds.engine import Engine, PatientFacts
 from ldncds.store import Caller, SqlStore, open_store, record_assessment
 from ldncds.store.routes import router
-from ldncds.store.testing import sqlite_url
+from store_support import sqlite_url
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
 from datetime import date
@@ -19,11 +20,44 @@ from .engine.assessment import Assessment, FactCitation, TherapyStatus, Titratio
 from .engine.facts import PatientFacts
 from .engine.loader import RulesetError, load_ruleset
 
+_EXTRA_FOR = {"scenarios": ("pytest_bdd", "audit")}  # subcommand -> (module it runs, extra installing it)
+
 app = typer.Typer(help="ldncds: low-dose naltrexone decision support.", no_args_is_help=True)
 rules_app = typer.Typer(help="Inspect and check the rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 console = Console()
 err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    """`ldncds --version`: the package version and the ruleset version the rules folder gives."""
+    if not value:
+        return
+    from . import __version__
+
+    try:
+        ruleset = load_ruleset(default_rules_dir()).version
+    except (RulesetError, OSError) as exc:
+        ruleset = f"unavailable ({type(exc).__name__}: {exc})"
+    console.print(f"ldncds {__version__}\nruleset {ruleset}", highlight=False)
+    raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show package and ruleset version."),
+    ] = False,
+) -> None:
+    """ldncds: low-dose naltrexone decision support."""
+    need = _EXTRA_FOR.get(ctx.invoked_subcommand or "")
+    if need and importlib.util.find_spec(need[0]) is None:
+        command, extra = ctx.invoked_subcommand, need[1]
+        err.print(f"ldncds {command} needs the '{extra}' extra: pip install 'ldncds[{extra}]'", markup=False)
+        raise typer.Exit(2)
+
 
 RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: ./rules).")]
 
@@ -254,6 +288,7 @@ for _module in (
     "ldncds.store.commands",
     "ldncds.screening.commands",
     "ldncds.pages.commands",
+    "ldncds.db_commands",
 ):
     try:
         _mod = importlib.import_module(_module)

@@ -53,6 +53,36 @@ class Settings(BaseSettings):
         default=20_000_000, ge=1024, description="Largest FHIR response read; a larger one is refused."
     )
     fhir_max_pages: int = Field(default=50, ge=1, description="Search pages followed per prefetch key.")
+    # --- Deployment behind a proxy, CORS for browser clients (issue 14) ----------------------------
+    root_path: str = Field(
+        default="",
+        description="Path prefix the reverse proxy serves us under (e.g. /ldncds), without a trailing slash.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated IPs, or *).",
+    )
+    cors_headers: list[str] = Field(
+        # What CDS clients and tracing libraries commonly send.
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "Accept",
+            "Accept-Language",
+            "Cache-Control",
+            "X-Request-ID",
+            "X-Correlation-ID",
+            "X-Requested-With",
+            "traceparent",
+            "tracestate",
+        ],  # fmt: skip
+        description="Request headers a browser page may send (the CORS preflight's allow list).",
+    )
+    cors_private_network: bool = Field(
+        default=False,
+        description="Answer Chrome's Private Network Access preflight (a public page calling this "
+        "service on a private or loopback address, e.g. the hosted CDS Hooks sandbox).",
+    )
 
     @property
     def effective_database_url(self) -> str:

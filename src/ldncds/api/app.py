@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +25,7 @@ from ldncds.fhir import facts_from_resources
 from ldncds.settings import Settings
 from ldncds.store.interface import DecisionStore
 
+from .cors import install_cors
 from .errors import install_handlers
 from .observability import Metrics, RequestLogMiddleware, configure_logging
 from .security import JwtVerifier, check_bind, require_client
@@ -95,15 +95,7 @@ def create_app(
     _routes(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type"],
-            allow_credentials=False,
-            max_age=600,
-        )
+    install_cors(app, settings)  # last: CORS wraps every other layer
     return app
 
 

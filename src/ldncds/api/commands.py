@@ -56,4 +56,7 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        root_path=settings.root_path,  # behind a proxy that strips a path prefix (docs/operations.md)
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -1,4 +1,12 @@
-"""Read a FHIR Bulk Data export (folder of `Type.NNN.ndjson`) and index its lines by patient.
+"""Read a FHIR Bulk Data export (a folder of NDJSON files) and index its lines by patient.
+
+File names as bulk-data servers write them are all read: `Patient.ndjson`, `Patient.000.ndjson`,
+`Patient.part-2.ndjson` and SMART's `1.Patient.ndjson`, each optionally gzip-compressed
+(`.ndjson.gz`). When the folder holds the export's `manifest.json`, the manifest decides: the
+files it lists under `output` are read with the type it gives, a listed file that is absent stops
+the run (a missing part would look like "no records" for its patients), and anything else in the
+folder is ignored and named. Gzip files are decompressed once into a private temporary folder,
+because patients are read back by byte offset.
 
 One streaming pass parses each line once, finds the patient it belongs to and keeps only where the
 line is (file, byte offset, length, line number). Workers later read a patient's lines by offset,
@@ -10,9 +18,11 @@ Nothing here logs patient ids: problems are reported by file and line number onl
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 from array import array
@@ -20,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +49,9 @@ PATIENT_FIELDS: dict[str, tuple[str, ...]] = {
     "Observation": ("subject",),
 }
 INDEXED_TYPES = ("Patient", "Medication", *PATIENT_FIELDS)
-_FILE_NAME = re.compile(r"^(?P<type>[A-Za-z]+)(?:\.[^.]+)*\.ndjson$")
+# `Patient.ndjson`, `Patient.000.ndjson`, `Patient.part-2.ndjson`, `1.Patient.ndjson`, and each `.gz`.
+_FILE_NAME = re.compile(r"^(?:\d+\.)?(?P<type>[A-Za-z]+)(?:\.[^.]+)*\.ndjson(?P<gz>\.gz)?$")
+MANIFEST = "manifest.json"
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MEDICATION_REF = -1  # file id marking an index entry that points to a Medication, not to a line
 DEFAULT_SPILL_AT = 4_000_000  # index entries held in memory before spilling to SQLite (~130 MB)
@@ -60,9 +73,11 @@ class ExportFiles:
     """The NDJSON files of an export that the rules can use, in a fixed order."""
 
     folder: Path
-    files: tuple[Path, ...]
-    types: tuple[str, ...]  # resource type of each file (from its name)
-    ignored: tuple[str, ...] = ()  # other NDJSON files (types the rules do not read)
+    files: tuple[Path, ...]  # readable plain NDJSON (a gzip file's decompressed copy)
+    types: tuple[str, ...]  # resource type of each file (from its name or the manifest)
+    ignored: tuple[str, ...] = ()  # other files: types the rules do not read, or not in the manifest
+    manifest: bool = False  # the file list came from manifest.json
+    scratch: tempfile.TemporaryDirectory | None = field(default=None, compare=False, repr=False)
 
     @property
     def present_types(self) -> frozenset[str]:
@@ -71,28 +86,108 @@ class ExportFiles:
     def label(self, file_id: int) -> str:
         return self.files[file_id].name
 
+    def close(self) -> None:
+        """Remove decompressed copies now (they are also removed when this object is collected)."""
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+
+class ManifestError(FileNotFoundError):
+    """manifest.json cannot be used: unreadable, or it lists a file the folder lacks."""
+
 
 def discover(folder: Path) -> ExportFiles:
-    """Find `Type.*.ndjson` files; raises FileNotFoundError when there is nothing to screen."""
+    """Find the export's files; raises FileNotFoundError when there is nothing (or not all) to screen."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
-    files: list[Path] = []
-    types: list[str] = []
-    ignored: list[str] = []
-    for path in sorted(folder.iterdir()):
-        match = _FILE_NAME.match(path.name)
-        if not match or not path.is_file():
-            continue
-        if match["type"] in INDEXED_TYPES:
-            files.append(path)
-            types.append(match["type"])
-        else:
-            ignored.append(path.name)
+    listed = _manifest_files(folder)
+    candidates = listed if listed is not None else _named_files(folder)
+    files = [(path, rtype) for path, rtype in candidates if rtype in INDEXED_TYPES]
+    ignored = [path.name for path, rtype in candidates if rtype not in INDEXED_TYPES]
+    if listed is not None:
+        ignored += _unlisted(folder, {path.name for path, _ in listed})
     if not files:
         raise FileNotFoundError(
-            f"no bulk export files (Patient.*.ndjson, Condition.*.ndjson, ...) in {folder}"
+            f"no bulk export files (Patient.ndjson, 1.Patient.ndjson, Patient.000.ndjson.gz...) in {folder}"
         )
-    return ExportFiles(folder, tuple(files), tuple(types), tuple(ignored))
+    scratch, readable = _decompressed([path for path, _ in files])
+    return ExportFiles(
+        folder,
+        tuple(readable),
+        tuple(rtype for _, rtype in files),
+        tuple(sorted(ignored)),
+        manifest=listed is not None,
+        scratch=scratch,
+    )
+
+
+def _named_files(folder: Path) -> list[tuple[Path, str]]:
+    out = []
+    for path in sorted(folder.iterdir()):
+        match = _FILE_NAME.match(path.name)
+        if match and path.is_file():
+            out.append((path, match["type"]))
+    return out
+
+
+def _manifest_files(folder: Path) -> list[tuple[Path, str]] | None:
+    """`output` entries of manifest.json as (local file, type); None when there is no manifest."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_bytes())
+        outputs = manifest["output"]
+        entries = [(str(item["type"]), _local_name(str(item["url"]))) for item in outputs]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{path}: not a bulk-data manifest ({type(exc).__name__}: {exc})") from exc
+    missing = sorted({name for _, name in entries if not (folder / name).is_file()})
+    if missing:
+        raise ManifestError(f"{path} lists files that are not in {folder}: {', '.join(missing)}")
+    # One file listed twice (a server retrying) is read once.
+    return sorted({(folder / name, rtype) for rtype, name in entries}, key=lambda item: item[0].name)
+
+
+def _local_name(url: str) -> str:
+    """The file an output URL names, inside the export folder (never a path outside it)."""
+    name = Path(unquote(urlparse(url).path)).name
+    if not name or name in (".", ".."):
+        raise ValueError(f"output url {url!r} names no file")
+    return name
+
+
+def _unlisted(folder: Path, listed: set[str]) -> list[str]:
+    return [
+        p.name
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST and p.name not in listed
+    ]
+
+
+def _decompressed(paths: list[Path]) -> tuple[tempfile.TemporaryDirectory | None, list[Path]]:
+    """Plain copies of the gzip files (same names, so bad-line reports name the file as delivered)."""
+    if not any(_is_gzip(p) for p in paths):
+        return None, paths
+    scratch = tempfile.TemporaryDirectory(prefix="ldncds-export-")
+    out = []
+    for path in paths:
+        if not _is_gzip(path):
+            out.append(path)
+            continue
+        target = Path(scratch.name) / path.name
+        try:
+            with gzip.open(path, "rb") as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            scratch.cleanup()
+            raise FileNotFoundError(f"{path.name}: cannot decompress ({type(exc).__name__}: {exc})") from exc
+        out.append(target)
+    return scratch, out
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
 
 
 def patient_key(resource: dict[str, Any]) -> str | None:

@@ -12,10 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ldncds.engine import RulesetError
+from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
+from ldncds.engine.loader import LoadedRuleset
 
 from .bulk import BadLine
 from .output import RowWriter, progress_for, summary_line, summary_table
+from .patient import PatientOutcome, ScreeningRow
+from .report import ReportBuilder, render_html, summary_json
 from .runner import ScreenOptions, default_workers, screen_export
 from .synth import generate_population
 
@@ -33,7 +36,12 @@ def _parse_date(value: str | None) -> date:
 
 
 def screen(
-    path: Annotated[Path, typer.Argument(help="Folder of a FHIR Bulk Data export (Type.NNN.ndjson files).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of a FHIR Bulk Data export (Type.ndjson, 1.Type.ndjson, .gz, manifest.json)."
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="Write decisions here (default: standard output).")
     ] = None,
@@ -57,6 +65,22 @@ def screen(
     bad_lines: Annotated[
         Path | None, typer.Option("--bad-lines", help="Also write every skipped line here (NDJSON).")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a self-contained HTML report (counts and charts) here."),
+    ] = None,
+    summary_out: Annotated[
+        Path | None, typer.Option("--summary", help="Write the report's summary as JSON here.")
+    ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record", help="Also write each patient's assessment to the decision log (channel screening)."
+        ),
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Decision log for --record (default: settings).")
+    ] = None,
 ) -> None:
     """Screen every patient of a bulk export: one decision line per patient, sorted by patient id."""
     evaluation_date = _parse_date(on)
@@ -67,6 +91,7 @@ def screen(
         workers=workers or default_workers(),
         backend=engine,
         scheduler=scheduler,
+        keep=record,
     )
     shown = {"count": 0}
     with ExitStack() as stack:
@@ -74,6 +99,14 @@ def screen(
             sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
         )
         writer = RowWriter(stream, fmt)
+        ruleset = _titles(rules)
+        builder = ReportBuilder(ruleset)
+        recorder = _Recorder(database_url, ruleset) if record else None
+
+        def on_row(row: ScreeningRow) -> None:
+            builder.add(row)
+            writer.write(row)
+
         bad_stream = stack.enter_context(bad_lines.open("w", encoding="utf-8")) if bad_lines else None
 
         def on_bad(bad: BadLine) -> None:
@@ -85,23 +118,104 @@ def screen(
 
         try:
             with progress_for(err) as on_progress:
-                summary = screen_export(path, options, writer.write, on_bad, on_progress)
+                summary = screen_export(
+                    path, options, on_row, on_bad, on_progress, recorder.record if recorder else None
+                )
         except FileNotFoundError as exc:
             err.print(f"[red]Cannot screen:[/red] {exc}")
             raise typer.Exit(2) from exc
         except RulesetError as exc:
             err.print(f"[red]Rule files are invalid:[/red] {exc}")
             raise typer.Exit(2) from exc
+        except RecordError as exc:
+            err.print(f"[red]Stopped: {exc}.[/red] The rows written so far are all in the decision log.")
+            raise typer.Exit(3) from exc
     if shown["count"] > SHOWN_BAD_LINES:
         hint = f" (all in {bad_lines})" if bad_lines else " (use --bad-lines FILE to keep them all)"
         err.print(f"... and {shown['count'] - SHOWN_BAD_LINES} more skipped lines{hint}")
     if summary.ignored_files:
-        err.print(f"ignored files of types the rules do not read: {', '.join(summary.ignored_files)}")
+        names = ", ".join(summary.ignored_files)
+        err.print(f"ignored files (types the rules do not read, or not listed in manifest.json): {names}")
     console = err if out is None else Console()
     console.print(summary_table(summary))
     console.print(summary_line(summary), highlight=False)
+    data = builder.summary(summary, evaluation_date, recorded=recorder.recorded if recorder else None)
+    _write_report(data, report, summary_out, console)
+    if recorder is not None:
+        console.print(recorder.line(), highlight=False)
     if summary.decisions.get("error"):
         raise typer.Exit(3)  # some patients got no advice: say so in the exit status too
+
+
+class RecordError(RuntimeError):
+    """An assessment could not be written to the decision log: the run stops (no unrecorded rows)."""
+
+
+class _Recorder:
+    """--record: each assessment goes to the decision log before its row is written."""
+
+    def __init__(self, database_url: str | None, ruleset: LoadedRuleset | None) -> None:
+        self.ruleset = ruleset
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ldncds.settings import Settings
+        from ldncds.store import StoreError, open_store
+
+        settings = Settings()
+        try:
+            if database_url is None and settings.database_url is None:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = open_store(database_url or settings.effective_database_url)
+        except (StoreError, OSError, SQLAlchemyError, ModuleNotFoundError) as exc:
+            err.print(f"[red]Cannot open the decision log for --record:[/red] {type(exc).__name__}")
+            raise typer.Exit(2) from exc
+        self.recorded = self.not_recorded = 0
+
+    def record(self, outcome: PatientOutcome) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ldncds.store import Caller, StoreError, record_assessment
+
+        if outcome.kept is None:  # an error, or a decision the partial-data guard changed
+            self.not_recorded += 1
+            return
+        facts, assessment, raw = outcome.kept
+        if self.ruleset is None or assessment.ruleset_version != self.ruleset.version:
+            raise RecordError("the rules changed while screening; nothing more is recorded")
+        try:
+            record_assessment(
+                self.store, facts, assessment, raw, Caller(channel="screening"), self.ruleset.content_hash
+            )
+        except (StoreError, OSError, SQLAlchemyError) as exc:
+            raise RecordError(f"the decision log could not be written ({type(exc).__name__})") from exc
+        outcome.row.assessment_id = assessment.assessment_id
+        self.recorded += 1
+
+    def line(self) -> str:
+        line = f"decision log: {self.recorded} assessments recorded (channel screening)"
+        if self.not_recorded:
+            line += f"; {self.not_recorded} not recorded (no advice given, or unreadable records)"
+        return line
+
+
+def _titles(rules: Path | None) -> LoadedRuleset | None:
+    """The ruleset, for the report's titles; broken rules are reported by screen_export itself."""
+    try:
+        return load_ruleset(rules or default_rules_dir())
+    except (RulesetError, OSError):
+        return None
+
+
+def _write_report(data: dict, report: Path | None, summary_out: Path | None, console: Console) -> None:
+    for path, text in ((summary_out, summary_json(data)), (report, render_html(data) if report else "")):
+        if path is None:
+            continue
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            err.print(f"[red]Cannot write {path}:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        console.print(f"wrote {path}", highlight=False)
 
 
 def synth(

@@ -87,12 +87,12 @@ Payload = list[tuple[str, list[tuple[str, int, bytes]]]]
 
 
 def screen_payload(
-    payload: Payload, bundle: RulesBundle, on: date, present: frozenset[str], matcher: str
+    payload: Payload, bundle: RulesBundle, on: date, present: frozenset[str], matcher: str, keep: bool = False
 ) -> list[PatientOutcome]:
     """Dask task: screen one batch of patients whose lines travel with the task."""
     engine = engine_from_bundle(bundle, matcher)
     records = [(key, [RawLine(f, n, data) for f, n, data in lines]) for key, lines in payload]
-    return screen_lines(records, engine, on, present)
+    return screen_lines(records, engine, on, present, keep)
 
 
 @contextmanager
@@ -136,7 +136,7 @@ def dask_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> It
                 (key, [(r.file, r.line, r.data) for r in reader.read(entries)]) for key, entries in batch
             ]
             return lambda: client.submit(
-                screen_payload, payload, bundle, on, present, matcher, pure=False, retries=1
+                screen_payload, payload, bundle, on, present, matcher, options.keep, pure=False, retries=1
             )
 
         def run(work: Iterator[Batch]) -> Iterator[list[PatientOutcome]]:

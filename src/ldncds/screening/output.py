@@ -12,7 +12,15 @@ from collections.abc import Callable
 from typing import IO, Literal
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from .patient import ScreeningRow
@@ -103,13 +111,16 @@ class PlainProgress:
 
 
 class RichProgress:
-    """A progress bar on a terminal."""
+    """A progress bar on a terminal: patients done of total, percent, elapsed time and ETA."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
             TextColumn("screening"),
             BarColumn(),
             MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,
             transient=False,
@@ -128,5 +139,5 @@ class RichProgress:
 
 
 def progress_for(console: Console) -> PlainProgress | RichProgress:
-    """A bar when stderr is a terminal, plain periodic lines otherwise."""
-    return RichProgress(console) if sys.stderr.isatty() else PlainProgress()
+    """A bar when the console (stderr) is a terminal, plain periodic lines otherwise (CI logs)."""
+    return RichProgress(console) if console.is_terminal else PlainProgress(console.file)

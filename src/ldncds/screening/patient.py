@@ -21,6 +21,7 @@ from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, default
 from ldncds.engine.loader import content_hash
 from ldncds.fhir import MISSING, SECTION_TYPES, FhirInputError, facts_from_resources
 
+from . import facets
 from .bulk import PATIENT_FIELDS, BadLine, RawLine
 
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
@@ -49,12 +50,19 @@ class ScreeningRow(BaseModel):
         default_factory=list, description="Sections where a resource could not be read and was dropped."
     )
     resources: int = Field(ge=0, description="Resources read for this patient (after dropping bad ones).")
+    not_met_criteria: list[str] = Field(default_factory=list)
+    pathways: list[str] = Field(default_factory=list, description="Pathways a met criterion established.")
+    age_band: str = Field(default="unknown", description="Ten-year age band (display only), or unknown.")
+    assessment_id: str | None = Field(default=None, description="Its record in the decision log (--record).")
 
 
 @dataclass
 class PatientOutcome:
     row: ScreeningRow
     bad: list[BadLine] = field(default_factory=list)
+    # With keep=True: (facts, assessment, raw lines) for the decision log, when the row reports the
+    # engine's own decision (never for an error, nor when the partial-data guard changed it).
+    kept: tuple[PatientFacts, Assessment, bytes] | None = None
 
 
 @dataclass
@@ -183,13 +191,24 @@ def screen_lines(
     engine: Engine,
     evaluation_date: date,
     present_types: frozenset[str],
+    keep: bool = False,
 ) -> list[PatientOutcome]:
     """Screen a batch of patients with one engine (several per call if the engine offers assess_many)."""
     prepared = [_prepare_safely(key, lines, present_types) for key, lines in records]
     ready = [p for p in prepared if p.facts is not None]
     results = _assess_all(engine, [p.facts for p in ready], evaluation_date)  # type: ignore[misc]
     by_key = {p.key: r for p, r in zip(ready, results, strict=True)}
-    return [PatientOutcome(_row(p, by_key.get(p.key), engine, evaluation_date), p.bad) for p in prepared]
+    outcomes = [PatientOutcome(_row(p, by_key.get(p.key), engine, evaluation_date), p.bad) for p in prepared]
+    if keep:
+        for outcome, p, (_, lines) in zip(outcomes, prepared, records, strict=True):
+            result = by_key.get(p.key)
+            if (
+                isinstance(result, Assessment)
+                and p.facts is not None
+                and outcome.row.decision == result.decision
+            ):
+                outcome.kept = (p.facts, result, b"".join(line.data for line in lines))
+    return outcomes
 
 
 def _prepare_safely(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _Prepared:
@@ -229,6 +248,7 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         "evaluation_date": on,
         "incomplete": p.dropped_sections,
         "resources": p.resources,
+        "age_band": facets.age_band(p.facts, on),
     }
     if not isinstance(result, Assessment):
         reason = result if isinstance(result, str) else f"No advice: {p.failure or 'not assessed'}"
@@ -241,6 +261,8 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         unknown_criteria=[m.criterion for m in result.missing],
         hard_stops=sorted({h.id for h in result.hard_stops}),
         cautions=sorted({c.id for c in result.cautions}),
+        not_met_criteria=facets.not_met(result),
+        pathways=facets.pathways(result),
         **base,
     )
 

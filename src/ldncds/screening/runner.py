@@ -42,6 +42,7 @@ class ScreenOptions:
     batch_patients: int = 32
     batch_resources: int = 1000
     spill_at: int = DEFAULT_SPILL_AT
+    keep: bool = False  # bring each assessment back with its row (for --record)
 
 
 @dataclass
@@ -76,11 +77,13 @@ def screen_export(
     on_row: Callable[[ScreeningRow], None],
     on_bad: Callable[[BadLine], None],
     on_progress: Callable[[int, int], None] | None = None,
+    on_outcome: Callable[[PatientOutcome], None] | None = None,
 ) -> ScreenSummary:
     """Screen every patient of a bulk export; rows arrive in patient-key order.
 
     With workers > 1 the pool uses the "spawn" start method: a calling script needs the usual
-    `if __name__ == "__main__":` guard.
+    `if __name__ == "__main__":` guard. `on_outcome` sees each patient's outcome (with the
+    assessment when options.keep) before its row goes to `on_row`.
     """
     started = time.perf_counter()
     rules_dir = Path(options.rules_dir or default_rules_dir()).resolve()
@@ -106,7 +109,7 @@ def screen_export(
             on_bad(bad)
         summary.bad_lines = len(index.bad)
         work = batches(index.groups(), options.batch_patients, options.batch_resources)
-        _collect(run(work), index.patient_count(), summary, on_row, on_bad, on_progress)
+        _collect(run(work), index.patient_count(), summary, on_row, on_bad, on_progress, on_outcome)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -118,6 +121,7 @@ def _collect(
     on_row: Callable[[ScreeningRow], None],
     on_bad: Callable[[BadLine], None],
     on_progress: Callable[[int, int], None] | None,
+    on_outcome: Callable[[PatientOutcome], None] | None = None,
 ) -> None:
     for outcomes in results:
         for outcome in outcomes:
@@ -129,6 +133,8 @@ def _collect(
             summary.bad_lines += len(outcome.bad)
             summary.decisions[outcome.row.decision] += 1
             summary.patients += 1
+            if on_outcome is not None:
+                on_outcome(outcome)
             on_row(outcome.row)
         if on_progress:
             on_progress(summary.patients, total)
@@ -174,7 +180,7 @@ def _run_here(
     try:
         for batch in work:
             records = [(key, reader.read(entries)) for key, entries in batch]
-            yield screen_lines(records, engine, options.evaluation_date, export.present_types)
+            yield screen_lines(records, engine, options.evaluation_date, export.present_types, options.keep)
     finally:
         reader.close()
 
@@ -193,10 +199,10 @@ def _init_worker(files: list[str], rules: str, matcher: str, present: frozenset[
         get_fhir_model_class(rtype)  # import the FHIR model classes now, while the index is being built
 
 
-def _pool_batch(batch: Batch, on: date) -> list[PatientOutcome]:
+def _pool_batch(batch: Batch, on: date, keep: bool = False) -> list[PatientOutcome]:
     reader: LineReader = _worker["reader"]  # type: ignore[assignment]
     records = [(key, reader.read(entries)) for key, entries in batch]
-    return screen_lines(records, _worker["engine"], on, _worker["present"])  # type: ignore[arg-type]
+    return screen_lines(records, _worker["engine"], on, _worker["present"], keep)  # type: ignore[arg-type]
 
 
 def _ready() -> bool:
@@ -216,7 +222,9 @@ def _pool_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> I
 
         def run(work: Iterator[Batch]) -> Iterator[list[PatientOutcome]]:
             on = options.evaluation_date
-            submits = (lambda batch=batch: pool.submit(_pool_batch, batch, on) for batch in work)
+            submits = (
+                lambda batch=batch: pool.submit(_pool_batch, batch, on, options.keep) for batch in work
+            )
             yield from ordered_window(submits, limit=4 * options.workers)
 
         yield run

@@ -4,7 +4,7 @@ PostgreSQL comes from LDNCDS_TEST_POSTGRES_URL (see scripts/start_test_postgres.
 its own throw-away database on that server, so tests may run in parallel. Without a reachable server
 the PostgreSQL variants are skipped, and the skip says why.
 
-    from ldncds.store.testing import store_url  # noqa: F401  (a pytest fixture)
+    from store_support import store_url  # noqa: F401  (a pytest fixture)
 
     def test_something(store_url: str) -> None: ...   # runs once on SQLite, once on PostgreSQL
 """
@@ -24,8 +24,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from ..engine.assess import default_rules_dir
-from .sql import normalise_url
+from ldncds.engine.assess import default_rules_dir
+from ldncds.store.sql import normalise_url
 
 ENV = "LDNCDS_TEST_POSTGRES_URL"
 
