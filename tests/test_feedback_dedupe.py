@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ldncds.store import open_store
 from ldncds.store.sql import feedback_key
-from ldncds.store.testing import sqlite_url
+from store_support import sqlite_url
 
 CARD = "4b3f3f4e-0000-4000-8000-000000000001"
 AT = "2026-03-01T10:00:00Z"
