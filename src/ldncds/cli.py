@@ -193,6 +193,7 @@ for _module in (
     "ldncds.store.commands",
     "ldncds.screening.commands",
     "ldncds.pages.commands",
+    "ldncds.terminology.commands",
 ):
     try:
         _mod = importlib.import_module(_module)
