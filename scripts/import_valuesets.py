@@ -164,7 +164,7 @@ def steps() -> list[tuple[str, list[str], ImportRecipe, str, str | None]]:
         f"{CDC}opioid-urine-drug-screening.json"
     ]
     uds_recipe = recipe(
-        exclude_display=r"naltrex|naloxone|naloxol|\bcutoff\b",
+        exclude_display=r"naltrex|naloxone|naloxol|\bcutoff\b|\bCtO\b",
         note="CDC opioid CDS urine drug test; positive = hard stop until a repeat negative",
     )
     cdc_opioids = [f"{CDC}{n}.json" for n in _CDC_OPIOIDS]
