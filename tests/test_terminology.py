@@ -294,3 +294,20 @@ def test_import_command_refuses_a_bad_name_and_writes_nothing(tmp_path: Path) ->
     )
     assert result.exit_code == 2 and "nothing written" in result.output
     assert list((rules / "valuesets").iterdir()) == []
+
+
+def test_the_rulebook_and_rules_docs_show_where_each_value_set_came_from(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["rules", "docs", str(tmp_path / "book"), "--rules", str(ROOT / "rules")]
+    )
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "book" / "index.html").read_text()
+    section = html[html.index('id="valueset-opiate_urine_screen"') :]
+    section = section[: section.index("</section>")]
+    assert "Sources of its codes" in section and "Policy:" in section
+    assert (
+        'href="http://fhir.org/guides/cdc/opioid-cds/ValueSet/fentanyl-type-urine-drug-screening-tests"'
+        in section
+    )
+    assert "cqframework/opioid-cds-r4@b29bdcb" in section and "dated 2023-05-25" in section
+    assert '<td class="mono">curated|' in section  # each row names its source(s)
