@@ -311,3 +311,15 @@ def test_the_rulebook_and_rules_docs_show_where_each_value_set_came_from(tmp_pat
     )
     assert "cqframework/opioid-cds-r4@b29bdcb" in section and "dated 2023-05-25" in section
     assert '<td class="mono">curated|' in section  # each row names its source(s)
+
+
+def test_a_source_with_only_unknown_systems_is_refused_naming_them(tmp_path: Path) -> None:
+    local = tmp_path / "local.json"
+    local.write_text(
+        '{"resourceType": "ValueSet", "url": "http://example.org/v", "expansion": {"contains": '
+        '[{"system": "http://nucc.org/provider-taxonomy", "code": "207RX0202X"}]}}'
+    )
+    with pytest.raises(ImportError_, match="skipped systems: http://nucc.org/provider-taxonomy"):
+        import_sources([local], "x", _rules(tmp_path))
+    with pytest.raises(ImportError_, match="intensional filter"):
+        import_sources([FIX / "intensional.json"], "x", _rules(tmp_path / "b"))

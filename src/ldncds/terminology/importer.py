@@ -320,10 +320,17 @@ def import_sources(
     pool, skipped = read_pool(sources, recipe.system)
     chosen = top_level(pool)
     if not chosen:
-        raise ImportError_("no value set with codes in the given sources")
+        why = "; ".join(f"{s.file.name}: {s.reason}" for s in skipped)
+        raise ImportError_("no value set with codes in the given sources" + (f" ({why})" if why else ""))
     if source_id and len(chosen) > 1:
         raise ImportError_("--source-id names one source, but the files hold several top-level value sets")
     plans = [plan_source(vs, pool, recipe, root=root, source_id=source_id, extra=extra) for vs in chosen]
+    if not any(plan.codes for plan in plans) and not prune:
+        unknown = sorted({system for plan in plans for system in plan.skipped_systems})
+        raise ImportError_(
+            "no code in a system the rules know"
+            + (f" (skipped systems: {', '.join(unknown)})" if unknown else " (every code was filtered out)")
+        )
     rows, meta = existing(rules_dir, into)
     new_rows, new_meta, diff = merge(into, rows, meta, plans, prune=prune)
     if write:
