@@ -323,3 +323,14 @@ def test_a_source_with_only_unknown_systems_is_refused_naming_them(tmp_path: Pat
         import_sources([local], "x", _rules(tmp_path))
     with pytest.raises(ImportError_, match="intensional filter"):
         import_sources([FIX / "intensional.json"], "x", _rules(tmp_path / "b"))
+
+
+def test_a_composite_value_set_is_refreshed_with_the_files_it_includes(tmp_path: Path) -> None:
+    rules = _rules(tmp_path)
+    import_sources([FIX / "nsaid-class.xml", FIX / "ibuprofen.xml"], "nsaids", rules, root=FIX)
+    (source,) = load_valuesets(rules).meta["nsaids"].sources
+    assert source.file == "nsaid-class.xml" and source.includes == ["ibuprofen.xml"]
+    refresh = ["valuesets", "diff", "--rules", str(rules), "--sources-root", str(FIX)]
+    result = CliRunner().invoke(app, refresh)
+    assert result.exit_code == 0, result.output
+    assert "0 of 1 imported value sets would change" in result.output

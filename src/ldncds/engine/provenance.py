@@ -44,6 +44,7 @@ class Source(BaseModel):
     version: str | None = None
     date: str | None = None  # ValueSet.date / expansion timestamp / retrieval date
     file: str | None = None  # path of the imported file, relative to the sources folder
+    includes: list[str] | None = None  # files of the value sets it includes (compose.include.valueSet)
     repository: str | None = None  # owner/name@commit the file was published in
     licence: str | None = None
     recipe: ImportRecipe | None = None

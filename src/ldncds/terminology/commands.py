@@ -114,6 +114,9 @@ def register(app: typer.Typer, rules_app: typer.Typer) -> None:  # noqa: ARG001 
         rules: RulesOpt = None,
         sources_root: RootOpt = None,
         name: Annotated[list[str] | None, typer.Option("--set", help="Refresh only this value set.")] = None,
+        source_id: Annotated[
+            str | None, typer.Option(help="Compare the files as a new version of this recorded source.")
+        ] = None,
         limit: Annotated[int, typer.Option(help="Rows listed per set and sign.")] = 20,
     ) -> None:
         """What an import (SOURCE... --into NAME) or a refresh of every imported source would change."""
@@ -122,7 +125,15 @@ def register(app: typer.Typer, rules_app: typer.Typer) -> None:  # noqa: ARG001 
             if sources:
                 if not into:
                     raise ImportError_("give --into NAME with the source files")
-                diff, skipped = import_sources(sources, into, rules_dir, root=sources_root, write=False)
+                diff, skipped = import_sources(
+                    sources,
+                    into,
+                    rules_dir,
+                    _recipe_of(rules_dir, into, source_id),
+                    root=sources_root,
+                    source_id=source_id,
+                    write=False,
+                )
                 diffs = [diff]
             else:
                 if sources_root is None:
@@ -138,6 +149,17 @@ def register(app: typer.Typer, rules_app: typer.Typer) -> None:  # noqa: ARG001 
         changed = [d for d in diffs if d.added or d.removed]
         _print(changed, rules_dir, limit)
         out.print(f"{len(changed)} of {len(diffs)} imported value sets would change", markup=False)
+
+
+def _recipe_of(rules_dir: Path, name: str, source_id: str | None) -> ImportRecipe | None:
+    """The recipe recorded for a source, so a new version is filtered as the old one was."""
+    if source_id is None:
+        return None
+    _, meta = existing(rules_dir, name)
+    source = meta.source(source_id) if meta else None
+    if source is None:
+        raise ImportError_(f"value set {name} has no source {source_id!r}")
+    return source.recipe
 
 
 def _refresh(rules_dir: Path, root: Path, only: list[str] | None) -> tuple[list[SetDiff], list]:  # noqa: ANN401

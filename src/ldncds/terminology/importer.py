@@ -115,6 +115,17 @@ def expand(vs: SourceSet, pool: list[SourceSet], seen: frozenset[str] = frozense
     return [c for c in codes if (c.system, c.code) not in excluded]
 
 
+def included_files(vs: SourceSet, pool: list[SourceSet], seen: frozenset[str] = frozenset()) -> set[Path]:
+    """Files of every value set `vs` includes, directly or not (recorded so a refresh can re-read them)."""
+    by_url = {s.url: s for s in pool if s.url}
+    found: set[Path] = set()
+    for url in vs.includes:
+        target = by_url.get(url)
+        if target is not None and url not in seen:
+            found |= {target.file} | included_files(target, pool, seen | {url})
+    return found
+
+
 # ------------------------------------------------------------------ planning
 
 
@@ -150,6 +161,8 @@ def plan_source(
         version=vs.version,
         date=vs.date,
         file=_relative(vs.file, root),
+        includes=sorted({_relative(f, root) for f in included_files(vs, pool)} - {_relative(vs.file, root)})
+        or None,
         recipe=recipe if recipe.model_dump(exclude_none=True) else None,
         **(extra or {}),
     )
@@ -350,7 +363,8 @@ def refresh_plans(rules_dir: Path, name: str, root: Path) -> tuple[list[Plan], l
         if not path.is_file():
             skipped.append(Skipped(path, f"{name}: source {src.id} not found under {root}"))
             continue
-        pool, bad = read_pool([path], src.recipe.system if src.recipe else None)
+        extra_files = [root / f for f in src.includes or []]
+        pool, bad = read_pool([path, *extra_files], src.recipe.system if src.recipe else None)
         skipped += bad
         match = [vs for vs in pool if (vs.url or None) == src.url] or top_level(pool)
         if not match:
