@@ -172,7 +172,8 @@ def test_curated_rows_are_never_dropped_and_stale_rows_only_with_prune(tmp_path:
     )
     (src / "opioid-screens.json").write_text(text)
     diff, _ = import_sources([src / "opioid-screens.json"], "screens", rules, write=False)
-    assert {r["code"] for r in diff.removed} == {"19295-5", "79266-3"} and not diff.pruned
+    assert {r["code"] for r in diff.removed} == {"79266-3"} and not diff.pruned
+    assert {r["code"] for r in diff.unlinked} == {"19295-5"}  # curated too: only the link would go
     import_sources([src / "opioid-screens.json"], "screens", rules, prune=True)
     rows = {r["code"]: r for r in read_rows(rules / "valuesets" / "screens.csv")}
     assert rows["19295-5"]["source"] == "curated"  # still curated: kept, only the source link removed

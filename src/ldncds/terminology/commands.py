@@ -146,7 +146,7 @@ def register(app: typer.Typer, rules_app: typer.Typer) -> None:  # noqa: ARG001 
             raise typer.Exit(2) from exc
         for line in format_skipped(skipped):
             err.print(line, markup=False)
-        changed = [d for d in diffs if d.added or d.removed]
+        changed = [d for d in diffs if d.added or d.removed or d.unlinked]
         _print(changed, rules_dir, limit)
         out.print(f"{len(changed)} of {len(diffs)} imported value sets would change", markup=False)
 

@@ -53,6 +53,7 @@ class SetDiff:
     name: str
     added: list[dict[str, str]] = field(default_factory=list)
     removed: list[dict[str, str]] = field(default_factory=list)  # rows of the source no longer listed
+    unlinked: list[dict[str, str]] = field(default_factory=list)  # ... but still listed by another source
     pruned: bool = False
     kept: int = 0  # rows unchanged (any source)
     before: int = 0
@@ -262,9 +263,10 @@ def merge(
         for row in list(out):
             ids = row["source"].split(SOURCE_SEPARATOR)
             if sid in ids and _key(row) is not None and _key(row) not in plan.codes:
-                diff.removed.append(row)
+                rest = [i for i in ids if i != sid]
+                # still listed by another source: only the link to this source goes
+                (diff.unlinked if rest else diff.removed).append(row)
                 if prune:
-                    rest = [i for i in ids if i != sid]
                     if rest:
                         row["source"] = SOURCE_SEPARATOR.join(rest)
                     else:

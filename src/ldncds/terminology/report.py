@@ -68,13 +68,18 @@ def format_diff(
         for system, count in sorted(plan.skipped_systems.items()):
             lines.append(f"    skipped {count} codes of unknown system {system}")
         lines += [f"    note: {n}" for n in plan.notes]
+    if diff.unlinked:
+        lines.append(
+            f"  ~ {len(diff.unlinked)} rows no longer listed by one source but still by another (kept): "
+            + ", ".join(f"{r['system']} {r['code']}" for r in diff.unlinked[:limit])
+        )
     for sign, rows in (("+", diff.added), ("-", diff.removed)):
         for row in rows[:limit]:
             lines.append(f"  {sign} {_row(row)}")
         if len(rows) > limit:
             by_system = Counter(r["system"] for r in rows[limit:])
             lines.append(f"  {sign} ... and {len(rows) - limit} more ({dict(by_system)})")
-    if rs is not None and (diff.added or diff.removed):
+    if rs is not None and (diff.added or diff.removed or diff.unlinked):
         rules = rules_using(rs, diff.name)
         lines.append(f"  rules affected: {', '.join(rules) if rules else 'none (no rule reads this set)'}")
         if features_dir is not None and rules:
