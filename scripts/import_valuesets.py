@@ -332,6 +332,24 @@ def steps() -> list[tuple[str, list[str], ImportRecipe, str, str | None]]:
             None,
             CDC_REPO,
         ),
+        *[
+            (
+                into,
+                ["opioid_rxnorm_products.csv"],
+                recipe(
+                    system="RxNorm",
+                    where={"ingredient": "buprenorphine"},
+                    include_display=inc,
+                    exclude_display=exc,
+                ),
+                "opioid-pack-products",
+                "shared/clinical/opioid_rxnorm_products.csv (the opioid pack behind opioid_agonists)",
+            )
+            for into, inc, exc in (
+                ("buprenorphine_depot", _BUP_DEPOT, "naloxone"),
+                ("buprenorphine_analgesic", _BUP_ANALGESIC, None),
+            )
+        ],
         (
             "buprenorphine_depot",
             [f"{CDC}buprenorphine-medications.json"],
