@@ -221,12 +221,17 @@ def test_antagonist_and_cutoff_tests_are_not_opioid_screens(engine: Engine) -> N
 def test_an_opioid_screen_with_an_unreadable_value_is_insufficient_information(
     engine: Engine, candidate: PatientFacts
 ) -> None:
+    assert "opiate_urine_screen" in engine.ruleset.valuesets.of_code("LOINC", "58379-9")
     (obs,) = _observation_facts(
-        _screen("79266-3", "Fentanyl [Presence] in Urine", valueString="see lab comment")
+        _screen(
+            "58379-9",
+            "fentaNYL+Norfentanyl [Presence] in Urine by Screen method",
+            valueString="see lab comment",
+        )
     )
     a = engine.assess(_with(candidate, observations=[obs]), ON)
     assert a.decision == "insufficient_information"
-    assert "uds-79266-3" in a.model_dump_json()
+    assert "uds-58379-9" in a.model_dump_json()
 
 
 def test_every_text_name_of_an_opioid_contraindicates(engine: Engine, candidate: PatientFacts) -> None:
