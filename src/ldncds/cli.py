@@ -289,6 +289,7 @@ for _module in (
     "ldncds.screening.commands",
     "ldncds.pages.commands",
     "ldncds.db_commands",
+    "ldncds.terminology.commands",
 ):
     try:
         _mod = importlib.import_module(_module)

@@ -592,3 +592,4 @@ from ldncds.bdd.steps_elig import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_hardstop import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_fhir import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_explain import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_term import *  # noqa: E402,F401,F403

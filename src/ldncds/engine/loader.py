@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from .codes import CODE_SYSTEMS, canonical_code
+from .provenance import SOURCE_SEPARATOR, ValueSetMeta
 from .ruleschema import (
     CautionOutcome,
     CriterionDef,
@@ -54,6 +55,7 @@ class ValueSets:
     def __init__(self) -> None:
         self.names: set[str] = set()
         self.rows: dict[str, list[dict[str, str]]] = {}
+        self.meta: dict[str, ValueSetMeta] = {}  # provenance of each set (its NAME.meta.yaml)
         self._exact: dict[tuple[str, str], set[str]] = {}
         self._prefix: list[tuple[str, str, str]] = []
         self._keywords: dict[str, list[str]] = {}
@@ -160,28 +162,73 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}" if loc else err["msg"]
 
 
+VALUESET_FIELDS = ["system", "code", "display", "match", "note"]
+META_SUFFIX = ".meta.yaml"
+
+
 def load_valuesets(directory: Path) -> ValueSets:
+    """Every rules/valuesets/NAME.csv with its provenance sidecar NAME.meta.yaml (both required)."""
     sets = ValueSets()
-    allowed_systems = set(CODE_SYSTEMS) | {"text"}
-    for path in sorted((directory / VALUESET_DIR).glob("*.csv")):
-        label = f"{VALUESET_DIR}/{path.name}"
-        name = path.stem
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames != ["system", "code", "display", "match", "note"]:
-                raise RulesetError(label, "header must be system,code,display,match,note")
-            for line, row in enumerate(reader, start=2):
-                if row["system"] not in allowed_systems:
-                    raise RulesetError(label, f"line {line}: unknown code system {row['system']!r}")
-                if row["match"] not in {"exact", "prefix", "keyword"}:
-                    raise RulesetError(label, f"line {line}: match must be exact, prefix or keyword")
-                if (row["match"] == "keyword") != (row["system"] == "text"):
-                    raise RulesetError(label, f"line {line}: keyword matching is only for system 'text'")
-                if not row["code"].strip():
-                    raise RulesetError(label, f"line {line}: empty code")
-                sets.add(name, row)
+    folder = directory / VALUESET_DIR
+    csv_paths = sorted(folder.glob("*.csv"))
+    for path in csv_paths:
+        meta = load_valueset_meta(path)
+        sets.meta[path.stem] = meta
+        for row in _valueset_rows(path, meta):
+            sets.add(path.stem, row)
+    names = {p.stem for p in csv_paths}
+    for meta_path in sorted(folder.glob(f"*{META_SUFFIX}")):
+        if meta_path.name.removesuffix(META_SUFFIX) not in names:
+            raise RulesetError(
+                f"{VALUESET_DIR}/{meta_path.name}", "provenance of a value set that has no CSV file"
+            )
     sets.finish()
     return sets
+
+
+def load_valueset_meta(csv_path: Path) -> ValueSetMeta:
+    """The provenance sidecar of a value-set CSV; missing or invalid is a load error naming the file."""
+    meta_path = csv_path.with_name(csv_path.stem + META_SUFFIX)
+    label = f"{VALUESET_DIR}/{meta_path.name}"
+    if not meta_path.is_file():
+        raise RulesetError(
+            f"{VALUESET_DIR}/{csv_path.name}",
+            f"no provenance: {label} is missing (where do its codes come from?)",
+        )
+    try:
+        return ValueSetMeta.model_validate(_yaml(meta_path, label))
+    except ValidationError as exc:
+        raise RulesetError(label, _first_error(exc)) from exc
+
+
+def _valueset_rows(path: Path, meta: ValueSetMeta) -> list[dict[str, str]]:
+    label = f"{VALUESET_DIR}/{path.name}"
+    allowed_systems = set(CODE_SYSTEMS) | {"text"}
+    declared = {s.id for s in meta.sources}
+    rows: list[dict[str, str]] = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames not in (VALUESET_FIELDS, [*VALUESET_FIELDS, "source"]):
+            raise RulesetError(label, "header must be system,code,display,match,note[,source]")
+        for line, row in enumerate(reader, start=2):
+            if row["system"] not in allowed_systems:
+                raise RulesetError(label, f"line {line}: unknown code system {row['system']!r}")
+            if row["match"] not in {"exact", "prefix", "keyword"}:
+                raise RulesetError(label, f"line {line}: match must be exact, prefix or keyword")
+            if (row["match"] == "keyword") != (row["system"] == "text"):
+                raise RulesetError(label, f"line {line}: keyword matching is only for system 'text'")
+            if not row["code"].strip():
+                raise RulesetError(label, f"line {line}: empty code")
+            ids = meta.row_sources(row.get("source"))
+            if not ids:
+                raise RulesetError(label, f"line {line}: no source (and the meta file has no default_source)")
+            if unknown := [i for i in ids if i not in declared]:
+                raise RulesetError(
+                    label, f"line {line}: source {unknown[0]!r} is not declared in its meta file"
+                )
+            row["source"] = SOURCE_SEPARATOR.join(ids)
+            rows.append(row)
+    return rows
 
 
 def load_ruleset(directory: str | Path) -> LoadedRuleset:

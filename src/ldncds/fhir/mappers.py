@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ldncds.engine import facts
-from ldncds.engine.codes import canonical_system
+from ldncds.engine.codes import INTERPRETATION_SYSTEMS, canonical_system
 from ldncds.fhir.values import (
     clip,
     coded_status,
@@ -16,6 +16,7 @@ from ldncds.fhir.values import (
     date_str,
     later,
     quantity_offset,
+    result_from_text,
     shift,
     time_unit,
 )
@@ -64,24 +65,23 @@ _PLANNED_APPOINTMENT_STATUS = frozenset({"booked", "pending"})
 # Intents that are not a decision to give the drug (R4 MedicationRequest.intent).
 _NOT_ORDER_INTENTS = frozenset({"proposal", "plan", "option"})
 
-_INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+# Qualitative results from codes (the string table is fhir.values.result_from_text). Interpretation
+# codes are read in both the v3 ObservationInterpretation and the v2 table 0078 systems, under any of
+# their URIs or OIDs (engine.codes). SNOMED CT qualifier values as sent in valueCodeableConcept.
 _SNOMED_RESULT = {
-    "10828004": "positive",
-    "260373001": "positive",
-    "260385009": "negative",
-    "260415000": "negative",
+    "10828004": "positive",  # Positive (qualifier value)
+    "260373001": "positive",  # Detected (qualifier value)
+    "52101004": "positive",  # Present (qualifier value)
+    "260385009": "negative",  # Negative (qualifier value)
+    "260415000": "negative",  # Not detected (qualifier value)
+    "2667000": "negative",  # Absent (qualifier value)
 }
 _VALUE_V3_RESULT = {"POS": "positive", "DET": "positive", "NEG": "negative", "ND": "negative"}
 _INTERPRETATION_RESULT = {
-    "POS": "positive", "A": "positive", "H": "positive", "HH": "positive", "DET": "positive",
-    "NEG": "negative", "N": "negative", "ND": "negative",
+    "POS": "positive", "DET": "positive", "RR": "positive", "A": "positive", "AA": "positive",
+    "H": "positive", "HH": "positive",
+    "NEG": "negative", "ND": "negative", "NR": "negative", "N": "negative",
 }  # fmt: skip
-_STRING_RESULT = {
-    "positive": "positive",
-    "detected": "positive",
-    "negative": "negative",
-    "not detected": "negative",
-}
 
 _MG_PER_UNIT = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
 # HL7 TimingAbbreviation codes -> administrations per day (used only when Timing.repeat says nothing).
@@ -497,7 +497,7 @@ def _coded_result(cc: Any, table: dict[str, str], *, snomed: bool) -> str | None
     for coding in (cc.coding or []) if cc is not None else []:
         if snomed and canonical_system(coding.system) == "SNOMED-CT" and coding.code in _SNOMED_RESULT:
             found.add(_SNOMED_RESULT[coding.code])
-        elif coding.system == _INTERPRETATION_SYSTEM and coding.code in table:
+        elif canonical_system(coding.system) in INTERPRETATION_SYSTEMS and coding.code in table:
             found.add(table[coding.code])
     return found.pop() if len(found) == 1 else None
 
@@ -519,10 +519,12 @@ def _value(part: Any) -> dict[str, Any]:
     if part.valueCodeableConcept is not None:
         codes, text = concept(part.valueCodeableConcept)
         out["value_text"] = text or (codes[0].display if codes else None)
-        out["result"] = _coded_result(part.valueCodeableConcept, _VALUE_V3_RESULT, snomed=True)
+        coded = _coded_result(part.valueCodeableConcept, _VALUE_V3_RESULT, snomed=True)
+        out["result"] = coded or result_from_text(out["value_text"])
     if part.valueString is not None:
+        # An unreadable string keeps result None and its text: the rules treat the test as unknown.
         out["value_text"] = clip(part.valueString, 1024)
-        out["result"] = _STRING_RESULT.get(part.valueString.strip().rstrip(".").lower())
+        out["result"] = result_from_text(part.valueString)
     return out
 
 

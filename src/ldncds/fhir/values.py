@@ -134,3 +134,74 @@ def coded_status(cc: Any, allowed: frozenset[str]) -> tuple[str | None, bool]:
         if code in allowed:
             return code, False
     return None, bool(codes)
+
+
+# ------------------------------------------------------------------ qualitative lab results
+# How labs write a qualitative result (urine drug screens, pregnancy tests). A result is positive or
+# negative only when the text says so unambiguously; anything else (inconclusive, "see note", both
+# words, an unknown word) is None, so the rules treat the test as unknown, never as negative.
+POSITIVE_WORDS = ("positive", "pos", "detected", "det", "present", "reactive", "presumptive positive")
+NEGATIVE_WORDS = (
+    "negative", "neg", "not detected", "none detected", "nondetected", "non-detected", "undetected",
+    "absent", "not present", "non-reactive", "nonreactive", "not reactive",
+)  # fmt: skip
+# Words that may surround a result without changing it ("Positive (presumptive)", "POS, confirmed",
+# "Screen negative", "Negative <300 ng/mL cutoff").
+QUALIFIER_WORDS = frozenset(
+    {"presumptive", "presumptively", "preliminary", "screen", "screening", "confirmed", "confirmation",
+     "confirmatory", "result", "test", "urine", "by", "immunoassay", "ia", "lc-ms", "lc-ms/ms", "gc-ms",
+     "cutoff", "cut-off", "cut", "off", "above", "below", "at", "or", "the", "for", "ng/ml", "ug/l", "mg/l",
+     "level", "threshold", "of", "drug", "opiates", "opiate", "opioids", "opioid", "result:"}
+)  # fmt: skip
+_RESULT_PHRASES = sorted(
+    [(w, "positive") for w in POSITIVE_WORDS] + [(w, "negative") for w in NEGATIVE_WORDS],
+    key=lambda pair: -len(pair[0]),
+)
+_QUANTITY = re.compile(r"(?P<cmp>[<>]=?|=)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>ng/ml|ug/l|mg/l)?")
+_CUTOFF = re.compile(r"(?:cut-?\s?off|threshold)\s*(?:of|=|:|at)?\s*(\d+(?:\.\d+)?)")
+
+
+def result_from_text(text: str | None) -> str | None:
+    """'positive' / 'negative' read from a lab's result string, or None when it is not unambiguous.
+
+    Examples (tests/test_fhir_results.py): POS, Presumptive positive, Positive (presumptive) ->
+    positive; Not detected, NEG -> negative; '>2000 ng/mL (cutoff 300 ng/mL)' -> positive (the value
+    is compared with the cutoff the lab states, never with a cutoff assumed here); '>2000 ng/mL'
+    alone, 'Inconclusive', 'positive for cocaine, negative for opiates' -> None.
+    """
+    if not text:
+        return None
+    low = " " + re.sub(r"[()\[\],;.]+", " ", text.lower()).strip() + " "
+    found: set[str] = set()
+    for phrase, meaning in _RESULT_PHRASES:
+        padded = f" {phrase} "
+        if padded in low:
+            found.add(meaning)
+            low = low.replace(padded, " ")
+    if not found:
+        found |= _by_cutoff(text.lower())
+        low = _CUTOFF.sub(" ", low)
+    low = _QUANTITY.sub(" ", low)
+    leftover = [w for w in low.split() if w not in QUALIFIER_WORDS]
+    if len(found) != 1 or leftover:
+        return None
+    return found.pop()
+
+
+def _by_cutoff(text: str) -> set[str]:
+    """A concentration compared with the cutoff the same string states ('>2000 ng/mL, cutoff 300')."""
+    cutoff = _CUTOFF.search(text)
+    if cutoff is None:
+        return set()
+    rest = _CUTOFF.sub(" ", text)
+    values = [m for m in _QUANTITY.finditer(rest) if m.group("num")]
+    if len(values) != 1:
+        return set()
+    value, limit, cmp = float(values[0].group("num")), float(cutoff.group(1)), values[0].group("cmp") or ""
+    if cmp.startswith(">") and value >= limit:
+        return {"positive"}
+    if cmp.startswith("<") and value <= limit:
+        return {"negative"}
+    if not cmp or cmp == "=":
+        return {"positive" if value >= limit else "negative"}
+    return set()

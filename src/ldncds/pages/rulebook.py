@@ -432,12 +432,41 @@ def rulebook_view(rs: LoadedRuleset, features_dir: Path | None) -> dict[str, Any
                 "rows": rs.valuesets.rows[name],
                 "collapsed": len(rs.valuesets.rows[name]) > COLLAPSE_ABOVE,
                 "rules": _anchors(used_by.get(name, [])),
+                "provenance": _provenance(rs, name),
             }
             for name in sorted(rs.valuesets.names)
         ],
         "rule_count": len(rs.rules),
         "scenario_count": len({s for found in scenarios.values() for s in found}),
     }
+
+
+def _provenance(rs: LoadedRuleset, name: str) -> dict[str, Any] | None:
+    """Where a value set's codes came from: its meta file, with the number of rows from each source."""
+    meta = rs.valuesets.meta.get(name)
+    if meta is None:
+        return None
+    counts: dict[str, int] = defaultdict(int)
+    for row in rs.valuesets.rows.get(name, []):
+        for source_id in row.get("source", "").split("|"):
+            counts[source_id] += 1
+    sources = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "kind": s.kind,
+            "href": s.url if s.url and s.url.startswith(("http://", "https://")) else None,
+            "where": " · ".join(
+                part for part in (s.url, f"OID {s.oid}" if s.oid else None, s.file, s.repository) if part
+            ),
+            "version": " · ".join(
+                p for p in (s.version and f"version {s.version}", s.date and f"dated {s.date}") if p
+            ),
+            "rows": counts.get(s.id, 0),
+        }
+        for s in meta.sources
+    ]
+    return {"title": meta.title, "description": meta.description, "policy": meta.policy, "sources": sources}
 
 
 def _anchors(rule_ids: list[str]) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from .output import RowWriter, progress_for, summary_line, summary_table
 from .patient import PatientOutcome, ScreeningRow
 from .report import ReportBuilder, render_html, summary_json
 from .runner import ScreenOptions, default_workers, screen_export
-from .synth import generate_population
+from .synth import CODINGS, generate_population
 
 err = Console(stderr=True)
 SHOWN_BAD_LINES = 50
@@ -225,9 +225,17 @@ def synth(
     on: Annotated[
         str | None, typer.Option("--date", help="Dates are relative to this day (default today).")
     ] = None,
+    coding: Annotated[
+        str,
+        typer.Option(
+            help="realistic (products, some ingredients, some text), product, or ingredient (old shape)."
+        ),
+    ] = "realistic",
 ) -> None:
     """Write a synthetic FHIR R4 bulk export with a realistic mix of LDN decision paths."""
-    summary = generate_population(count, out_dir, seed=seed, on=_parse_date(on))
+    if coding not in CODINGS:
+        raise typer.BadParameter(f"--coding must be one of {', '.join(CODINGS)}")
+    summary = generate_population(count, out_dir, seed=seed, on=_parse_date(on), coding=coding)  # type: ignore[arg-type]
     table = Table(title=f"{summary.patients} synthetic patients in {out_dir}")
     table.add_column("intended decision")
     table.add_column("patients", justify="right")

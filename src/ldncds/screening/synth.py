@@ -7,6 +7,13 @@ candidates), plus background conditions, medications, procedures, observations a
 that the rules do not act on. Codes are real and come from rules/valuesets (`CODES` names the value
 set of each; a test checks every one). Same seed, count and date give byte-identical files.
 Nobody here is a real person.
+
+Medications are coded the way EHRs send them (`coding="realistic"`, the default): mostly
+product-level RxNorm (SCD/SBD, e.g. "duloxetine 60 MG Delayed Release Oral Capsule"), some at
+ingredient level, and some opioids as text only. `coding="ingredient"` gives the old
+ingredient-only shape and `coding="product"` product codes only; the clinical stories and patient
+ids do not depend on the coding (it draws from its own random stream), so the three shapes of one
+seed describe the same patients and must get the same decisions.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, Literal
+
+Coding = Literal["realistic", "product", "ingredient"]
+CODINGS: tuple[str, ...] = ("realistic", "product", "ingredient")
 
 SYSTEM = {
     "ICD-10-CM": "http://hl7.org/fhir/sid/icd-10-cm",
@@ -44,6 +54,12 @@ class Code:
     code: str
     display: str
     value_set: str | None  # the rules' value set it belongs to (None: background, in no value set)
+    products: tuple[tuple[str, str], ...] = ()  # RxNorm products (code, display) of this ingredient
+
+
+def _drug(value_set: str, code: str, display: str, *products: tuple[str, str]) -> Code:
+    """An ingredient-level RxNorm code with product codes of it (each in the same value set)."""
+    return Code("RxNorm", code, display, value_set, tuple(products))
 
 
 def _codes(value_set: str | None, system: str, *pairs: tuple[str, str]) -> list[Code]:
@@ -86,36 +102,76 @@ CODES: dict[str, list[Code]] = {
         ("64483", "Transforaminal epidural injection, lumbar or sacral, single level"),
         ("62323", "Interlaminar epidural injection, lumbar or sacral, with imaging guidance"),
     ),
-    "nsaids": _codes(
-        "nsaids",
-        "RxNorm",
-        ("849574", "Naproxen sodium 220 MG Oral Tablet"),
-        ("310965", "Ibuprofen 200 MG Oral Tablet"),
-        ("206905", "Ibuprofen 400 MG Oral Tablet [Ibu]"),
-    ),
-    "neuropathic_agents": _codes(
-        "neuropathic_agents",
-        "RxNorm",
-        ("25480", "gabapentin"),
-        ("72625", "duloxetine"),
-        ("704", "amitriptyline"),
-    ),
-    "opioid_short": _codes(
-        "opioid_agonists",
-        "RxNorm",
-        ("835603", "tramadol hydrochloride 50 MG Oral Tablet"),
-        ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet"),
-        ("856980", "acetaminophen 300 MG / hydrocodone bitartrate 10 MG Oral Tablet"),
-    ),
-    "opioid_long": _codes(
-        "opioid_long_acting",
-        "RxNorm",
-        ("197696", "72 HR fentanyl 0.075 MG/HR Transdermal System"),
-        ("864706", "methadone hydrochloride 10 MG Oral Tablet"),
-    ),
-    "opioid_maintenance": _codes(
-        "opioid_maintenance", "RxNorm", ("1010600", "buprenorphine 2 MG / naloxone 0.5 MG Sublingual Film")
-    ),
+    "nsaids": [
+        _drug(
+            "nsaids",
+            "5640",
+            "ibuprofen",
+            ("197807", "ibuprofen 800 MG Oral Tablet"),
+            ("310965", "Ibuprofen 200 MG Oral Tablet"),
+            ("206905", "Ibuprofen 400 MG Oral Tablet [Ibu]"),
+        ),
+        _drug(
+            "nsaids",
+            "7258",
+            "naproxen",
+            ("198014", "naproxen 500 MG Oral Tablet"),
+            ("849574", "Naproxen sodium 220 MG Oral Tablet"),
+        ),
+    ],
+    "neuropathic_agents": [
+        _drug(
+            "neuropathic_agents",
+            "25480",
+            "gabapentin",
+            ("310431", "gabapentin 300 MG Oral Capsule"),
+            ("310432", "gabapentin 400 MG Oral Capsule"),
+        ),
+        _drug(
+            "neuropathic_agents",
+            "72625",
+            "duloxetine",
+            ("596934", "duloxetine 60 MG Delayed Release Oral Capsule"),
+            ("596926", "duloxetine 20 MG Delayed Release Oral Capsule"),
+        ),
+        _drug(
+            "neuropathic_agents",
+            "704",
+            "amitriptyline",
+            ("856845", "amitriptyline hydrochloride 50 MG Oral Tablet"),
+        ),
+    ],
+    "opioid_short": [
+        _drug("opioid_agonists", "10689", "tramadol", ("835603", "tramadol hydrochloride 50 MG Oral Tablet")),
+        _drug(
+            "opioid_agonists", "7804", "oxycodone", ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
+        ),
+        _drug(
+            "opioid_agonists",
+            "5489",
+            "hydrocodone",
+            ("856980", "acetaminophen 300 MG / hydrocodone bitartrate 10 MG Oral Tablet"),
+        ),
+    ],
+    "opioid_long": [
+        _drug(
+            "opioid_long_acting", "6813", "methadone", ("864706", "methadone hydrochloride 10 MG Oral Tablet")
+        ),
+        _drug(
+            "opioid_long_acting",
+            "1819",
+            "buprenorphine",
+            ("904870", "168 HR buprenorphine 0.01 MG/HR Transdermal System"),
+        ),
+    ],
+    "opioid_maintenance": [
+        _drug(
+            "opioid_maintenance",
+            "1819",
+            "buprenorphine",
+            ("1010600", "buprenorphine 2 MG / naloxone 0.5 MG Sublingual Film"),
+        )
+    ],
     "naltrexone": _codes("naltrexone", "RxNorm", ("7243", "naltrexone")),
     "long_term_opioid_use": _codes(
         "long_term_opioid_use", "ICD-10-CM", ("Z79.891", "Long term (current) use of opiate analgesic")
@@ -131,7 +187,15 @@ CODES: dict[str, list[Code]] = {
     "hashimoto_hypothyroidism": _codes(
         "hashimoto_hypothyroidism", "ICD-10-CM", ("E06.3", "Autoimmune thyroiditis")
     ),
-    "thyroid_replacement": _codes("thyroid_replacement", "RxNorm", ("10582", "levothyroxine")),
+    "thyroid_replacement": [
+        _drug(
+            "thyroid_replacement",
+            "10582",
+            "levothyroxine",
+            ("966222", "levothyroxine sodium 0.075 MG Oral Tablet"),
+            ("966247", "levothyroxine sodium 0.05 MG Oral Tablet [Synthroid]"),
+        )
+    ],
     "ckd_stage_4_5": _codes(
         "ckd_stage_4_5", "SNOMED-CT", ("431857002", "Chronic kidney disease stage 4 (disorder)")
     ),
@@ -141,10 +205,23 @@ CODES: dict[str, list[Code]] = {
     "organ_transplant_status": _codes(
         "organ_transplant_status", "ICD-10-CM", ("Z94.0", "Kidney transplant status")
     ),
-    "immunosuppressants": _codes(
-        "immunosuppressants", "RxNorm", ("1664463", "24 HR tacrolimus 1 MG Extended Release Oral Tablet")
-    ),
-    "opioid_antidiarrheals": _codes("opioid_antidiarrheals", "RxNorm", ("6468", "loperamide")),
+    "immunosuppressants": [
+        _drug(
+            "immunosuppressants",
+            "42316",
+            "tacrolimus",
+            ("198377", "tacrolimus 1 MG Oral Capsule"),
+            ("1664463", "24 HR tacrolimus 1 MG Extended Release Oral Tablet [Envarsus]"),
+        )
+    ],
+    "opioid_antidiarrheals": [
+        _drug(
+            "opioid_antidiarrheals",
+            "6468",
+            "loperamide",
+            ("978010", "loperamide hydrochloride 2 MG Oral Tablet"),
+        )
+    ],
     "instrument_phq9": _codes(
         "instrument_phq9",
         "LOINC",
@@ -239,8 +316,12 @@ class SynthSummary:
 class _Patient:
     """Builds one patient's resources; every random draw goes through the population's Random."""
 
-    def __init__(self, rng: Random, on: date) -> None:
+    def __init__(
+        self, rng: Random, on: date, coding: Coding = "realistic", coding_rng: Random | None = None
+    ) -> None:
         self.rng, self.on = rng, on
+        # How a drug is coded draws from its own stream: the story is the same whatever the coding.
+        self.coding, self.coding_rng = coding, coding_rng or Random(0)
         self.id = self.uid()
         self.ref = {"reference": f"Patient/{self.id}"}
         self.out: dict[str, list[dict[str, Any]]] = {t: [] for t in RESOURCE_TYPES}
@@ -259,6 +340,23 @@ class _Patient:
 
     def pick(self, group: str) -> Code:
         return self.rng.choice(CODES[group])
+
+    def drug_concept(self, code: Code) -> dict[str, Any]:
+        """medicationCodeableConcept as EHRs send it: product, ingredient or (opioids) text only."""
+        if not code.products or self.coding == "ingredient":
+            return self.concept(code)
+        draw = self.coding_rng.random()
+        product_code, display = self.coding_rng.choice(code.products)
+        product = Code(code.system, product_code, display, code.value_set)
+        if self.coding == "product" or draw < 0.7:
+            return self.concept(product)
+        if (
+            draw < 0.9
+            or not (code.value_set or "").startswith("opioid_")
+            or code.value_set == "opioid_antidiarrheals"
+        ):
+            return self.concept(code)
+        return {"text": display}  # an uncoded opioid entry: blocks by its name
 
     @staticmethod
     def concept(code: Code) -> dict[str, Any]:
@@ -368,7 +466,7 @@ class _Patient:
                 "id": self.uid(),
                 "status": "active" if end is None else self.rng.choice(("stopped", "completed")),
                 "intent": "order",
-                "medicationCodeableConcept": self.concept(code),
+                "medicationCodeableConcept": self.drug_concept(code),
                 "subject": self.ref,
                 "authoredOn": self.instant(start),
                 "dosageInstruction": [dosage],
@@ -657,10 +755,15 @@ def _choose_profile(rng: Random) -> tuple[str, str]:
     return PROFILES[-1][0], PROFILES[-1][2]
 
 
-def generate_population(count: int, out_dir: Path, *, seed: int = 0, on: date) -> SynthSummary:
+def generate_population(
+    count: int, out_dir: Path, *, seed: int = 0, on: date, coding: Coding = "realistic"
+) -> SynthSummary:
     """Write `count` patients as `Type.000.ndjson` files in out_dir (created if needed)."""
     if count < 0:
         raise ValueError("count must be 0 or more")
+    if coding not in CODINGS:
+        raise ValueError(f"coding must be one of {', '.join(CODINGS)}")
+    coding_rng = Random(f"coding:{seed}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = Random(seed)
     summary = SynthSummary()
@@ -669,7 +772,7 @@ def generate_population(count: int, out_dir: Path, *, seed: int = 0, on: date) -
     }
     try:
         for _ in range(count):
-            patient = _Patient(rng, on)
+            patient = _Patient(rng, on, coding, coding_rng)
             profile, intended = _choose_profile(rng)
             summary.profiles[_STORIES[profile](patient)] += 1
             summary.intended[intended] += 1
