@@ -25,14 +25,12 @@ Feature: FHIR records as EHRs send them
     And hard stop current_opioid_agonist is listed
 
   # Needs the possibly-current opioid rules from wip-hardstop; expected to pass once merged.
-  @xfail
   Scenario: A stopped opioid order with no end date is never taken as long over
     Given a stopped MedicationRequest for oxycodone (RxNorm 7804) authored 40 days ago with no end date and no supply
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is not candidate
 
   # Needs the no-status condition rules from wip-hardstop; expected to pass once merged.
-  @xfail
   Scenario: An encounter diagnosis without a status may still block
     Given an encounter diagnosis of long term use of opiate analgesic (ICD-10-CM Z79.891) recorded 10 days ago without a clinical status
     When the FHIR record is read and assessed on 2026-03-01

@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent
 REAL = ROOT / "fixtures" / "fhir" / "real"
 HTTP = ROOT / "fixtures" / "http"
 CASES = sorted(p.stem for p in REAL.glob("*.json") if p.stem != "base_chart")
-NEEDS_RULES = "needs rules from wip-hardstop"
 CANDIDATES = {"candidate", "candidate_with_cautions"}
 
 
@@ -53,11 +52,7 @@ def client(engine: Engine) -> TestClient:
     return TestClient(create_app(Settings(), engine=engine, store=open_store("sqlite://")))
 
 
-def _marks(name: str) -> list[Any]:
-    return [pytest.mark.xfail(strict=False, reason=NEEDS_RULES)] if case(name).get("needs_rules") else []
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in CASES])
+@pytest.mark.parametrize("name", CASES)
 def test_each_real_shaped_case_gets_the_safe_answer(client: TestClient, name: str) -> None:
     spec = case(name)
     response = client.post(

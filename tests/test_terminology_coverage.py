@@ -217,7 +217,6 @@ def test_antagonist_and_cutoff_tests_are_not_opioid_screens(engine: Engine) -> N
     assert excluded and all("opiate_urine_screen" not in sets.of_code("LOINC", r["code"]) for r in excluded)
 
 
-@pytest.mark.xfail(strict=False, reason="needs rule from wip-hardstop")
 def test_an_opioid_screen_with_an_unreadable_value_is_insufficient_information(
     engine: Engine, candidate: PatientFacts
 ) -> None:

@@ -165,6 +165,15 @@ Feature: Hard stops
     Then the decision is contraindicated
     And the explanation cites rule CONTRA-ALLERGY-02
 
+  Scenario: A Narcan allergy written as text is a hard stop like a naltrexone allergy
+    Given a 52-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 14 months ago
+    And an active allergy recorded only as text "Narcan (anaphylaxis)"
+    When the patient is assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop naltrexone_hypersensitivity is listed
+    And the explanation cites rule CONTRA-ALLERGY-02
+
   Scenario: Acute liver failure is a hard stop
     Given a 52-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 14 months ago
