@@ -9,7 +9,7 @@ import pytest
 
 from ldncds.cdshooks import orders
 from ldncds.cdshooks.conformance import card_problems, empty_values
-from ldncds.cdshooks.orders import LDN_MAX_MG_PER_DAY, LDN_STUDIED_MAX_MG_PER_DAY, MedicationView
+from ldncds.cdshooks.orders import MedicationView
 from ldncds.engine import Engine, PatientFacts
 from ldncds.engine.facts import Medication
 from ldncds.engine.ruleschema import CautionOutcome, TitrationOutcome
@@ -40,6 +40,14 @@ def views(engine: Engine, *meds: Medication) -> list[MedicationView]:
 
 
 def test_thresholds_match_the_rules(engine: Engine) -> None:
+    # One home per number: the order checks read the same ruleset parameters the rules name.
+    LDN_STUDIED_MAX_MG_PER_DAY = engine.ruleset.parameter("ldn_studied_max_mg_per_day")  # noqa: N806
+    LDN_MAX_MG_PER_DAY = engine.ruleset.parameter("ldn_max_mg_per_day")  # noqa: N806
+    [order] = views(engine, med("MedicationRequest/x", code="7243", dose=4.5))
+    assert (order.limits.studied_max_mg, order.limits.ldn_max_mg) == (
+        LDN_STUDIED_MAX_MG_PER_DAY,
+        LDN_MAX_MG_PER_DAY,
+    )
     titrations = [
         lr.rule.then for lr in engine.ruleset.rules.values() if isinstance(lr.rule.then, TitrationOutcome)
     ]

@@ -20,11 +20,24 @@ from ldncds.fhir.adapter import reference_target
 from .cards import OVERRIDE_REASONS, SOURCE_LABEL, deciding_rule, md, rule_url, shorten
 from .models import Action, Card, Coding, Source, Suggestion
 
-# Dose thresholds of shared/clinical/README.md section 5 ("Flag"): above 6 mg/day is above the studied
-# LDN range; above 10 mg/day is not LDN but full-dose naltrexone (blocks opioids for about 24 hours).
-# 6 mg is also DOSE-TITRATE-01's flag_above_mg and CAUT-DOSE-01's threshold; both belong in rules/.
-LDN_STUDIED_MAX_MG_PER_DAY = 6.0
-LDN_MAX_MG_PER_DAY = 10.0
+# Dose thresholds are ruleset parameters (rules/ruleset.yaml), the same ones the rules name: above
+# the studied maximum is outside the studied LDN range; above the LDN maximum it is full-dose
+# naltrexone (blocks opioids for about 24 hours).
+LDN_STUDIED_MAX = "ldn_studied_max_mg_per_day"
+LDN_MAX = "ldn_max_mg_per_day"
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    """The ruleset's dose limits, read once per request with the value sets."""
+
+    studied_max_mg: float
+    ldn_max_mg: float
+
+    @classmethod
+    def of(cls, valuesets: ValueSets) -> DoseLimits:
+        return cls(float(valuesets.parameter(LDN_STUDIED_MAX)), float(valuesets.parameter(LDN_MAX)))
+
 
 OPIOID_VALUE_SETS = frozenset({"opioid_agonists", "opioid_maintenance"})
 NALTREXONE_VALUE_SET = "naltrexone"
@@ -41,6 +54,7 @@ class MedicationView:
     value_sets: frozenset[str]
     exposure: str
     daily_dose_mg: float | None
+    limits: DoseLimits
 
     @property
     def is_opioid(self) -> bool:
@@ -57,6 +71,7 @@ class MedicationView:
 
 def medication_views(medications: list[Medication], on: date, valuesets: ValueSets) -> list[MedicationView]:
     derived = derive(PatientFacts(medications=medications), on, valuesets)
+    limits = DoseLimits.of(valuesets)
     views = []
     for fact in derived.facts:
         if fact["kind"] != "medication":
@@ -70,6 +85,7 @@ def medication_views(medications: list[Medication], on: date, valuesets: ValueSe
                 value_sets=frozenset(fact["value_sets"]) | frozenset(fact["text_value_sets"]),
                 exposure=fact["exposure"],
                 daily_dose_mg=fact.get("daily_dose_mg"),
+                limits=limits,
             )
         )
     return views
@@ -88,8 +104,8 @@ def current_naltrexone(record: list[MedicationView]) -> list[MedicationView]:
 
 
 def is_low_dose(m: MedicationView) -> bool:
-    """LDN context: at or below 10 mg/day; a dose not recorded is taken as possibly low dose (fail safe)."""
-    return m.daily_dose_mg is None or m.daily_dose_mg <= LDN_MAX_MG_PER_DAY
+    """LDN context: at or below the LDN maximum; a dose not recorded is possibly low dose (fail safe)."""
+    return m.daily_dose_mg is None or m.daily_dose_mg <= m.limits.ldn_max_mg
 
 
 # ---------------------------------------------------------------------------------------------- cards
@@ -176,7 +192,7 @@ def opioid_on_ldn_card(
         "",
         "Naltrexone blocks opioid analgesia, even at low dose. Choose a non-opioid analgesic, or stop "
         "naltrexone and allow it to wear off before opioids are needed (hold about 72 hours before planned "
-        "surgery). Above 10 mg/day naltrexone blocks opioids for about 24 hours.",
+        f"surgery). Above {opioid.limits.ldn_max_mg:g} mg/day naltrexone blocks opioids for about 24 hours.",
     ]
     return _card(
         summary=f"Opioid ordered for a patient on {kind}: {opioid.display} will be blocked",
@@ -219,14 +235,14 @@ def naltrexone_contraindicated_card(order: MedicationView, assessment: Assessmen
 def dose_card(
     order: MedicationView, on_ldn: list[MedicationView], *, base_url: str, ruleset_version: str
 ) -> Card | None:
-    """Naltrexone above 6 mg/day in an LDN context (the order is at most 10 mg/day, or patient on LDN)."""
-    dose = order.daily_dose_mg
-    if dose is None or dose <= LDN_STUDIED_MAX_MG_PER_DAY:
+    """Naltrexone above the studied range in an LDN context (order within the LDN maximum, or on LDN)."""
+    dose, limits = order.daily_dose_mg, order.limits
+    if dose is None or dose <= limits.studied_max_mg:
         return None
-    if dose <= LDN_MAX_MG_PER_DAY:
+    if dose <= limits.ldn_max_mg:
         summary = (
             f"Naltrexone {dose:g} mg/day is above the studied low-dose range "
-            f"(up to {LDN_STUDIED_MAX_MG_PER_DAY:g} mg/day)"
+            f"(up to {limits.studied_max_mg:g} mg/day)"
         )
     elif on_ldn:
         summary = (
@@ -238,9 +254,10 @@ def dose_card(
         f"- Naltrexone order: **{md(order.display)}** ({md(order.source)}; {order.dose_label})",
         *(f"- Current naltrexone: {md(m.display)} ({md(m.source)}; {m.dose_label})" for m in on_ldn),
         "",
-        f"Low-dose naltrexone is studied at 1.5-4.5 mg/day (6 mg/day in the FINAL trial). Above "
-        f"{LDN_STUDIED_MAX_MG_PER_DAY:g} mg/day is outside the studied range; above {LDN_MAX_MG_PER_DAY:g} "
-        "mg/day it is full-dose naltrexone, which blocks opioids for about 24 hours. "
+        f"Low-dose naltrexone is studied at 1.5-4.5 mg/day ({limits.studied_max_mg:g} mg/day in the FINAL "
+        f"trial). Above {limits.studied_max_mg:g} mg/day is outside the studied range; "
+        f"above {limits.ldn_max_mg:g} mg/day it is full-dose naltrexone, which blocks opioids for "
+        "about 24 hours. "
         "Check the dose and units.",
     ]
     return _card(
