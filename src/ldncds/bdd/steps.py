@@ -588,3 +588,4 @@ def step_symptom_observation(chart: Chart, display: str, system: str, code: str,
             "effective": _Rel(int(n), unit),
         },
     )
+from ldncds.bdd.steps_http import *  # noqa: E402,F401,F403
