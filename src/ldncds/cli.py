@@ -23,7 +23,7 @@ app = typer.Typer(help="ldncds: low-dose naltrexone decision support.", no_args_
 rules_app = typer.Typer(help="Inspect and check the rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, even piped
 
 RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: ./rules).")]
 
@@ -158,13 +158,43 @@ def print_assessment(a: Assessment) -> None:
 
 
 @rules_app.command("check")
-def rules_check(rules: RulesOpt = None) -> None:
-    """Validate every rule file and value set; exit 2 naming the file and rule on error."""
-    rs = _load(rules)
-    Engine(rs)  # compiles into durable_rules too: registration errors surface here
+def rules_check(
+    rules: RulesOpt = None,
+    scenarios: Annotated[
+        bool, typer.Option("--scenarios", help="Also replay every Gherkin scenario against these rules.")
+    ] = False,
+) -> None:
+    """Validate every rule file, value set, lock and threshold split; exit 2 naming the file and rule."""
+    from .gate import GateError, check_ruleset
+
+    try:
+        rs, report = check_ruleset(rules or default_rules_dir(), scenarios=scenarios)
+    except GateError as exc:
+        err.print(f"[red]Rule files are invalid:[/red] {exc}")
+        raise typer.Exit(2) from exc
     console.print(
-        f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, ruleset {rs.version}"
+        f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, "
+        f"{len(rs.parameters)} parameters, ruleset {rs.version}"
     )
+    for line in report:
+        console.print(line)
+
+
+@rules_app.command("lock")
+def rules_lock(rules: RulesOpt = None) -> None:
+    """Record each rule file's rule ids and each value set's size and hash in rules/ruleset.lock."""
+    from .engine.integrity import LOCK, write
+
+    directory = (rules or default_rules_dir()).resolve()
+    try:
+        rs = load_ruleset(directory, check_lock=False)  # only a valid ruleset is worth locking
+    except RulesetError as exc:
+        err.print(f"[red]Rule files are invalid:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    changes = write(directory, rs.files, rs.valuesets)
+    for line in changes:
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+    console.print(f"{LOCK}: {len(changes)} change(s) recorded" if changes else f"{LOCK}: no change")
 
 
 @rules_app.command("list")

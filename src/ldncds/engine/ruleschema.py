@@ -222,7 +222,14 @@ def _resolve_fields(data: Any, info: ValidationInfo, units: dict[str, str], pref
     params = _params(info)
     if not isinstance(data, dict) or params is None:
         return data
-    return {k: params.resolve(v, units[k], f"{prefix}{k}") if k in units else v for k, v in data.items()}
+    out = {}
+    for key, value in data.items():
+        if key in units:
+            value = params.resolve(value, units[key], f"{prefix}{key}")
+            if not _is_type(value, "num"):
+                raise ValueError(f"{key}: {value!r} must be a number or a parameter name in {units[key]}")
+        out[key] = value
+    return out
 
 
 class Due(_Strict):
@@ -241,7 +248,7 @@ class Due(_Strict):
                 raise ValueError(f"no grace_days, and no parameter {DEFAULT_GRACE_PARAMETER!r} to default to")
             data = dict(data, grace_days=DEFAULT_GRACE_PARAMETER)
         units = {"from_days": "days", "to_days": "days", "grace_days": "days"}
-        return _resolve_fields(data, info, units, "then.due.")
+        return _resolve_fields(data, info, units, "")
 
     @model_validator(mode="after")
     def _ordered(self) -> Due:
@@ -264,7 +271,7 @@ class HardStopOutcome(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return _resolve_fields(data, info, {"washout_days": "days"}, "then.")
+        return _resolve_fields(data, info, {"washout_days": "days"}, "")
 
 
 class CautionOutcome(_Strict):
@@ -295,7 +302,7 @@ class TitrationOutcome(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any, info: ValidationInfo) -> Any:
-        return _resolve_fields(data, info, {"flag_above_mg": "mg/day"}, "then.")
+        return _resolve_fields(data, info, {"flag_above_mg": "mg/day"}, "")
 
 
 class DoseAdjustmentOutcome(_Strict):
