@@ -201,8 +201,18 @@ def load_valuesets(directory: Path) -> ValueSets:
     return sets
 
 
-def load_ruleset(directory: str | Path, *, check_lock: bool = True) -> LoadedRuleset:
-    """Load and validate a rules folder; check_lock=False only for `ldncds rules lock` itself."""
+def load_ruleset(
+    directory: str | Path,
+    *,
+    check_lock: bool = True,
+    inherit_parameters: dict[str, Parameter] | None = None,
+) -> LoadedRuleset:
+    """Load and validate a rules folder.
+
+    check_lock=False is for `rules lock` itself and for comparing rulesets (`rules impact`: a
+    baseline from an older revision may predate the lock). inherit_parameters fills parameters a
+    baseline from before parameters lacks, from the current rules, so only rule edits differ.
+    """
     directory = Path(directory).resolve()
     if not (directory / MANIFEST).is_file():
         raise RulesetError(MANIFEST, f"not found in {directory}")
@@ -212,7 +222,7 @@ def load_ruleset(directory: str | Path, *, check_lock: bool = True) -> LoadedRul
         raise RulesetError(MANIFEST, _first_error(exc)) from exc
     valuesets = load_valuesets(directory)
     raw = {name: _yaml(directory / name, name) for name in manifest.files}
-    parameters, home = _parameters(manifest, raw)
+    parameters, home = _parameters(manifest, raw, inherit_parameters or {})
     context = ParameterContext(parameters)
     files: dict[str, RuleFile] = {}
     for name, data in raw.items():
@@ -233,7 +243,9 @@ def load_ruleset(directory: str | Path, *, check_lock: bool = True) -> LoadedRul
     return ruleset
 
 
-def _parameters(manifest: Manifest, raw: dict[str, object]) -> tuple[dict[str, Parameter], dict[str, str]]:
+def _parameters(
+    manifest: Manifest, raw: dict[str, object], inherit: dict[str, Parameter]
+) -> tuple[dict[str, Parameter], dict[str, str]]:
     """Every parameter of the ruleset (ruleset.yaml and each concern file), names unique."""
     found, home = dict(manifest.parameters), dict.fromkeys(manifest.parameters, MANIFEST)
     for name, data in raw.items():
@@ -250,6 +262,9 @@ def _parameters(manifest: Manifest, raw: dict[str, object]) -> tuple[dict[str, P
             if key in found:
                 raise RulesetError(name, f"parameter {key!r} is already defined in {home[key]}")
             found[key], home[key] = param, name
+    for key, param in inherit.items():
+        if key not in found:
+            found[key], home[key] = param, "(inherited from the current rules)"
     if DEFAULT_GRACE_PARAMETER not in found:
         raise RulesetError(
             MANIFEST, f"parameters: {DEFAULT_GRACE_PARAMETER!r} is required (reminder default)"
