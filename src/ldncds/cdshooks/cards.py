@@ -13,23 +13,10 @@ from datetime import date
 
 from ldncds.engine import Assessment, PatientFacts
 from ldncds.engine.assessment import CriterionResult, Explanation, FactCitation, TitrationPlan
-from ldncds.engine.codes import CODE_SYSTEM_URIS, canonical_system
+from ldncds.engine.codes import CODE_SYSTEM_URIS
 from ldncds.engine.loader import ValueSets
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
-
-# Pain conditions that make a patient worth a card (value sets in rules/valuesets/).
-IN_SCOPE_VALUE_SETS = frozenset(
-    {
-        "fibromyalgia",
-        "low_back_pain",
-        "lumbar_radiculopathy",
-        "radiculopathy_generic",
-        "chronic_pain",
-        "chronic_low_back_pain",
-    }
-)
-_NOT_CURRENT = frozenset({"inactive", "remission", "resolved"})
 
 INDICATOR: dict[str, Indicator] = {
     "candidate": "info",
@@ -63,22 +50,12 @@ _STATUS_HEADING = {
 
 
 def has_in_scope_condition(facts: PatientFacts, valuesets: ValueSets) -> bool:
-    """True for a current (or status-unknown) in-scope pain condition, or a current naltrexone order."""
-    for med in facts.medications or ():
-        if med.status in ("active", "on-hold") and any(
-            "naltrexone" in valuesets.of_code(system, c.code)
-            for c in med.codes
-            if (system := canonical_system(c.system))
-        ):
-            return True  # already on naltrexone: follow-up is always in scope
-    for condition in facts.conditions or ():
-        if condition.clinical_status in _NOT_CURRENT:
-            continue
-        for coding in condition.codes:
-            system = canonical_system(coding.system)
-            if system and valuesets.of_code(system, coding.code) & IN_SCOPE_VALUE_SETS:
-                return True
-    return False
+    """In scope of the card, as the engine decides it (engine/scope.py): the gate cannot disagree."""
+    from datetime import UTC, datetime
+
+    from ldncds.engine.scope import in_scope
+
+    return in_scope(facts, datetime.now(UTC).date(), valuesets)
 
 
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:

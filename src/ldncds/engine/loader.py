@@ -68,6 +68,7 @@ class ValueSets:
         self._text_cache: dict[str, frozenset[str]] = {}
         # Ruleset parameters by name, set by load_ruleset: derive reads its windows from here.
         self.parameters: dict[str, int | float] = {}
+        self.scope_sets: frozenset[str] = frozenset()  # set by load_ruleset (engine/scope.py)
 
     def parameter(self, name: str) -> int | float:
         try:
@@ -237,6 +238,7 @@ def load_ruleset(
     ruleset.parameters, ruleset.parameter_home, ruleset.parameter_uses = parameters, home, context.uses
     valuesets.parameters = {n: p.value for n, p in parameters.items()}
     _check_references(ruleset)
+    _set_scope(ruleset)
     _check_washouts(ruleset)
     if check_lock:  # last, so a specific error (duplicate id, unknown field) is named first
         integrity.check(directory, files, valuesets)
@@ -270,6 +272,14 @@ def _parameters(
             MANIFEST, f"parameters: {DEFAULT_GRACE_PARAMETER!r} is required (reminder default)"
         )
     return found, home
+
+
+def _set_scope(rs: LoadedRuleset) -> None:
+    from .scope import scope_value_sets  # scope reads derive, which imports this module
+
+    if unknown := sorted(set(rs.manifest.in_scope_criteria) - set(rs.criteria)):
+        raise RulesetError(MANIFEST, f"in_scope_criteria: unknown criteria {unknown}")
+    rs.valuesets.scope_sets = scope_value_sets(rs)
 
 
 def _check_washouts(rs: LoadedRuleset) -> None:

@@ -483,6 +483,10 @@ class Manifest(_Strict):
     parameters: dict[str, Parameter] = Field(
         default_factory=dict, description="Thresholds and windows every rule file may name."
     )
+    in_scope_criteria: list[str] = Field(
+        default_factory=list,
+        description="A patient gets a patient-view card for a condition these criteria's rules test.",
+    )
 
     @field_validator("version")
     @classmethod
