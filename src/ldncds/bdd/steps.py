@@ -589,3 +589,4 @@ def step_symptom_observation(chart: Chart, display: str, system: str, code: str,
         },
     )
 from ldncds.bdd.steps_http import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_rules17 import *  # noqa: E402,F401,F403

@@ -18,6 +18,7 @@ from ldncds.api.errors import ApiError, OperationOutcome
 from ldncds.api.evaluation import assess_and_record, today_utc
 from ldncds.api.security import require_client
 from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine.facts import Medication
 from ldncds.fhir import FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
@@ -200,15 +201,14 @@ async def _assess(
     return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
 
 
-def _draft_orders(body: OrderSignRequest, request: Request) -> list[orders.MedicationView]:
+def _draft_orders(body: OrderSignRequest) -> list[Medication]:
     bundle = body.context.draftOrders.model_dump(exclude_unset=True)
     try:
         result = facts_from_resources(None, {"medications": bundle}, patient_id=body.context.patientId)
     except FhirInputError as exc:
         path = "context.draftOrders" + exc.path.removeprefix("medications")
         raise ApiError(400, f"Unreadable draft order: {exc.message}", expression=path) from None
-    valuesets = request.app.state.engine.ruleset.valuesets
-    return orders.medication_views(result.facts.medications or [], today_utc(), valuesets)
+    return result.facts.medications or []
 
 
 async def _order_check(
@@ -217,17 +217,21 @@ async def _order_check(
     _note(request, body.hook, body.hookInstance)
     if body.context.userId.startswith(_PORTAL_USERS):
         return _cards([], request, service_id)
-    drafts = orders.selected(await run_in_threadpool(_draft_orders, body, request), selections)
+    engine = request.app.state.engine
+    draft_meds = await run_in_threadpool(_draft_orders, body)
+    views = orders.medication_views(draft_meds, today_utc(), engine.ruleset.valuesets)
+    drafts = orders.selected(views, selections)
     naltrexone_orders = [d for d in drafts if d.is_naltrexone]
     opioid_orders = [d for d in drafts if d.is_opioid]
     if not naltrexone_orders and not opioid_orders:
         return _cards([], request, service_id)  # nothing to check: the record is not even read
     gathered = await _gather(request, body)
     facts = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
-    engine = request.app.state.engine
     record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
-    # A naltrexone order is checked against every hard stop the rules find in the record.
-    assessment = await _assess(request, body, facts, service_id) if naltrexone_orders else None
+    # The order checks are rules: the drafts are assessed with the record, and the answer is logged.
+    checked = {d.source for d in drafts}
+    with_drafts = orders.with_drafts(facts, [m for m in draft_meds if m.source in checked])
+    assessment = await _assess(request, body, with_drafts, service_id)
     cards = orders.order_cards(
         naltrexone_orders,
         opioid_orders,

@@ -40,6 +40,7 @@ PHASE_OF_CONCERN: dict[str, Phase] = {
     "dosing": "conclusions",
     "monitoring": "conclusions",
     "follow_up": "conclusions",
+    "orders": "findings",
 }
 MANIFEST = "ruleset.yaml"
 VALUESET_DIR = "valuesets"

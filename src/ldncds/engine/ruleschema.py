@@ -462,6 +462,7 @@ class RuleFile(_Strict):
         "dosing",
         "monitoring",
         "follow_up",
+        "orders",
     ]
     title: str
     description: str
