@@ -389,3 +389,16 @@ def test_the_rulebook_lists_every_parameter_with_value_unit_and_source() -> None
     week12 = rows["week_12_from_day"]
     assert (week12["value"], week12["unit"]) == ("84", "days") and week12["source"]
     assert {r["id"] for r in week12["rules"]} == {"MON-WEEK12-01", "FU-MON-WEEK12-01"}
+
+
+def test_assess_never_cuts_a_source_or_a_rule_id() -> None:
+    args = [
+        "assess",
+        str(ROOT / "examples" / "contraindicated_tramadol_washout.json"),
+        "--date",
+        "2026-03-01",
+    ]
+    result = runner.invoke(app, [*args, "--no-store"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    assert "CONTRA-OPIOID-WASHOUT-01" in result.output and "CHECK-RECORDS-01" in result.output

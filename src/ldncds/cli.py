@@ -108,13 +108,16 @@ def print_assessment(a: Assessment) -> None:
     if a.assessment_id:
         console.print(f"Assessment {a.assessment_id} (recorded in the audit store)")
     table = Table(title="Criteria", show_lines=False)
-    for col in ("criterion", "status", "facts and sources", "rule"):
-        table.add_column(col)
+    # Sources and rule ids are never cut with an ellipsis (80 columns, pipes): they fold instead.
+    table.add_column("criterion", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("facts and sources", overflow="fold", ratio=1)
+    table.add_column("rule", overflow="fold", min_width=_widest_rule(a))
     for c in a.criteria:
         facts = "; ".join(f"{f.display} [{f.source}]" for e in c.explanations for f in e.facts) or (
             c.missing or c.basis
         )
-        rules_used = ", ".join(e.rule_id for e in c.explanations) or "default"
+        rules_used = "\n".join(e.rule_id for e in c.explanations) or "default"
         table.add_row(c.title, f"[{_STATUS_STYLE[c.status]}]{c.status}[/]", facts, rules_used)
     console.print(table)
     for h in a.hard_stops:
@@ -149,12 +152,17 @@ def print_assessment(a: Assessment) -> None:
             console.print(f"  - {adj.text} ({adj.explanation.rule_id})")
     if a.reminders:
         table = Table(title="Monitoring reminders")
-        for col in ("due", "what", "rule"):
-            table.add_column(col)
+        table.add_column("due", overflow="fold")
+        table.add_column("what", overflow="fold", ratio=1)
+        table.add_column("rule", overflow="fold", min_width=_widest_rule(a))
         for r in a.reminders:
             due = str(r.due_from) if r.due_from == r.due_by else f"{r.due_from} to {r.due_by}"
             table.add_row(due, r.what, r.explanation.rule_id)
         console.print(table)
+
+
+def _widest_rule(a: Assessment) -> int:
+    return max((len(r) for r in a.rules_fired), default=8)
 
 
 @rules_app.command("check")

@@ -79,11 +79,11 @@ def problems(expected: dict[str, Any] | None, actual: dict[str, Any]) -> list[tu
             out.append((name, "rule file recorded in the lock is not loaded", None))
             continue
         out += [
-            (name, "rule recorded in the lock is missing (file truncated or rule deleted?)", r)
+            (name, "rule in the lock is missing from the file (file truncated or rule deleted?)", r)
             for r in old
             if r not in new
         ]
-        out += [(name, "rule is not recorded in the lock (new rule?)", r) for r in new if r not in old]
+        out += [(name, "rule added since the lock", r) for r in new if r not in old]
     old_sets, new_sets = expected.get("valuesets") or {}, actual["valuesets"]
     for name in sorted(set(old_sets) | set(new_sets)):
         label = f"{VALUESET_DIR}/{name}.csv"
@@ -91,10 +91,10 @@ def problems(expected: dict[str, Any] | None, actual: dict[str, Any]) -> list[tu
         if new is None:
             out.append((label, "value set recorded in the lock is missing", None))
         elif old is None:
-            out.append((label, f"value set is not recorded in the lock ({new['rows']} rows)", None))
+            out.append((label, f"value set added since the lock ({new['rows']} rows)", None))
         elif old != new:
             size = f"{old.get('rows')} rows in the lock, {new['rows']} now"
-            out.append((label, f"content changed since the lock ({size})", None))
+            out.append((label, f"codes changed since the lock ({size})", None))
     return out
 
 
