@@ -588,5 +588,7 @@ def step_symptom_observation(chart: Chart, display: str, system: str, code: str,
             "effective": _Rel(int(n), unit),
         },
     )
+
+
 from ldncds.bdd.steps_http import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_rules17 import *  # noqa: E402,F401,F403

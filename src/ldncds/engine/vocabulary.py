@@ -171,6 +171,7 @@ def yaml_key(field: str) -> str:
     """The key a rule writes for a fact field (value_set for the value_sets field)."""
     return next((k for k, f in SET_FIELD_OF.items() if f == field), field)
 
+
 # Fields derive leaves out for a given value of another field (unknown, never zero): a condition
 # with no date has no duration; one dated only by its recorded date has no upper bound.
 FIELD_ABSENT_WHEN: dict[tuple[str, str, str], tuple[str, ...]] = {
