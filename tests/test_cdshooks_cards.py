@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
-from cds_conformance import card_problems, empty_values, response_problems
+from ldncds.bdd.conformance import card_problems, empty_values, response_problems
 from ldncds.cdshooks.cards import (
     EXTENSION_KEY,
     LEGACY_EXTENSION_KEY,

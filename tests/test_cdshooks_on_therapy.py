@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_conformance import response_problems
 from ldncds.api.app import create_app
+from ldncds.bdd.conformance import response_problems
 from ldncds.engine import Engine
 from ldncds.settings import Settings
 from ldncds.store import open_store

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from cds_conformance import card_problems, empty_values
+from ldncds.bdd.conformance import card_problems, empty_values
 from ldncds.cdshooks import orders
-from ldncds.cdshooks.orders import LDN_MAX_MG_PER_DAY, LDN_STUDIED_MAX_MG_PER_DAY, MedicationView
+from ldncds.cdshooks.orders import MedicationView
 from ldncds.engine import Engine, PatientFacts
 from ldncds.engine.facts import Medication
 from ldncds.engine.ruleschema import CautionOutcome, TitrationOutcome
@@ -40,6 +40,14 @@ def views(engine: Engine, *meds: Medication) -> list[MedicationView]:
 
 
 def test_thresholds_match_the_rules(engine: Engine) -> None:
+    # One home per number: the order checks read the same ruleset parameters the rules name.
+    LDN_STUDIED_MAX_MG_PER_DAY = engine.ruleset.parameter("ldn_studied_max_mg_per_day")  # noqa: N806
+    LDN_MAX_MG_PER_DAY = engine.ruleset.parameter("ldn_max_mg_per_day")  # noqa: N806
+    [order] = views(engine, med("MedicationRequest/x", code="7243", dose=4.5))
+    assert (order.limits.studied_max_mg, order.limits.ldn_max_mg) == (
+        LDN_STUDIED_MAX_MG_PER_DAY,
+        LDN_MAX_MG_PER_DAY,
+    )
     titrations = [
         lr.rule.then for lr in engine.ruleset.rules.values() if isinstance(lr.rule.then, TitrationOutcome)
     ]
@@ -96,37 +104,68 @@ def test_selections_pick_drafts_by_reference(engine: Engine) -> None:
     ],
 )
 def test_dose_warning_boundaries(engine: Engine, dose: float | None, on_ldn: bool, warns: bool) -> None:
-    [order] = views(engine, med("MedicationRequest/new", code="7243", status="draft", dose=dose))
-    ldn = views(engine, med("MedicationRequest/ldn", code="7243", dose=4.5)) if on_ldn else []
-    card = orders.dose_card(order, ldn, base_url=BASE, ruleset_version="v")
-    assert (card is not None) is warns
-    if card is not None:
-        assert card.indicator == "warning" and card.source.url == f"{BASE}/rulebook#rule-CAUT-DOSE-01"
+    # The thresholds are the order-check rules' (rules/orders.yaml), read by the engine.
+    draft = med("MedicationRequest/new", code="7243", status="draft", dose=dose)
+    ldn = [med("MedicationRequest/ldn", code="7243", dose=4.5)] if on_ldn else []
+    cards = _order_check(engine, ldn, [draft])
+    assert bool(cards) is warns
+    if cards:
+        [card] = cards
+        assert card.indicator == "warning" and card.source.url.startswith(
+            f"{BASE}/rulebook#rule-ORDER-NTX-DOSE-0"
+        )
+
+
+def _order_check(engine: Engine, record_meds: list[Medication], drafts: list[Medication]) -> list:
+    """What the order-sign service does: assess the record with the drafts, then one card per finding."""
+    record = views(engine, *record_meds)
+    draft_views = views(engine, *drafts)
+    facts = orders.with_drafts(PatientFacts(medications=record_meds, allergies=[]), drafts)
+    assessment = engine.assess(facts, ON).model_copy(update={"assessment_id": str(uuid.uuid4())})
+    naltrexone = [d for d in draft_views if d.is_naltrexone]
+    opioid = [d for d in draft_views if d.is_opioid]
+    return orders.order_cards(naltrexone, opioid, record, assessment, base_url=BASE, ruleset_version="v")
 
 
 def test_order_cards_put_each_conflict_on_a_conforming_card(engine: Engine) -> None:
-    record = views(
-        engine,
+    record = [
         med("MedicationRequest/ldn", code="7243", dose=4.5),
         med("MedicationRequest/tram", code="835603"),
-    )
-    opioid = views(engine, med("MedicationRequest/draft-oxy", code="1049621", status="draft"))
-    naltrexone = views(engine, med("MedicationRequest/draft-ntx", code="7243", status="draft", dose=8.0))
-    facts = PatientFacts(medications=[med("MedicationRequest/tram", code="835603")], allergies=[])
-    assessment = engine.assess(facts, ON).model_copy(update={"assessment_id": str(uuid.uuid4())})
-    cards = orders.order_cards(naltrexone, opioid, record, assessment, base_url=BASE, ruleset_version="v")
+    ]
+    drafts = [
+        med("MedicationRequest/draft-oxy", code="1049621", status="draft"),
+        med("MedicationRequest/draft-ntx", code="7243", status="draft", dose=8.0),
+    ]
+    cards = _order_check(engine, record, drafts)
     assert [(c.indicator, c.extension["ldncds"]["check"]) for c in cards] == [  # type: ignore[index]
         ("critical", "opioid-order-with-naltrexone"),
         ("critical", "naltrexone-order-contraindicated"),
         ("warning", "naltrexone-dose-above-ldn"),
     ]
-    assert cards[1].uuid == assessment.assessment_id
+    assert cards[0].source.url == f"{BASE}/rulebook#rule-ORDER-OPIOID-ON-NTX-01"
+    assert cards[1].source.url == f"{BASE}/rulebook#rule-CONTRA-OPIOID-01"
+    assert cards[2].source.url == f"{BASE}/rulebook#rule-ORDER-NTX-DOSE-01"
+    assessment_ids = {c.extension["ldncds"]["assessment_id"] for c in cards}  # type: ignore[index]
+    assert len(assessment_ids) == 1 and cards[1].uuid in assessment_ids
+    assert len({c.uuid for c in cards}) == 3
     for card in cards:
         dumped = card.model_dump(mode="json", exclude_none=True)
         assert card_problems(dumped) == [] and empty_values(dumped) == []
 
 
+def test_an_opioid_order_beside_a_named_naltrexone_of_unknown_status_blocks(engine: Engine) -> None:
+    record = [med("MedicationStatement/n", text="LDN 4.5 mg compounded", status="unknown")]
+    [card] = _order_check(engine, record, [med("MedicationRequest/o", code="1049621", status="draft")])
+    assert card.indicator == "critical" and card.source.url.endswith("#rule-ORDER-OPIOID-ON-NTX-03")
+
+
 def test_no_cards_without_a_conflict(engine: Engine) -> None:
-    record = views(engine, med("MedicationRequest/ibu", code="310965"))
+    record = [med("MedicationRequest/ibu", code="310965")]
+    assert (
+        _order_check(engine, record, [med("MedicationRequest/draft-oxy", code="1049621", status="draft")])
+        == []
+    )
     opioid = views(engine, med("MedicationRequest/draft-oxy", code="1049621", status="draft"))
-    assert orders.order_cards([], opioid, record, None, base_url=BASE, ruleset_version="v") == []
+    assert (
+        orders.order_cards([], opioid, views(engine, *record), None, base_url=BASE, ruleset_version="v") == []
+    )

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ldncds.cli import app
-from ldncds.engine import Engine, PatientFacts
+from ldncds.engine import Engine, PatientFacts, RulesetError, load_ruleset
 from ldncds.store import Caller, open_store, record_assessment
 from ldncds.store.impact import Subject, baseline_rules, export_population, impact, stored_population
 from store_support import copy_rules, edit_rule, set_opioid_washout, sqlite_url
@@ -98,7 +98,10 @@ def test_a_removed_value_set_row_shows_the_expected_transition(
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(kept)
-    report = impact(Engine(rules), current, synthea, population="synthea", evaluation_date=ON)
+    with pytest.raises(RulesetError, match="opioid_agonists.csv.*rules lock"):
+        Engine(rules)  # a halved value set never serves without a new lock...
+    proposed = Engine(load_ruleset(rules, check_lock=False))  # ...but its impact can be measured first
+    report = impact(proposed, current, synthea, population="synthea", evaluation_date=ON)
     assert [(t.from_decision, t.to_decision, t.patients) for t in report.transitions] == [
         ("not_candidate", "contraindicated", 1)
     ]
@@ -120,14 +123,26 @@ def test_stored_population_each_at_its_own_date(current: Engine, tmp_path: Path)
     """Baseline with a 30-day washout: the patient who stopped oxycodone 20 days ago was contraindicated."""
     store = open_store(sqlite_url(tmp_path))
     data = json.loads((EXAMPLES / "candidate.json").read_text())
-    data["medications"].append({"source": "MedicationRequest/oxy-1", "status": "completed",
-                                "codes": [{"system": "RxNorm", "code": "7804", "display": "oxycodone"}],
-                                "start": "2026-01-10", "end": "2026-02-09"})
+    data["medications"].append(
+        {
+            "source": "MedicationRequest/oxy-1",
+            "status": "completed",
+            "codes": [{"system": "RxNorm", "code": "7804", "display": "oxycodone"}],
+            "start": "2026-01-10",
+            "end": "2026-02-09",
+        }
+    )
     ids = {}
     for on in (date(2026, 3, 1), date(2026, 6, 1)):  # 20 days after the end, then well after 30
         facts = PatientFacts.model_validate(data)
-        stored = record_assessment(store, facts, current.assess(facts, on), b"{}", Caller(channel="api"),
-                                   current.ruleset.content_hash)
+        stored = record_assessment(
+            store,
+            facts,
+            current.assess(facts, on),
+            b"{}",
+            Caller(channel="api"),
+            current.ruleset.content_hash,
+        )
         ids[on] = stored.id
     rules = copy_rules(tmp_path / "rules30")
     edit_rule(rules, "CONTRA-OPIOID-WASHOUT-01", set_opioid_washout(30))
@@ -157,8 +172,20 @@ def test_baseline_from_a_git_revision(tmp_path: Path) -> None:
         assert Engine(folder).ruleset.content_hash != Engine(rules).ruleset.content_hash
         assert Engine(folder).ruleset.content_hash == Engine().ruleset.content_hash
     assert not folder.exists()  # the extracted copy is cleaned up
-    result = runner.invoke(app, ["rules", "impact", "--baseline", "no-such-rev", "--rules", str(rules),
-                                 "--stored", "--database-url", sqlite_url(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "rules",
+            "impact",
+            "--baseline",
+            "no-such-rev",
+            "--rules",
+            str(rules),
+            "--stored",
+            "--database-url",
+            sqlite_url(tmp_path),
+        ],
+    )
     assert result.exit_code == 2 and "neither a rules folder nor a git revision" in result.output
 
 
@@ -184,14 +211,23 @@ def test_cli_impact_over_an_export_names_no_patient(tmp_path: Path) -> None:
     for rule_id in ENDUNKNOWN:
         edit_rule(rules, rule_id, _shorter_end_unknown_window)
     export = _small_export(tmp_path / "export")
-    args = ["rules", "impact", "--baseline", str(rules), "--population", str(export),
-            "--date", ON.isoformat()]
+    args = [
+        "rules",
+        "impact",
+        "--baseline",
+        str(rules),
+        "--population",
+        str(export),
+        "--date",
+        ON.isoformat(),
+    ]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["evaluated"] == 3 and body["evaluation_date"] == ON.isoformat()
-    assert body["skipped"] == ["Condition.000.ndjson:" + str(_lines(export / "Condition.000.ndjson")) +
-                               ": not a FHIR resource"]
+    assert body["skipped"] == [
+        "Condition.000.ndjson:" + str(_lines(export / "Condition.000.ndjson")) + ": not a FHIR resource"
+    ]
     assert [(t["from_decision"], t["to_decision"], t["patients"]) for t in body["transitions"]] == [
         ("not_candidate", "contraindicated", 1)
     ]

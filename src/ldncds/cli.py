@@ -26,7 +26,7 @@ app = typer.Typer(help="ldncds: low-dose naltrexone decision support.", no_args_
 rules_app = typer.Typer(help="Inspect and check the rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, even piped
 
 
 def _version(value: bool) -> None:
@@ -158,11 +158,14 @@ def print_assessment(a: Assessment) -> None:
 
 def _print_criteria(a: Assessment) -> None:
     table = Table(title="Criteria", show_lines=False)
-    for col in ("criterion", "status", "facts and sources", "rule"):
-        table.add_column(col)
+    # Sources and rule ids are never cut with an ellipsis (80 columns, pipes): they fold instead.
+    table.add_column("criterion", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("facts and sources", overflow="fold", ratio=1)
+    table.add_column("rule", overflow="fold", min_width=_widest_rule(a))
     for c in a.criteria:
         facts = "; ".join(_fact_label(f) for e in c.explanations for f in e.facts) or (c.missing or c.basis)
-        rules_used = ", ".join(e.rule_id for e in c.explanations) or "default"
+        rules_used = "\n".join(e.rule_id for e in c.explanations) or "default"
         style = _STATUS_STYLE.get(c.status, "")
         table.add_row(c.title, f"[{style}]{c.status}[/]" if style else c.status, facts, rules_used)
     console.print(table)
@@ -243,8 +246,10 @@ def _print_plan(plan: TitrationPlan) -> None:
 
 def _print_reminders(a: Assessment) -> None:
     table = Table(title="Monitoring reminders")
-    for col in ("due", "state", "what", "rule"):
-        table.add_column(col)
+    table.add_column("due", overflow="fold")
+    table.add_column("state", overflow="fold")
+    table.add_column("what", overflow="fold", ratio=1)
+    table.add_column("rule", overflow="fold", min_width=_widest_rule(a))
     for r in a.reminders:
         due = str(r.due_from) if r.due_from == r.due_by else f"{r.due_from} to {r.due_by}"
         state = f"{r.state} by {r.days_overdue} days" if r.days_overdue else r.state
@@ -252,14 +257,48 @@ def _print_reminders(a: Assessment) -> None:
     console.print(table)
 
 
+def _widest_rule(a: Assessment) -> int:
+    return max((len(r) for r in a.rules_fired), default=8)
+
+
 @rules_app.command("check")
-def rules_check(rules: RulesOpt = None) -> None:
-    """Validate every rule file and value set; exit 2 naming the file and rule on error."""
-    rs = _load(rules)
-    Engine(rs)  # compiles into durable_rules too: registration errors surface here
+def rules_check(
+    rules: RulesOpt = None,
+    scenarios: Annotated[
+        bool, typer.Option("--scenarios", help="Also replay every Gherkin scenario against these rules.")
+    ] = False,
+) -> None:
+    """Validate every rule file, value set, lock and threshold split; exit 2 naming the file and rule."""
+    from .gate import GateError, check_ruleset
+
+    try:
+        rs, report = check_ruleset(rules or default_rules_dir(), scenarios=scenarios)
+    except GateError as exc:
+        err.print(f"[red]Rule files are invalid:[/red] {exc}")
+        raise typer.Exit(2) from exc
     console.print(
-        f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, ruleset {rs.version}"
+        f"[green]OK[/green] {len(rs.rules)} rules, {len(rs.valuesets.names)} value sets, "
+        f"{len(rs.parameters)} parameters, ruleset {rs.version}"
     )
+    for line in report:
+        console.print(line)
+
+
+@rules_app.command("lock")
+def rules_lock(rules: RulesOpt = None) -> None:
+    """Record each rule file's rule ids and each value set's size and hash in rules/ruleset.lock."""
+    from .engine.integrity import LOCK, write
+
+    directory = (rules or default_rules_dir()).resolve()
+    try:
+        rs = load_ruleset(directory, check_lock=False)  # only a valid ruleset is worth locking
+    except RulesetError as exc:
+        err.print(f"[red]Rule files are invalid:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    changes = write(directory, rs.files, rs.valuesets)
+    for line in changes:
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+    console.print(f"{LOCK}: {len(changes)} change(s) recorded" if changes else f"{LOCK}: no change")
 
 
 @rules_app.command("list")

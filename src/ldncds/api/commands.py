@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,19 @@ from pydantic import ValidationError
 
 def register(app: typer.Typer, rules_app: typer.Typer) -> None:
     app.command()(serve)
+
+
+def _check_rules(rules_dir: Path, *, scenarios: bool) -> None:
+    """Before the store is touched: the same checks and the same one-line error as `rules check`."""
+    from ldncds.gate import GateError, check_ruleset
+
+    try:
+        _, report = check_ruleset(rules_dir, scenarios=scenarios)
+    except GateError as exc:
+        typer.echo(f"Rule files are invalid: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for line in report:
+        typer.echo(f"rules: {line}", err=True)
 
 
 def serve(
@@ -23,8 +37,15 @@ def serve(
     engine_processes: Annotated[
         int | None, typer.Option(help="Engine worker processes per server process (default CPUs / workers).")
     ] = None,
+    skip_scenarios: Annotated[
+        bool,
+        typer.Option(
+            "--skip-scenarios",
+            help="Start without replaying the Gherkin scenarios (the other rule checks still run).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the CDS Hooks services and the JSON API (uvicorn)."""
+    """Serve the CDS Hooks services and the JSON API (uvicorn), once the rules pass every check."""
     import uvicorn
 
     from .app import ServiceSettings
@@ -47,6 +68,7 @@ def serve(
     except (ValidationError, RuntimeError) as exc:
         typer.echo(f"Cannot start: {exc}", err=True)
         raise typer.Exit(2) from exc
+    _check_rules(settings.rules_dir, scenarios=not skip_scenarios)
     uvicorn.run(
         "ldncds.api.app:serve_app",
         factory=True,

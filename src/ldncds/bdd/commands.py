@@ -7,7 +7,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ldncds.engine.assess import default_rules_dir
+from ldncds.engine.loader import RulesetError, load_ruleset
 
 from .coverage import scenario_rules
 
@@ -75,38 +78,93 @@ def run_scenarios(features: list[Path], rules: Path) -> tuple[int, dict[str, tup
         return proc.returncode, results
 
 
+def auditor_features(rules: Path | None = None) -> list[Path]:
+    """Every feature file an auditor is given: features/ (with its HTTP-contract scenarios) next to
+    the rules folder, else the project's own."""
+    beside_source = Path(__file__).resolve().parents[3] / "features"
+    candidates = [(rules or default_rules_dir()).resolve().parent / "features", beside_source]
+    return next((_features([c]) for c in candidates if c.is_dir() and _features([c])), [])
+
+
+@dataclass
+class ScenarioOutcome:
+    name: str
+    file: str
+    result: str  # passed, failed or not run
+    message: str
+    rule_ids: list[str]
+
+
+def replay(features: list[Path], rules: Path) -> tuple[int, list[ScenarioOutcome]]:
+    """Each scenario of the files (an outline counts as failed when any of its examples fails)."""
+    code, results = run_scenarios(features, rules)
+    outcomes = []
+    for feature in features:
+        for name, rule_ids in scenario_rules(feature).items():
+            runs = [r for slug, r in results.items() if slug.split("[")[0] == _slug(name)]
+            failed = [r for r in runs if r[0] != "passed"]
+            result, message = failed[0] if failed else (runs[0] if runs else ("not run", ""))
+            outcomes.append(ScenarioOutcome(name, feature.name, result, message, rule_ids))
+    return code, outcomes
+
+
+def scenario_gate(rules: Path, features: list[Path] | None = None) -> tuple[list[str], int, float]:
+    """Failing scenarios in words ('file: scenario: why'), how many ran, and the seconds it took."""
+    started = time.monotonic()
+    features = features or auditor_features(rules)
+    if not features:
+        return ["no .feature files found next to the rules or the project"], 0, 0.0
+    code, outcomes = replay(features, rules)
+    failures = [
+        f"{o.file}: {o.name}: {o.result}" + (f" ({o.message.splitlines()[0]})" if o.message else "")
+        for o in outcomes
+        if o.result != "passed"
+    ]
+    if code and not failures:
+        failures = [f"the scenario run itself failed (pytest exit {code})"]
+    return failures, len(outcomes), time.monotonic() - started
+
+
 def scenarios_command(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Feature files or folders (default: features/rules).")
+        list[Path] | None,
+        typer.Argument(help="Feature files or folders (default: every file in features/)."),
     ] = None,
     rules: Annotated[Path | None, typer.Option("--rules", help="Rules folder to replay against.")] = None,
 ) -> None:
     """Replay auditor scenarios against a ruleset and show which rule each one proves."""
     rules_dir = rules or default_rules_dir()
-    features = _features(paths or [default_rules_dir().parent / "features" / "rules"])
+    try:
+        load_ruleset(rules_dir)  # one clear error for a broken ruleset, not a failure per scenario
+    except RulesetError as exc:
+        typer.echo(f"Rule files are invalid: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    features = _features(paths) if paths else auditor_features(rules_dir)
     if not features or not all(f.is_file() for f in features):
         console.print("[red]No .feature files found.[/red]")
         raise typer.Exit(2)
-    code, results = run_scenarios(features, rules_dir)
-    table = Table(title=f"Scenarios replayed against {rules_dir}")
-    for col in ("result", "scenario", "rules proven", "file"):
-        table.add_column(col)
-    passed = failed = 0
-    for feature in features:
-        for name, rule_ids in scenario_rules(feature).items():
-            result, message = next(
-                (r for slug, r in results.items() if slug.split("[")[0] == _slug(name)),
-                ("not run", ""),
-            )
-            passed += result == "passed"
-            failed += result != "passed"
-            style = "green" if result == "passed" else "red"
-            label = result if not message else f"{result}: {message.splitlines()[0][:160]}"
-            table.add_row(f"[{style}]{label}[/]", name, ", ".join(rule_ids) or "-", feature.name)
-    console.print(table)
-    console.print(f"{passed} passed, {failed} failed")
+    code, outcomes = replay(features, rules_dir)
+    console.print(scenario_table(outcomes, f"Scenarios replayed against {rules_dir}"))
+    failed = sum(o.result != "passed" for o in outcomes)
+    console.print(f"{len(outcomes) - failed} passed, {failed} failed")
     if code or failed:
         raise typer.Exit(1)
+
+
+def scenario_table(outcomes: list[ScenarioOutcome], title: str) -> Table:
+    """Rule ids are never cut (piped or 80 columns): the scenario text, its file and message wrap."""
+    table = Table(title=title)
+    table.add_column("result", no_wrap=True)
+    table.add_column("scenario (file)", overflow="fold", ratio=1)
+    widest = max((len(r) for o in outcomes for r in o.rule_ids), default=1)
+    table.add_column("rules proven", no_wrap=True, min_width=max(widest, len("rules proven")))
+    for o in outcomes:
+        style = "green" if o.result == "passed" else "red"
+        text = f"{o.name}\n[dim]{o.file}[/dim]"
+        if o.message:
+            text += f"\n[{style}]{o.message.splitlines()[0][:300]}[/]"
+        table.add_row(f"[{style}]{o.result}[/]", text, "\n".join(o.rule_ids) or "-")
+    return table
 
 
 def register(app: typer.Typer, rules_app: typer.Typer) -> None:

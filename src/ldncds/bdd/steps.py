@@ -589,7 +589,9 @@ def step_symptom_observation(chart: Chart, display: str, system: str, code: str,
         },
     )
 from ldncds.bdd.steps_elig import *  # noqa: E402,F401,F403
-from ldncds.bdd.steps_hardstop import *  # noqa: E402,F401,F403
-from ldncds.bdd.steps_fhir import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_explain import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_fhir import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_hardstop import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_http import *  # noqa: E402,F401,F403
+from ldncds.bdd.steps_rules17 import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_term import *  # noqa: E402,F401,F403

@@ -1,8 +1,9 @@
 """Order checks for order-select and order-sign: naltrexone and opioids must not meet.
 
-Drugs are recognised with the rules' own value sets (through the engine's `derive`, so codes, text
-names and statuses are read exactly as the rules read them). A naltrexone order is checked against
-the engine's hard stops for the patient's record; an opioid order against a current naltrexone.
+The checks are rules (rules/orders.yaml): the draft orders are assessed with the patient's record
+by the engine, the assessment is recorded in the decision log, and each card here shows one of its
+findings with the rule that produced it. Nothing is decided in this module: drugs are recognised
+with the rules' own value sets (through `derive`) only to build the cards' wording and suggestions.
 """
 
 from __future__ import annotations
@@ -12,19 +13,33 @@ from dataclasses import dataclass
 from datetime import date
 
 from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine.assessment import HardStop
 from ldncds.engine.derive import derive
 from ldncds.engine.facts import Medication
 from ldncds.engine.loader import ValueSets
 from ldncds.fhir.adapter import reference_target
 
-from .cards import OVERRIDE_REASONS, SOURCE_LABEL, deciding_rule, md, rule_url, shorten
+from .cards import OVERRIDE_REASONS, SOURCE_LABEL, md, rule_url, shorten
 from .models import Action, Card, Coding, Source, Suggestion
 
-# Dose thresholds of shared/clinical/README.md section 5 ("Flag"): above 6 mg/day is above the studied
-# LDN range; above 10 mg/day is not LDN but full-dose naltrexone (blocks opioids for about 24 hours).
-# 6 mg is also DOSE-TITRATE-01's flag_above_mg and CAUT-DOSE-01's threshold; both belong in rules/.
-LDN_STUDIED_MAX_MG_PER_DAY = 6.0
-LDN_MAX_MG_PER_DAY = 10.0
+# Dose thresholds are ruleset parameters (rules/ruleset.yaml), the same ones the rules name: above
+# the studied maximum is outside the studied LDN range; above the LDN maximum it is full-dose
+# naltrexone (blocks opioids for about 24 hours).
+LDN_STUDIED_MAX = "ldn_studied_max_mg_per_day"
+LDN_MAX = "ldn_max_mg_per_day"
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    """The ruleset's dose limits, read once per request with the value sets."""
+
+    studied_max_mg: float
+    ldn_max_mg: float
+
+    @classmethod
+    def of(cls, valuesets: ValueSets) -> DoseLimits:
+        return cls(float(valuesets.parameter(LDN_STUDIED_MAX)), float(valuesets.parameter(LDN_MAX)))
+
 
 OPIOID_VALUE_SETS = frozenset({"opioid_agonists", "opioid_maintenance"})
 NALTREXONE_VALUE_SET = "naltrexone"
@@ -41,6 +56,7 @@ class MedicationView:
     value_sets: frozenset[str]
     exposure: str
     daily_dose_mg: float | None
+    limits: DoseLimits
 
     @property
     def is_opioid(self) -> bool:
@@ -57,6 +73,7 @@ class MedicationView:
 
 def medication_views(medications: list[Medication], on: date, valuesets: ValueSets) -> list[MedicationView]:
     derived = derive(PatientFacts(medications=medications), on, valuesets)
+    limits = DoseLimits.of(valuesets)
     views = []
     for fact in derived.facts:
         if fact["kind"] != "medication":
@@ -70,6 +87,7 @@ def medication_views(medications: list[Medication], on: date, valuesets: ValueSe
                 value_sets=frozenset(fact["value_sets"]) | frozenset(fact["text_value_sets"]),
                 exposure=fact["exposure"],
                 daily_dose_mg=fact.get("daily_dose_mg"),
+                limits=limits,
             )
         )
     return views
@@ -88,11 +106,21 @@ def current_naltrexone(record: list[MedicationView]) -> list[MedicationView]:
 
 
 def is_low_dose(m: MedicationView) -> bool:
-    """LDN context: at or below 10 mg/day; a dose not recorded is taken as possibly low dose (fail safe)."""
-    return m.daily_dose_mg is None or m.daily_dose_mg <= LDN_MAX_MG_PER_DAY
+    """LDN context: at or below the LDN maximum; a dose not recorded is possibly low dose (fail safe)."""
+    return m.daily_dose_mg is None or m.daily_dose_mg <= m.limits.ldn_max_mg
 
 
 # ---------------------------------------------------------------------------------------------- cards
+
+
+ORDER_HARD_STOP = "opioid_order_with_naltrexone"  # rules/orders.yaml
+DOSE_CAUTION = "dose_outside_ldn"
+ORDER_RULES = "ORDER-"  # dose cautions of the order checks (not of the record) carry these rule ids
+
+
+def with_drafts(facts: PatientFacts, drafts: list[Medication]) -> PatientFacts:
+    """The patient's record plus the draft orders, as the order-check rules read them."""
+    return facts.model_copy(update={"medications": [*(facts.medications or []), *drafts]})
 
 
 def order_cards(
@@ -104,22 +132,42 @@ def order_cards(
     base_url: str,
     ruleset_version: str,
 ) -> list[Card]:
-    """Every card for the draft orders, given the patient's medication record and (for a naltrexone
-    order) the engine's assessment of that record."""
+    """Every card for the draft orders: one per finding of the engine's assessment of the record
+    with the drafts (no assessment, no card: an order check never answers without the engine)."""
+    if assessment is None:
+        return []
     on_naltrexone = current_naltrexone(record)
+    blocked = {h.culprit.source: h for h in assessment.hard_stops if h.id == ORDER_HARD_STOP}
     cards = [
-        opioid_on_ldn_card(o, on_naltrexone, base_url=base_url, ruleset_version=ruleset_version)
+        opioid_on_ldn_card(o, on_naltrexone, blocked[o.source], assessment, base_url=base_url)
         for o in opioid_orders
-        if on_naltrexone
+        if o.source in blocked
     ]
-    if naltrexone_orders and assessment is not None and assessment.hard_stops:
-        cards.append(naltrexone_contraindicated_card(naltrexone_orders[0], assessment, base_url=base_url))
-    on_ldn = [m for m in on_naltrexone if is_low_dose(m)]
+    record_stops = [h for h in assessment.hard_stops if h.id != ORDER_HARD_STOP]
+    if naltrexone_orders and record_stops:
+        cards.append(
+            naltrexone_contraindicated_card(naltrexone_orders[0], assessment, record_stops, base_url=base_url)
+        )
     for order in naltrexone_orders:
-        card = dose_card(order, on_ldn, base_url=base_url, ruleset_version=ruleset_version)
-        if card is not None:
-            cards.append(card)
+        rule_id = _dose_rule(assessment, order)
+        if rule_id is not None:
+            on_ldn = [m for m in on_naltrexone if is_low_dose(m)]
+            cards.append(dose_card(order, on_ldn, rule_id, assessment, base_url=base_url))
+    # The first card carries the assessment id, so CDS Hooks feedback on it reaches the stored record.
+    if cards and all(c.uuid != assessment.assessment_id for c in cards):
+        cards[0] = cards[0].model_copy(update={"uuid": assessment.assessment_id})
     return cards
+
+
+def _dose_rule(assessment: Assessment, order: MedicationView) -> str | None:
+    for caution in assessment.cautions:
+        if caution.id != DOSE_CAUTION:
+            continue
+        for explanation in caution.explanations:
+            cited = {f.source for f in explanation.facts}
+            if explanation.rule_id.startswith(ORDER_RULES) and order.source in cited:
+                return explanation.rule_id
+    return None
 
 
 def _card(
@@ -160,44 +208,53 @@ def _card(
 
 
 def opioid_on_ldn_card(
-    opioid: MedicationView, naltrexone: list[MedicationView], *, base_url: str, ruleset_version: str
+    opioid: MedicationView,
+    naltrexone: list[MedicationView],
+    finding: HardStop,
+    assessment: Assessment,
+    *,
+    base_url: str,
 ) -> Card:
     """An opioid order for a patient taking naltrexone: the opioid will be blocked (critical)."""
+    rule_id = finding.explanations[0].rule_id
     low = [m for m in naltrexone if is_low_dose(m)]
     kind = "low-dose naltrexone" if low else "naltrexone"
     lines = [
         f"**An opioid is being ordered for a patient who takes {kind}.**",
         "",
-        f"- Opioid order: **{md(opioid.display)}** ({md(opioid.source)})",
+        f"- Opioid order: **{md(opioid.display)}** ({md(opioid.source)}; rule {rule_id})",
         *(
             f"- Naltrexone on record: **{md(m.display)}** ({md(m.source)}; {m.dose_label}; {m.exposure})"
             for m in naltrexone
         ),
         "",
-        "Naltrexone blocks opioid analgesia, even at low dose. Choose a non-opioid analgesic, or stop "
-        "naltrexone and allow it to wear off before opioids are needed (hold about 72 hours before planned "
-        "surgery). Above 10 mg/day naltrexone blocks opioids for about 24 hours.",
+        md(finding.explanations[0].rationale),
+        "Choose a non-opioid analgesic, or stop naltrexone and allow it to wear off before opioids are "
+        "needed (hold about 72 hours before planned surgery). "
+        f"Above {opioid.limits.ldn_max_mg:g} mg/day naltrexone blocks opioids for about 24 hours.",
     ]
     return _card(
         summary=f"Opioid ordered for a patient on {kind}: {opioid.display} will be blocked",
         detail="\n".join(lines),
         indicator="critical",
-        url=f"{base_url.rstrip('/')}/rulebook",
+        url=rule_url(base_url, rule_id),
         check="opioid-order-with-naltrexone",
         cancel=opioid,
-        extension={"ruleset_version": ruleset_version},
+        extension={"assessment_id": assessment.assessment_id, "ruleset_version": assessment.ruleset_version},
     )
 
 
-def naltrexone_contraindicated_card(order: MedicationView, assessment: Assessment, *, base_url: str) -> Card:
+def naltrexone_contraindicated_card(
+    order: MedicationView, assessment: Assessment, stops: list[HardStop], *, base_url: str
+) -> Card:
     """A naltrexone order while the engine finds a hard stop (current opioid, allergy...): critical."""
-    first = assessment.hard_stops[0]
+    first = stops[0]
     lines = [
         "**Naltrexone is being ordered, but the patient's record shows a hard stop.**",
         "",
         f"- Naltrexone order: **{md(order.display)}** ({md(order.source)}; {order.dose_label})",
     ]
-    for h in assessment.hard_stops:
+    for h in stops:
         rules = ", ".join(dict.fromkeys(e.rule_id for e in h.explanations))
         when = f"; earliest start {h.earliest_start}" if h.earliest_start else ""
         lines.append(
@@ -208,7 +265,7 @@ def naltrexone_contraindicated_card(order: MedicationView, assessment: Assessmen
         summary=f"Naltrexone ordered but contraindicated: {first.title.lower()} ({first.culprit.display})",
         detail="\n".join(lines),
         indicator="critical",
-        url=rule_url(base_url, deciding_rule(assessment)),
+        url=rule_url(base_url, first.explanations[0].rule_id),
         check="naltrexone-order-contraindicated",
         cancel=order,
         card_id=assessment.assessment_id,
@@ -217,38 +274,40 @@ def naltrexone_contraindicated_card(order: MedicationView, assessment: Assessmen
 
 
 def dose_card(
-    order: MedicationView, on_ldn: list[MedicationView], *, base_url: str, ruleset_version: str
-) -> Card | None:
-    """Naltrexone above 6 mg/day in an LDN context (the order is at most 10 mg/day, or patient on LDN)."""
-    dose = order.daily_dose_mg
-    if dose is None or dose <= LDN_STUDIED_MAX_MG_PER_DAY:
-        return None
-    if dose <= LDN_MAX_MG_PER_DAY:
-        summary = (
-            f"Naltrexone {dose:g} mg/day is above the studied low-dose range "
-            f"(up to {LDN_STUDIED_MAX_MG_PER_DAY:g} mg/day)"
-        )
-    elif on_ldn:
+    order: MedicationView,
+    on_ldn: list[MedicationView],
+    rule_id: str,
+    assessment: Assessment,
+    *,
+    base_url: str,
+) -> Card:
+    """A naltrexone order the rules flag as above the studied low-dose range (warning)."""
+    dose, limits = order.daily_dose_mg, order.limits
+    if on_ldn and dose is not None and dose > limits.ldn_max_mg:
         summary = (
             f"Naltrexone {dose:g} mg/day for a patient on low-dose naltrexone: this is full-dose naltrexone"
         )
     else:
-        return None  # full-dose naltrexone outside an LDN context (alcohol or opioid dependence): not ours
+        summary = (
+            f"Naltrexone {order.dose_label} is above the studied low-dose range "
+            f"(up to {limits.studied_max_mg:g} mg/day)"
+        )
     lines = [
-        f"- Naltrexone order: **{md(order.display)}** ({md(order.source)}; {order.dose_label})",
+        f"- Naltrexone order: **{md(order.display)}** ({md(order.source)}; {order.dose_label}; "
+        f"rule {rule_id})",
         *(f"- Current naltrexone: {md(m.display)} ({md(m.source)}; {m.dose_label})" for m in on_ldn),
         "",
-        f"Low-dose naltrexone is studied at 1.5-4.5 mg/day (6 mg/day in the FINAL trial). Above "
-        f"{LDN_STUDIED_MAX_MG_PER_DAY:g} mg/day is outside the studied range; above {LDN_MAX_MG_PER_DAY:g} "
-        "mg/day it is full-dose naltrexone, which blocks opioids for about 24 hours. "
-        "Check the dose and units.",
+        f"Low-dose naltrexone is studied at 1.5-4.5 mg/day ({limits.studied_max_mg:g} mg/day in the FINAL "
+        f"trial). Above {limits.studied_max_mg:g} mg/day is outside the studied range; "
+        f"above {limits.ldn_max_mg:g} mg/day it is full-dose naltrexone, which blocks opioids for "
+        "about 24 hours. Check the dose and units.",
     ]
     return _card(
         summary=summary,
         detail="\n".join(lines),
         indicator="warning",
-        url=rule_url(base_url, "CAUT-DOSE-01"),
+        url=rule_url(base_url, rule_id),
         check="naltrexone-dose-above-ldn",
         cancel=None,
-        extension={"ruleset_version": ruleset_version},
+        extension={"assessment_id": assessment.assessment_id, "ruleset_version": assessment.ruleset_version},
     )

@@ -20,6 +20,7 @@ from ldncds.api.errors import ApiError, OperationOutcome
 from ldncds.api.evaluation import assess_and_record, run_engine, today_utc
 from ldncds.api.security import require_client
 from ldncds.engine import Assessment, PatientFacts, in_scope
+from ldncds.engine.facts import Medication
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.store.interface import Caller
 
@@ -240,10 +241,10 @@ async def _assess(
     return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
 
 
-def _draft_orders(body: OrderSignRequest, request: Request) -> tuple[list[orders.MedicationView], list[str]]:
+def _draft_orders(body: OrderSignRequest) -> tuple[list[Medication], list[str]]:
+    """Drafts read leniently (only what the checks need); the ones that could not be read, named."""
     drafts = read_drafts(body.context.draftOrders.model_dump(exclude_unset=True), body.context.patientId)
-    valuesets = request.app.state.engine.ruleset.valuesets
-    return orders.medication_views(drafts.medications, today_utc(), valuesets), drafts.unreadable
+    return drafts.medications, drafts.unreadable
 
 
 async def _order_check(
@@ -252,7 +253,9 @@ async def _order_check(
     _note(request, body.hook, body.hookInstance)
     if body.context.userId.startswith(_PORTAL_USERS):
         return _cards([], request, service_id)
-    views, unreadable = await run_in_threadpool(_draft_orders, body, request)
+    engine = request.app.state.engine
+    draft_meds, unreadable = await run_in_threadpool(_draft_orders, body)
+    views = orders.medication_views(draft_meds, today_utc(), engine.ruleset.valuesets)
     drafts = orders.selected(views, selections)
     if selections is not None:
         unreadable = [u for u in unreadable if u in selections]
@@ -263,10 +266,11 @@ async def _order_check(
         return _cards(not_checked, request, service_id)  # nothing to check: the record is not even read
     gathered = await _gather(request, body)
     facts, _ = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
-    engine = request.app.state.engine
     record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
-    # A naltrexone order is checked against every hard stop the rules find in the record.
-    assessment = await _assess(request, body, facts, service_id) if naltrexone_orders else None
+    # The order checks are rules: the drafts are assessed with the record, and the answer is logged.
+    checked = {d.source for d in drafts}
+    with_drafts = orders.with_drafts(facts, [m for m in draft_meds if m.source in checked])
+    assessment = await _assess(request, body, with_drafts, service_id)
     cards = orders.order_cards(
         naltrexone_orders,
         opioid_orders,

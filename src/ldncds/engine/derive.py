@@ -116,8 +116,8 @@ def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
 
 
 INSTRUMENT_PREFIX = "instrument_"
-BASELINE_WINDOW_DAYS = 90  # a baseline must be measured in the 90 days before the first dose
-COURSE_GAP_DAYS = 14  # orders closer than this belong to one course (a longer gap means re-titration)
+BASELINE_WINDOW_DAYS = "baseline_window_days"  # ruleset parameter: how recent a baseline must be
+COURSE_GAP_DAYS = "course_gap_days"  # ruleset parameter: orders closer than this are one course
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,11 @@ def therapy_course(facts: PatientFacts, on: date, valuesets: ValueSets) -> Cours
     start = earliest(newest.start)
     for m in sorted(taken, key=lambda m: earliest(m.start), reverse=True):
         # Walk back through earlier orders while the gaps are short: one continuous course.
-        if earliest(m.start) < start and m.end and (start - latest(m.end)).days <= COURSE_GAP_DAYS:
+        if (
+            earliest(m.start) < start
+            and m.end
+            and (start - latest(m.end)).days <= valuesets.parameter(COURSE_GAP_DAYS)
+        ):
             start = earliest(m.start)
     doses = [m.daily_dose_mg for m in current if m.daily_dose_mg is not None]
     return Course(newest, start, earliest(newest.start), max(doses) if doses else None, None)
@@ -244,7 +248,7 @@ def _response(
     series = instrument_series(observations, instrument, on, valuesets)
     if not series:
         return  # an instrument never used says nothing, not even "no baseline"
-    window_start = course.start - timedelta(days=BASELINE_WINDOW_DAYS)
+    window_start = course.start - timedelta(days=valuesets.parameter(BASELINE_WINDOW_DAYS))
     baseline = [p for p in series if window_start <= p[0] <= course.start]
     followup = [p for p in series if p[0] > course.start]
     fact: dict[str, Any] = {

@@ -11,20 +11,26 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from . import integrity
 from .codes import CODE_SYSTEMS, canonical_code
 from .provenance import SOURCE_SEPARATOR, ValueSetMeta
 from .ruleschema import (
+    DEFAULT_GRACE_PARAMETER,
     CautionOutcome,
     CriterionDef,
     CriterionOutcome,
     FindingDef,
     HardStopOutcome,
     Manifest,
+    Parameter,
+    ParameterContext,
+    ParameterUse,
     ReminderOutcome,
     Rule,
     RuleFile,
+    _first_error,
 )
-from .vocabulary import CONCLUSION_KINDS, FINDINGS_KINDS, SET_FIELD_OF, Phase
+from .vocabulary import CONCLUSION_KINDS, FIELD_VALUES, FINDINGS_KINDS, SET_FIELD_OF, Phase
 
 PHASE_OF_CONCERN: dict[str, Phase] = {
     "eligibility": "findings",
@@ -35,6 +41,7 @@ PHASE_OF_CONCERN: dict[str, Phase] = {
     "dosing": "conclusions",
     "monitoring": "conclusions",
     "follow_up": "conclusions",
+    "orders": "findings",
 }
 MANIFEST = "ruleset.yaml"
 VALUESET_DIR = "valuesets"
@@ -62,6 +69,14 @@ class ValueSets:
         self._keyword_re: list[tuple[str, re.Pattern[str]]] = []
         self._code_cache: dict[tuple[str, str], frozenset[str]] = {}
         self._text_cache: dict[str, frozenset[str]] = {}
+        # Ruleset parameters by name, set by load_ruleset: derive reads its windows from here.
+        self.parameters: dict[str, int | float] = {}
+
+    def parameter(self, name: str) -> int | float:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise RulesetError(MANIFEST, f"parameter {name!r} is not defined") from None
 
     def add(self, name: str, row: dict[str, str]) -> None:
         self.names.add(name)
@@ -129,6 +144,15 @@ class LoadedRuleset:
     valuesets: ValueSets
     content_hash: str
     rule_order: list[str] = field(default_factory=list)
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+    parameter_home: dict[str, str] = field(default_factory=dict)  # name -> file that defines it
+    parameter_uses: list[ParameterUse] = field(default_factory=list)
+
+    def parameter(self, name: str) -> int | float:
+        """A parameter's value; an unknown name is a ruleset error (never a silent default)."""
+        if name not in self.parameters:
+            raise RulesetError(MANIFEST, f"parameter {name!r} is not defined (code needs it)")
+        return self.parameters[name].value
 
     @property
     def version(self) -> str:
@@ -154,12 +178,6 @@ def _yaml(path: Path, label: str) -> object:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RulesetError(label, f"cannot read YAML: {exc}") from exc
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{loc}: {err['msg']}" if loc else err["msg"]
 
 
 VALUESET_FIELDS = ["system", "code", "display", "match", "note"]
@@ -231,7 +249,18 @@ def _valueset_rows(path: Path, meta: ValueSetMeta) -> list[dict[str, str]]:
     return rows
 
 
-def load_ruleset(directory: str | Path) -> LoadedRuleset:
+def load_ruleset(
+    directory: str | Path,
+    *,
+    check_lock: bool = True,
+    inherit_parameters: dict[str, Parameter] | None = None,
+) -> LoadedRuleset:
+    """Load and validate a rules folder.
+
+    check_lock=False is for `rules lock` itself and for comparing rulesets (`rules impact`: a
+    baseline from an older revision may predate the lock). inherit_parameters fills parameters a
+    baseline from before parameters lacks, from the current rules, so only rule edits differ.
+    """
     directory = Path(directory).resolve()
     if not (directory / MANIFEST).is_file():
         raise RulesetError(MANIFEST, f"not found in {directory}")
@@ -240,19 +269,74 @@ def load_ruleset(directory: str | Path) -> LoadedRuleset:
     except ValidationError as exc:
         raise RulesetError(MANIFEST, _first_error(exc)) from exc
     valuesets = load_valuesets(directory)
+    raw = {name: _yaml(directory / name, name) for name in manifest.files}
+    parameters, home = _parameters(manifest, raw, inherit_parameters or {})
+    context = ParameterContext(parameters)
     files: dict[str, RuleFile] = {}
-    for name in manifest.files:
-        data = _yaml(directory / name, name)
+    for name, data in raw.items():
         try:
-            files[name] = RuleFile.model_validate(data)
+            files[name] = RuleFile.model_validate(data, context=context)
         except ValidationError as exc:
             raise RulesetError(name, _first_error(exc), _rule_id_at(data, exc)) from exc
     listed = {p.name for p in directory.glob("*.yaml")} - {MANIFEST}
     if stray := sorted(listed - set(manifest.files)):
         raise RulesetError(MANIFEST, f"rule files not listed in 'files': {stray}")
     ruleset = _link(directory, manifest, files, valuesets)
+    ruleset.parameters, ruleset.parameter_home, ruleset.parameter_uses = parameters, home, context.uses
+    valuesets.parameters = {n: p.value for n, p in parameters.items()}
     _check_references(ruleset)
+    _check_washouts(ruleset)
+    if check_lock:  # last, so a specific error (duplicate id, unknown field) is named first
+        integrity.check(directory, files, valuesets)
     return ruleset
+
+
+def _parameters(
+    manifest: Manifest, raw: dict[str, object], inherit: dict[str, Parameter]
+) -> tuple[dict[str, Parameter], dict[str, str]]:
+    """Every parameter of the ruleset (ruleset.yaml and each concern file), names unique."""
+    found, home = dict(manifest.parameters), dict.fromkeys(manifest.parameters, MANIFEST)
+    for name, data in raw.items():
+        section = data.get("parameters") if isinstance(data, dict) else None
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise RulesetError(name, "parameters: write name: {value, unit, meaning, source}")
+        for key, spec in section.items():
+            try:
+                param = Parameter.model_validate(spec)
+            except ValidationError as exc:
+                raise RulesetError(name, f"parameters.{key}.{_first_error(exc)}") from exc
+            if key in found:
+                raise RulesetError(name, f"parameter {key!r} is already defined in {home[key]}")
+            found[key], home[key] = param, name
+    for key, param in inherit.items():
+        if key not in found:
+            found[key], home[key] = param, "(inherited from the current rules)"
+    if DEFAULT_GRACE_PARAMETER not in found:
+        raise RulesetError(
+            MANIFEST, f"parameters: {DEFAULT_GRACE_PARAMETER!r} is required (reminder default)"
+        )
+    return found, home
+
+
+def _check_washouts(rs: LoadedRuleset) -> None:
+    """A washout told to the clinician must be the washout the rule tests (one number, two uses)."""
+    for rule_id, lr in rs.rules.items():
+        then = lr.rule.then
+        if not isinstance(then, HardStopOutcome) or then.washout_days is None:
+            continue
+        tested = [
+            p.where["days_since_end"] for p in lr.rule.when if isinstance(p.where.get("days_since_end"), dict)
+        ]
+        bounds = [t["lt"] for t in tested if "lt" in t] + [t["lte"] + 1 for t in tested if "lte" in t]
+        if bounds != [then.washout_days]:
+            raise RulesetError(
+                lr.file,
+                f"washout_days {then.washout_days} does not match the days_since_end test {tested} "
+                "(name the same parameter in both)",
+                rule_id,
+            )
 
 
 def _rule_id_at(data: object, exc: ValidationError) -> str | None:
@@ -324,11 +408,29 @@ def _check_references(rs: LoadedRuleset) -> None:
             fail(f"unknown caution {out.caution!r}")
         if isinstance(out, ReminderOutcome) and out.done_when and out.done_when not in rs.valuesets.names:
             fail(f"unknown value set {out.done_when!r} in done_when")
+        _check_dynamic_words(rs, rule, fail)
     pathways = {r.rule.then.pathway for r in rs.rules.values() if isinstance(r.rule.then, CriterionOutcome)}
     for crit in rs.criteria.values():
         for p in crit.applies_to_pathways or []:
             if p not in pathways:
                 raise RulesetError("eligibility", f"criterion {crit.id}: unknown pathway {p!r}")
+
+
+def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail) -> None:  # noqa: ANN001
+    """Words whose list is the ruleset itself: caution ids, instrument value sets."""
+    known = {
+        "@cautions": set(rs.cautions),
+        "@instruments": {n for n in rs.valuesets.names if n.startswith("instrument_")},
+    }
+    for pattern in rule.when:
+        for key, test in pattern.where.items():
+            allowed = FIELD_VALUES.get((pattern.fact, key))
+            if not isinstance(allowed, str):
+                continue
+            values = test.get("in", [test.get("eq")]) if isinstance(test, dict) else [test]
+            for value in values:
+                if value is not None and value not in known[allowed]:
+                    fail(f"{key}: {value!r} is not one of {sorted(known[allowed])}")
 
 
 def _failer(file: str, rule_id: str):  # noqa: ANN202 - tiny closure

@@ -130,3 +130,68 @@ ResponseStatus = Literal[
 OverallResponse = Literal[
     "substantial_responder", "responder", "non_responder", "too_early", "no_baseline", "not_measured"
 ]
+
+# ---------------------------------------------------------------- typed rules
+# The unit of every numeric field, so a rule can only compare it with a number or with a parameter
+# of the same unit (`days_since_end: {lt: washout_short_days}`). None: the unit depends on the
+# instrument or lab (e.g. observation value_num), so any numeric parameter may be compared.
+UNITS = ("days", "years", "mg/day", "percent", "points", "count", "score", "mL/min/1.73m2", "mg/L", "weeks")
+FIELD_UNITS: dict[str, str | None] = {
+    "age_min": "years",
+    "age_max": "years",
+    "duration_days_min": "days",
+    "duration_days_max": "days",
+    "days_since_start": "days",
+    "days_since_end": "days",
+    "days_since": "days",
+    "days_until": "days",
+    "days_on_therapy": "days",
+    "days_at_current_dose": "days",
+    "daily_dose_mg": "mg/day",
+    "change_pct": "percent",
+    "change_abs": None,
+    "value_num": None,
+}
+COUNT_KINDS = ("summary", "response_summary")  # every numeric field of these kinds is a count
+
+# Enumerations: the only values derive produces for each text field (a rule testing any other value
+# could never match). "@cautions" and "@instruments" are checked against the loaded ruleset instead
+# (the caution ids it defines, the value sets named instrument_*).
+SECTION_NAMES = ("conditions", "medications", "procedures", "allergies", "observations")
+FIELD_VALUES: dict[tuple[str, str], tuple[str, ...] | str] = {
+    ("patient", "sex"): ("female", "male", "other", "unknown"),
+    ("record", "section"): SECTION_NAMES,
+    ("condition", "clinical"): ("current", "not_current", "unknown"),
+    ("condition", "verification"): ("confirmed", "possible"),
+    ("condition", "duration_basis"): ("none", "onset", "recorded"),
+    ("medication", "exposure"): ("current", "ended", "none", "planned", "unknown", "entered_in_error"),
+    ("procedure", "state"): ("done", "planned", "not_done", "unknown"),
+    ("allergy", "verification"): ("unconfirmed", "confirmed", "unknown"),
+    ("allergy", "type"): ("allergy", "intolerance", "unknown"),
+    ("allergy", "criticality"): ("low", "high", "unable-to-assess", "unknown"),
+    ("observation", "result"): ("positive", "negative"),
+    ("therapy", "status"): ("current", "stopped"),
+    ("response", "instrument"): "@instruments",
+    ("caution", "caution"): "@cautions",
+    ("decision", "value"): DECISIONS,
+}
+
+
+def field_unit(kind: str, name: str) -> str | None:
+    """The unit a numeric field is counted in (None: any unit)."""
+    return "count" if kind in COUNT_KINDS else FIELD_UNITS.get(name)
+
+
+def yaml_key(field: str) -> str:
+    """The key a rule writes for a fact field (value_set for the value_sets field)."""
+    return next((k for k, f in SET_FIELD_OF.items() if f == field), field)
+
+
+# Fields derive leaves out for a given value of another field (unknown, never zero): a condition
+# with no date has no duration; one dated only by its recorded date has no upper bound.
+FIELD_ABSENT_WHEN: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("condition", "duration_basis", "none"): ("duration_days_min", "duration_days_max"),
+    ("condition", "duration_basis", "recorded"): ("duration_days_max",),
+    # Only an ended exposure has an end to count from.
+    **{("medication", "exposure", e): ("days_since_end",) for e in ("current", "none", "planned", "unknown")},
+}

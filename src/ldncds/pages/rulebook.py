@@ -437,7 +437,8 @@ def rulebook_view(rs: LoadedRuleset, features_dir: Path | None) -> dict[str, Any
             for name in sorted(rs.valuesets.names)
         ],
         "rule_count": len(rs.rules),
-        "scenario_count": len({s for found in scenarios.values() for s in found}),
+        "scenario_count": _scenario_count(features_dir),
+        "parameters": _parameter_view(rs),
     }
 
 
@@ -467,6 +468,38 @@ def _provenance(rs: LoadedRuleset, name: str) -> dict[str, Any] | None:
         for s in meta.sources
     ]
     return {"title": meta.title, "description": meta.description, "policy": meta.policy, "sources": sources}
+# ------------------------------------------------------------------ parameters (rules17)
+
+
+def _scenario_count(features_dir: Path | None) -> int:
+    """Every scenario of features/ (what `ldncds scenarios` replays), not only those naming a rule."""
+    if features_dir is None or not features_dir.is_dir():
+        return 0
+    return sum(
+        len(_scenario_blocks(path.read_text(encoding="utf-8", errors="replace"), path.name))
+        for path in sorted(features_dir.rglob("*.feature"))
+    )
+
+
+def _parameter_view(rs: LoadedRuleset) -> list[dict[str, Any]]:
+    """Each threshold and window once: value, unit, meaning, source, where defined, who uses it."""
+    uses: dict[str, list[str]] = defaultdict(list)
+    for use in rs.parameter_uses:
+        if use.rule_id not in uses[use.parameter]:
+            uses[use.parameter].append(use.rule_id)
+    return [
+        {
+            "name": name,
+            "value": f"{p.value:g}",
+            "unit": p.unit,
+            "meaning": p.meaning,
+            "source": p.source,
+            "url": p.url,
+            "file": rs.parameter_home.get(name, ""),
+            "rules": _anchors(uses.get(name, [])),
+        }
+        for name, p in sorted(rs.parameters.items())
+    ]
 
 
 def _anchors(rule_ids: list[str]) -> list[dict[str, str]]:

@@ -71,9 +71,10 @@ def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _engine(rules: Path | None) -> Engine:
+def _engine(rules: Path | None, *, locked: bool = True, inherit: dict | None = None) -> Engine:
     try:
-        return Engine(load_ruleset(rules or default_rules_dir()))
+        rs = load_ruleset(rules or default_rules_dir(), check_lock=locked, inherit_parameters=inherit)
+        return Engine(rs)
     except RulesetError as exc:
         err.print(f"[red]Rule files are invalid:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -271,10 +272,11 @@ def rules_impact(
         err.print(f"[red]--date must be YYYY-MM-DD:[/red] {exc}")
         raise typer.Exit(2) from exc
     current_dir = rules or default_rules_dir()
-    current = _engine(current_dir)
+    # A proposed edit is compared before it is locked; an old revision may predate the lock.
+    current = _engine(current_dir, locked=False)
     try:
         with baseline_rules(baseline, current_dir) as (baseline_dir, label):
-            base = _engine(baseline_dir)
+            base = _engine(baseline_dir, locked=False, inherit=current.ruleset.parameters)
             report = _impact_over(base, current, label, str(current_dir), population, evaluation_date,
                                   database_url)
     except ImpactError as exc:
@@ -323,15 +325,14 @@ def print_impact(report: ImpactReport) -> None:
     if not report.transitions:
         console.print(f"[green]No decision changes[/green] ({report.evaluated} patients)")
     else:
-        table = Table(title=f"Decision changes: {report.changed} of {report.evaluated} patients")
-        for col in ("from -> to", "patients", "example", "rules responsible"):
-            table.add_column(col)
+        # One line per fact, never a table: ids and rule names print whole when piped or 80 wide.
+        console.print(f"Decision changes: {report.changed} of {report.evaluated} patients")
         for t in report.transitions:
-            rules = ", ".join(f"{r.rule_id} ({r.fired_under}{' only' if r.fired_under != 'both' else ''}: "
-                              f"{r.patients})" for r in t.rules) or "-"
-            examples = ", ".join(t.examples)
-            table.add_row(f"{t.from_decision} -> {t.to_decision}", str(t.patients), examples, rules)
-        _print_table(table)
+            console.print(f"  {t.from_decision} -> {t.to_decision}: {t.patients} patient(s)")
+            console.print(f"    examples: {', '.join(t.examples) or '-'}", markup=False)
+            for r in t.rules:
+                only = " only" if r.fired_under != "both" else ""
+                console.print(f"    rule {r.rule_id} ({r.fired_under}{only}: {r.patients})", markup=False)
     if report.unchanged:
         console.print("Unchanged: " + ", ".join(f"{d} {n}" for d, n in report.unchanged.items()))
     for line in report.skipped[:20]:

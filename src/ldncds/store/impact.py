@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..engine.assess import Engine
+from ..engine.assess import Engine, default_rules_dir
 from ..engine.assessment import Assessment, Explanation
 from ..engine.facts import PatientFacts
 from ..engine.loader import LoadedRuleset
@@ -364,10 +364,14 @@ def baseline_rules(spec: str, current_rules: Path) -> Iterator[tuple[Path, str]]
 
 
 def _git_location(current_rules: Path) -> tuple[Path, str]:
-    where = current_rules.resolve()
-    top = subprocess.run(["git", "-C", str(where), "rev-parse", "--show-toplevel"],
-                         capture_output=True, text=True, check=False)
-    if top.returncode != 0:
-        raise ImpactError(f"baseline is not a folder, and {where} is not inside a git repository")
-    root = Path(top.stdout.strip()).resolve()
-    return root, where.relative_to(root).as_posix()
+    """The repository and rules path a git revision is read from: the current rules' own, or (for
+    new rules kept anywhere outside a repository) the project's rules/ folder."""
+    for where in (current_rules.resolve(), default_rules_dir().resolve()):
+        top = subprocess.run(["git", "-C", str(where), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=False)
+        if top.returncode == 0:
+            root = Path(top.stdout.strip()).resolve()
+            if where.is_relative_to(root):
+                return root, where.relative_to(root).as_posix()
+    raise ImpactError(f"baseline is not a folder, and neither {current_rules} nor the project's rules "
+                      "are inside a git repository")

@@ -1,4 +1,4 @@
-"""Checks of emitted CDS Hooks JSON against the 2.0.1 rules (shared/standards/cds-hooks.md sections 1 and 5).
+"""Checks of emitted CDS Hooks JSON against the CDS Hooks 2.0.1 rules for cards and responses.
 
 Independent of the pydantic models that produce the JSON, so a test using them checks the wire format,
 not the models' own opinion of it.
