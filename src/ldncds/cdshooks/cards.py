@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
+from ldncds.api.security import link_query
 from ldncds.engine import Assessment, PatientFacts
 from ldncds.engine.assessment import CriterionResult, Explanation, FactCitation, TitrationPlan
 from ldncds.engine.codes import CODE_SYSTEM_URIS, canonical_system
@@ -130,7 +131,7 @@ def rule_url(base_url: str, rule_id: str) -> str:
 
 
 def assessment_url(base_url: str, assessment_id: str) -> str:
-    return f"{base_url.rstrip('/')}/assessments/{assessment_id}"
+    return f"{base_url.rstrip('/')}/assessments/{assessment_id}{link_query(assessment_id)}"
 
 
 def decision_card(assessment: Assessment, *, base_url: str, patient_id: str | None) -> Card:

@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.api.errors import ApiError, OperationOutcome
-from ldncds.api.evaluation import assess_and_record, today_utc
-from ldncds.api.security import require_client
+from ldncds.api.evaluation import assess_and_record, site_today
+from ldncds.api.security import require_client, with_identity
 from ldncds.engine import Assessment, PatientFacts
 from ldncds.fhir import FhirInputError, facts_from_resources
-from ldncds.store.interface import Caller
+from ldncds.store.interface import Caller, ForeignRecordError
 
 from . import orders
 from .cards import decision_card, has_in_scope_condition
@@ -124,7 +124,10 @@ async def feedback(service_id: str, body: FeedbackRequest, request: Request) -> 
         # The store dedupes on card, outcome, accepted suggestions and (UTC-normalised) timestamp.
         entry = item.model_dump(mode="json", exclude_none=True) | {"service_id": service_id}
         try:
-            recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry))
+            caller = with_identity(request, Caller(channel="cds-hooks", service_id=service_id))
+            recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry, caller=caller))
+        except ForeignRecordError:  # a card of another issuer or tenant: never attached to its record
+            raise ApiError(404, "No card with this uuid for this client.", code="not-found") from None
         except Exception as exc:
             log.error("feedback not stored", extra={"fields": {"error": type(exc).__name__}})
             raise ApiError(
@@ -197,7 +200,8 @@ async def _assess(
         hook_instance=body.hookInstance,
         issuer=getattr(request.state, "issuer", None),
     )
-    return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
+    on = site_today(request)
+    return await assess_and_record(request, facts, on, raw_input=await request.body(), caller=caller)
 
 
 def _draft_orders(body: OrderSignRequest, request: Request) -> list[orders.MedicationView]:
@@ -208,7 +212,7 @@ def _draft_orders(body: OrderSignRequest, request: Request) -> list[orders.Medic
         path = "context.draftOrders" + exc.path.removeprefix("medications")
         raise ApiError(400, f"Unreadable draft order: {exc.message}", expression=path) from None
     valuesets = request.app.state.engine.ruleset.valuesets
-    return orders.medication_views(result.facts.medications or [], today_utc(), valuesets)
+    return orders.medication_views(result.facts.medications or [], site_today(request), valuesets)
 
 
 async def _order_check(
@@ -225,7 +229,7 @@ async def _order_check(
     gathered = await _gather(request, body)
     facts = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
     engine = request.app.state.engine
-    record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
+    record = orders.medication_views(facts.medications or [], site_today(request), engine.ruleset.valuesets)
     # A naltrexone order is checked against every hard stop the rules find in the record.
     assessment = await _assess(request, body, facts, service_id) if naltrexone_orders else None
     cards = orders.order_cards(
