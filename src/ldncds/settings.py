@@ -26,6 +26,10 @@ class TrustedIssuer(BaseModel):
         description="Inline JWK Set: its keys satisfy a token whose `jku` is registered, without a fetch.",
     )
     algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
+    tenants: list[str] = Field(
+        default_factory=list,
+        description="When set, the `tenant` claim is required and must be one of these.",
+    )
     may_audit: bool = Field(
         default=False,
         description="Tokens of this issuer carrying `audit_scope` may read every tenant's records.",

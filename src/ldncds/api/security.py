@@ -165,6 +165,8 @@ class JwtVerifier:
         self._check_lifetime(claims)
         if not isinstance(claims.get("tenant", ""), str):
             raise Unauthorized("tenant claim is not a string")
+        if issuer.tenants and claims.get("tenant") not in issuer.tenants:
+            raise Unauthorized("tenant not allowed for this issuer")
         await self._remember(issuer.iss, claims)
         return claims
 
