@@ -83,9 +83,17 @@ def open_to_network(settings: Settings) -> bool:
 def listening_addresses(pid_fds: Path = Path("/proc/self/fd")) -> list[str] | None:
     """Local addresses of the TCP sockets this process listens on (Linux /proc); None elsewhere."""
     try:
-        inodes = {os.readlink(pid_fds / fd)[8:-1] for fd in os.listdir(pid_fds)}
+        fds = os.listdir(pid_fds)
     except OSError:
         return None
+    inodes: set[str] = set()
+    for fd in fds:
+        try:
+            target = os.readlink(pid_fds / fd)
+        except OSError:  # closed meanwhile (e.g. the listing's own descriptor)
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
     found: list[str] = []
     for table, width in (("/proc/self/net/tcp", 4), ("/proc/self/net/tcp6", 16)):
         try:
