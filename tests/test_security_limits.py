@@ -207,8 +207,9 @@ def test_metrics_with_jwt_on_need_the_metrics_token(engine: Engine) -> None:
     assert ok.status_code == 200 and "ldncds_http_requests" in ok.text
 
 
-def test_openapi_declares_the_bearer_scheme_and_the_error_responses(client: TestClient) -> None:
-    schema = client.get("/openapi.json").json()
+def test_openapi_declares_the_bearer_scheme_and_the_error_responses(engine: Engine) -> None:
+    issuers = [TrustedIssuer(iss="https://ehr.example.org", jwks=JWKS)]
+    schema = make(engine, trusted_issuers=issuers).get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
@@ -225,3 +226,6 @@ def test_openapi_declares_the_bearer_scheme_and_the_error_responses(client: Test
     page = schema["paths"]["/assessments/{assessment_id}"]["get"]
     assert {"401", "404"} <= set(page["responses"]) and page["security"] == [{"bearerAuth": []}]
     assert "security" not in schema["paths"]["/healthz"]["get"]
+    unauthenticated = make(engine).get("/openapi.json").json()  # JWT off: declared, not required
+    assert "bearerAuth" in unauthenticated["components"]["securitySchemes"]
+    assert "security" not in unauthenticated["paths"][API]["post"]

@@ -231,7 +231,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses[status]["content"] = {"application/json": {"schema": outcome}}
     schema.setdefault("components", {}).setdefault("schemas", {}).pop("HTTPValidationError", None)
     schema["components"]["schemas"].pop("ValidationError", None)
-    _document_security(schema, outcome)
+    _document_security(schema, outcome, required=bool(app.state.settings.trusted_issuers))
     app.openapi_schema = schema
     return schema
 
@@ -245,9 +245,10 @@ _ERRORS = {
 }
 
 
-def _document_security(schema: dict[str, Any], outcome: dict[str, Any]) -> None:
-    """The bearer scheme (CDS Hooks client JWT) on every protected operation, and the errors each can
-    answer: 401 and 403 everywhere protected, 404 where the path names a record, 413 and 400/422 on
+def _document_security(schema: dict[str, Any], outcome: dict[str, Any], *, required: bool) -> None:
+    """The bearer scheme (CDS Hooks client JWT), required on every protected operation when this
+    server has trusted issuers (JWT off: declared, not required), and the errors each operation can
+    answer: 401 and 403 where protected, 404 where the path names a record, 413 and 400/422 on
     bodies (SECURITY.md)."""
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearerAuth"] = {
@@ -260,7 +261,8 @@ def _document_security(schema: dict[str, Any], outcome: dict[str, Any]) -> None:
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             if not path.startswith(_OPEN_PATHS):
-                operation["security"] = [{"bearerAuth": []}]
+                if required:
+                    operation["security"] = [{"bearerAuth": []}]
                 for status in ("401", "403"):
                     responses.setdefault(status, {"description": _ERRORS[status]})
             if "{" in path:
