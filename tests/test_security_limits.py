@@ -229,3 +229,9 @@ def test_openapi_declares_the_bearer_scheme_and_the_error_responses(engine: Engi
     unauthenticated = make(engine).get("/openapi.json").json()  # JWT off: declared, not required
     assert "bearerAuth" in unauthenticated["components"]["securitySchemes"]
     assert "security" not in unauthenticated["paths"][API]["post"]
+
+
+def test_the_settings_give_the_same_site_today_to_every_channel() -> None:
+    late_evening = datetime(2026, 3, 2, 5, 30, tzinfo=UTC)  # 23:30 on 1 March in Chicago
+    assert Settings(site_timezone="America/Chicago").today(late_evening) == date(2026, 3, 1)
+    assert Settings().today(late_evening) == date(2026, 3, 2)  # default UTC

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -106,6 +107,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    def today(self, now: datetime | None = None) -> date:
+        """'Today' for an evaluation: the calendar date in `site_timezone` (default: this instant)."""
+        return (now or datetime.now(UTC)).astimezone(ZoneInfo(self.site_timezone)).date()
 
     @property
     def effective_database_url(self) -> str:

@@ -28,13 +28,13 @@ def today_utc() -> date:
 
 
 def today_in(zone: str, now: datetime | None = None) -> date:
-    """The calendar date at the site (`site_timezone`) at instant `now` (default: this instant)."""
+    """The calendar date in time zone `zone` at instant `now` (default: this instant)."""
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
 
 
 def site_today(request: Request) -> date:
-    """'Today' for an evaluation: the site's calendar date, not the server's or UTC's."""
-    return today_in(request.app.state.settings.site_timezone)
+    """'Today' for an evaluation: the site's calendar date (setting site_timezone), not the server's."""
+    return request.app.state.settings.today()
 
 
 def parse_evaluation_date(request: Request, text: str | None, field: str = "evaluation_date") -> date:
