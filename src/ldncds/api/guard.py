@@ -65,7 +65,8 @@ class GuardMiddleware:
             return
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
-            scope = dict(scope, path=path.rstrip("/") or "/", raw_path=None)
+            raw = scope.get("raw_path") or path.encode()
+            scope = dict(scope, path=path.rstrip("/") or "/", raw_path=raw.rstrip(b"/") or b"/")
         token = use_link_signer(self.signer)
         try:
             if scope["method"] in _BODY_METHODS:
