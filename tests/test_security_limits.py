@@ -117,6 +117,14 @@ def test_nan_and_infinity_are_refused_with_422_naming_the_field(client: TestClie
     response = post(client, body, query="?evaluation_date=2026-03-01")
     assert response.status_code == 422
     assert fields(response) == ["observations[0].value_num"]
+    for content_type in (None, "application/vnd.api+json", "text/json"):  # FastAPI parses these as JSON
+        headers = {"Content-Type": content_type} if content_type else {}
+        request = client.build_request(
+            "POST", API + "?evaluation_date=2026-03-01", content=body, headers=headers
+        )
+        if content_type is None:
+            request.headers.pop("Content-Type", None)
+        assert client.send(request).status_code == 422, content_type
 
 
 # ----------------------------------------------------------------------------- dates

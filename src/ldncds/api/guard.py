@@ -133,8 +133,12 @@ def _replay(body: bytes) -> Receive:
 
 
 def _is_json(scope: Scope) -> bool:
+    """As FastAPI decides to parse JSON: no content type at all, `*/json` or `*/*+json` (and FHIR's
+    `application/json+fhir`), so no body reaches a route unchecked."""
     content_type = dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1").lower()
-    return content_type.split(";")[0].strip() in _JSON_TYPES
+    media = content_type.split(";")[0].strip()
+    subtype = media.partition("/")[2]
+    return not media or media in _JSON_TYPES or subtype == "json" or subtype.endswith("+json")
 
 
 def check_json(body: bytes, limits: Limits) -> None:
