@@ -87,7 +87,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(evaluator, PooledEngine):
             await run_in_threadpool(_warm_up, evaluator)
-        watch = None if open_to_network(settings) else asyncio.create_task(_refuse_open_sockets())
+        watch = None
+        if not open_to_network(settings):
+            _refuse_inherited_sockets()  # --workers, gunicorn: sockets bound before the app starts
+            watch = asyncio.create_task(_refuse_open_sockets())  # uvicorn binds after start-up
         yield
         if watch is not None:
             watch.cancel()
@@ -135,6 +138,18 @@ def create_app(
     return app
 
 
+_REFUSAL = (
+    "refusing to serve without trusted issuers on a non-loopback address; "
+    "configure LDNCDS_TRUSTED_ISSUERS or set LDNCDS_INSECURE=true"
+)
+
+
+def _refuse_inherited_sockets() -> None:
+    if exposed := non_loopback(listening_addresses() or []):
+        log.critical(_REFUSAL, extra={"fields": {"listening": exposed}})
+        raise RuntimeError(_REFUSAL)
+
+
 async def _refuse_open_sockets() -> None:
     """Whatever started us (`uvicorn ... --factory --host 0.0.0.0`, gunicorn, ...): once the server
     listens, an unauthenticated service listening beyond loopback stops itself. Until then, and on
@@ -145,11 +160,7 @@ async def _refuse_open_sockets() -> None:
         if not addresses:
             continue
         if exposed := non_loopback(addresses):
-            log.critical(
-                "refusing to serve without trusted issuers on a non-loopback address; "
-                "configure LDNCDS_TRUSTED_ISSUERS or set LDNCDS_INSECURE=true",
-                extra={"fields": {"listening": exposed}},
-            )
+            log.critical(_REFUSAL, extra={"fields": {"listening": exposed}})
             os.kill(os.getpid(), signal.SIGTERM)
         return
 
