@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -44,6 +45,44 @@ def test_uvicorn_factory_on_all_interfaces_without_issuers_stops_itself(tmp_path
     )
     assert server.returncode != 0
     assert "refusing to serve without trusted issuers" in server.stderr
+
+
+@pytest.mark.slow
+def test_uvicorn_workers_on_all_interfaces_without_issuers_do_not_start(tmp_path: Path) -> None:
+    # The supervisor binds the socket before the workers start the app: start-up itself fails.
+    server = subprocess.run(
+        [*UVICORN, "--host", "0.0.0.0", "--port", str(free_port()), "--workers", "2"],
+        env=uvicorn_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "refusing to serve without trusted issuers" in server.stderr
+    assert "Application startup failed" in server.stderr
+
+
+@pytest.mark.slow
+def test_uvicorn_factory_on_loopback_without_issuers_serves(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [*UVICORN, "--host", "127.0.0.1", "--port", str(port)], env=uvicorn_env(tmp_path), cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert server.poll() is None
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        time.sleep(6)  # past the socket watch
+        assert server.poll() is None
+        assert httpx.get(f"http://127.0.0.1:{port}/ping", timeout=5).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def asgi_get(app: object, host: str, path: str = "/healthz") -> int:
