@@ -206,8 +206,11 @@ def test_every_endpoint_but_operations_needs_a_token(client: TestClient) -> None
     assert_refused(client.post("/cds-services/ldn-candidacy/feedback", json=feedback))
     assert_refused(client.post("/api/v1/assessments", json={}))
     assert_refused(client.get("/api/v1/assessments"))
-    for path in ("/healthz", "/readyz", "/ping", "/metrics"):
+    assert_refused(client.get("/api/v1/assessments/some-id"))
+    assert client.get("/assessments/some-id").status_code == 401  # the explanation page
+    for path in ("/healthz", "/readyz", "/ping", "/rulebook"):
         assert client.get(path).status_code == 200
+    assert client.get("/metrics").status_code == 404  # JWT on and no metrics token: not served
 
 
 def test_jwks_url_is_fetched_cached_and_refreshed_once_for_a_new_kid(engine: Engine) -> None:

@@ -49,7 +49,9 @@ def test_get_one_assessment(store: SqlStore) -> None:
     body = response.json()
     assert body["id"] == stored.id and body["seq"] == stored.seq
     assert body["decision"] == "contraindicated" and body["evaluation_date"] == "2026-03-05"
-    assert body["caller"] == {"channel": "api", "service_id": None, "hook_instance": None, "issuer": "iss-1"}
+    assert body["caller"] == {
+        "channel": "api", "service_id": None, "hook_instance": None, "issuer": "iss-1", "tenant": None
+    }
     assert body["assessment"]["assessment_id"] == stored.id
     assert body["assessment"]["hard_stops"]
     assert body["feedback"] == [{"card": stored.id, "outcome": "overridden", "outcomeTimestamp": "t"}]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .engine.assess import default_rules_dir
@@ -16,8 +18,27 @@ class TrustedIssuer(BaseModel):
 
     iss: str
     jwks_url: str | None = None
-    jwks: dict | None = Field(default=None, description="Inline JWK Set (for tests and air-gapped sites).")
+    jwks_urls: list[str] = Field(
+        default_factory=list,
+        description="More registered JWKS URLs (`jku`) of this issuer, e.g. one per tenant.",
+    )
+    jwks: dict | None = Field(
+        default=None,
+        description="Inline JWK Set: its keys satisfy a token whose `jku` is registered, without a fetch.",
+    )
     algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
+    tenants: list[str] = Field(
+        default_factory=list,
+        description="When set, the `tenant` claim is required and must be one of these.",
+    )
+    may_audit: bool = Field(
+        default=False,
+        description="Tokens of this issuer carrying `audit_scope` may read every tenant's records.",
+    )
+
+    @property
+    def registered_jkus(self) -> list[str]:
+        return [u for u in [self.jwks_url, *self.jwks_urls] if u]
 
 
 class Settings(BaseSettings):
@@ -83,6 +104,57 @@ class Settings(BaseSettings):
         description="Answer Chrome's Private Network Access preflight (a public page calling this "
         "service on a private or loopback address, e.g. the hosted CDS Hooks sandbox).",
     )
+    # --- security, tenancy and limits (issue 13; SECURITY.md explains each) ---------------------
+    jwt_max_lifetime_seconds: int = Field(
+        default=300, ge=1, description="exp - iat may not exceed this (plus the leeway)."
+    )
+    jwt_audiences: list[str] = Field(
+        default_factory=list,
+        description="Accepted `aud` values; default: the endpoint's URL and public_base_url.",
+    )
+    audit_scope: str = Field(
+        default="ldncds/audit", description="Scope that lets a `may_audit` issuer read every tenant."
+    )
+    link_token_key: SecretStr | None = Field(
+        default=None, description="HMAC key of card links; default: generated into data_dir."
+    )
+    link_token_seconds: int = Field(default=1800, ge=1, description="Lifetime of a card's page link.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token /metrics requires when JWT is on (unset: /metrics off)."
+    )
+    docs_enabled: bool = Field(default=True, description="Serve /docs and /openapi.json.")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Larger request bodies: 413.")
+    max_json_depth: int = Field(default=64, ge=4, description="Deeper JSON request bodies are refused.")
+    max_json_values: int = Field(
+        default=250_000, ge=100, description="JSON values (objects, arrays, scalars) per request body."
+    )
+    max_resources: int = Field(default=10_000, ge=1, description="FHIR resources per request body.")
+    site_timezone: str = Field(
+        default="UTC", description="IANA time zone whose calendar date is 'today' (e.g. America/Chicago)."
+    )
+    evaluation_past_days: int = Field(
+        default=3660, ge=0, description="An evaluation date may lie this many days before today."
+    )
+    evaluation_future_days: int = Field(
+        default=366, ge=0, description="An evaluation date may lie this many days after today."
+    )
+    max_age_years: int = Field(
+        default=130, ge=1, description="A birth date further back than this is refused as implausible."
+    )
+    # --- end of security block -----------------------------------------------------------------
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def today(self, now: datetime | None = None) -> date:
+        """'Today' for an evaluation: the calendar date in `site_timezone` (default: this instant)."""
+        return (now or datetime.now(UTC)).astimezone(ZoneInfo(self.site_timezone)).date()
 
     @property
     def effective_database_url(self) -> str:

@@ -6,9 +6,11 @@ create_app(settings)                                   # engine in worker proces
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -16,7 +18,9 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -27,8 +31,17 @@ from ldncds.store.interface import DecisionStore
 
 from .cors import install_cors
 from .errors import install_handlers
+from .guard import GuardMiddleware
 from .observability import Metrics, RequestLogMiddleware, configure_logging
-from .security import JwtVerifier, check_bind, require_client
+from .security import (
+    JwtVerifier,
+    check_bind,
+    link_signer,
+    listening_addresses,
+    non_loopback,
+    open_to_network,
+    require_client,
+)
 from .workers import PooledEngine
 
 log = logging.getLogger("ldncds.http")
@@ -73,7 +86,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(evaluator, PooledEngine):
             await run_in_threadpool(_warm_up, evaluator)
+        watch = None
+        if not open_to_network(settings):
+            _refuse_inherited_sockets()  # --workers, gunicorn: sockets bound before the app starts
+            watch = asyncio.create_task(_refuse_open_sockets())  # uvicorn binds after start-up
         yield
+        if watch is not None:
+            watch.cancel()
         if isinstance(evaluator, PooledEngine):
             evaluator.close()
         if own_store and hasattr(app.state.store, "close"):
@@ -84,19 +103,93 @@ def create_app(
         version=evaluator.version,
         description="Low-dose naltrexone decision support: CDS Hooks 2.0.1 services and a JSON API.",
         lifespan=lifespan,
+        docs_url=None,  # served below with local assets (no outside host), or not at all
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
+    # `/x/` is routed as `/x` by the guard: a redirect would change the URL the JWT audience names.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.engine = evaluator
     app.state.store = store
     app.state.metrics = Metrics()
     app.state.fhir_transport = fhir_transport
-    app.state.jwt = JwtVerifier(settings, http=lambda: httpx.AsyncClient(transport=fhir_transport))
+    app.state.jwt = JwtVerifier(
+        settings, http=lambda: httpx.AsyncClient(transport=fhir_transport), store=store
+    )
+    app.state.links = link_signer(settings) if settings.trusted_issuers else None
     install_handlers(app)
     _routes(app)
+    if settings.docs_enabled:
+        _docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(GuardMiddleware, settings=settings, signer=app.state.links)
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
     install_cors(app, settings)  # last: CORS wraps every other layer
     return app
+
+
+_REFUSAL = (
+    "refusing to serve without trusted issuers on a non-loopback address; "
+    "configure LDNCDS_TRUSTED_ISSUERS or set LDNCDS_INSECURE=true"
+)
+
+
+def _refuse_inherited_sockets() -> None:
+    if exposed := non_loopback(listening_addresses() or []):
+        log.critical(_REFUSAL, extra={"fields": {"listening": exposed}})
+        raise RuntimeError(_REFUSAL)
+
+
+async def _refuse_open_sockets() -> None:
+    """Whatever started us (`uvicorn ... --factory --host 0.0.0.0`, gunicorn, ...): once the server
+    listens, an unauthenticated service listening beyond loopback stops itself. Until then, and on
+    systems without /proc, the guard middleware answers non-loopback requests with 403."""
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        addresses = listening_addresses()
+        if not addresses:
+            continue
+        if exposed := non_loopback(addresses):
+            log.critical(_REFUSAL, extra={"fields": {"listening": exposed}})
+            os.kill(os.getpid(), signal.SIGTERM)
+        return
+
+
+_SWAGGER_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+_ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI from the swagger-ui-bundle package: every asset from this server."""
+    from pathlib import Path
+
+    import swagger_ui_bundle
+
+    folder = Path(swagger_ui_bundle.swagger_ui_path)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url="openapi.json",
+            title="ldncds API",
+            swagger_js_url="docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="docs/assets/swagger-ui.css",
+            swagger_favicon_url="docs/assets/favicon-32x32.png",
+        )
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'"
+        )
+        return page
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        if name not in _SWAGGER_ASSETS:
+            return Response(status_code=404)
+        data = await run_in_threadpool((folder / name).read_bytes)
+        media = _ASSET_TYPES[Path(name).suffix]
+        return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
 
 
 def serve_app() -> FastAPI:
@@ -140,8 +233,52 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses[status]["content"] = {"application/json": {"schema": outcome}}
     schema.setdefault("components", {}).setdefault("schemas", {}).pop("HTTPValidationError", None)
     schema["components"]["schemas"].pop("ValidationError", None)
+    _document_security(schema, outcome, required=bool(app.state.settings.trusted_issuers))
     app.openapi_schema = schema
     return schema
+
+
+_OPEN_PATHS = ("/ping", "/healthz", "/readyz", "/rulebook", "/metrics")
+_ERRORS = {
+    "401": "No valid credential: a CDS client JWT (or, for a page, its link token); empty body",
+    "403": "Not served: authentication is off and the request did not arrive on loopback",
+    "404": "Unknown, or belongs to another issuer or tenant",
+    "413": "The request body, or its JSON, is larger than the configured limits",
+}
+
+
+def _document_security(schema: dict[str, Any], outcome: dict[str, Any], *, required: bool) -> None:
+    """The bearer scheme (CDS Hooks client JWT), required on every protected operation when this
+    server has trusted issuers (JWT off: declared, not required), and the errors each operation can
+    answer: 401 and 403 where protected, 404 where the path names a record, 413 and 400/422 on
+    bodies (SECURITY.md)."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "CDS Hooks 2.0.1 client JWT, signed by a trusted issuer (required when JWT is on).",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if not path.startswith(_OPEN_PATHS):
+                if required:
+                    operation["security"] = [{"bearerAuth": []}]
+                for status in ("401", "403"):
+                    responses.setdefault(status, {"description": _ERRORS[status]})
+            if "{" in path:
+                responses.setdefault("404", {"description": _ERRORS["404"]})
+            if method in ("post", "put", "patch"):
+                responses.setdefault("413", {"description": _ERRORS["413"], "content": _json(outcome)})
+                invalid = "400" if path.startswith("/cds-services") else "422"
+                responses.setdefault(invalid, {"description": "Invalid request", "content": _json(outcome)})
+            elif operation.get("parameters"):
+                responses.setdefault("422", {"description": "Invalid query", "content": _json(outcome)})
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
 
 
 _SUBJECT = {"reference": "Patient/warm-up"}

@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("ldncds.http")
 
 OPERATION_OUTCOME_PATHS = ("/cds-services", "/api/v1/assessments")
-IssueCode = Literal["invalid", "required", "not-found", "processing", "exception", "transient", "security"]
+IssueCode = Literal[
+    "invalid", "required", "not-found", "processing", "exception", "transient", "security", "too-costly"
+]
 
 
 class Issue(BaseModel):

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Discriminator, Field, Tag
@@ -15,12 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ldncds.cdshooks.models import FhirBundle
 from ldncds.engine import Assessment, PatientFacts
+from ldncds.engine.facts import earliest, latest
 from ldncds.fhir import FhirInputError, facts_from_bundle
 from ldncds.store.interface import Caller
 
 from .errors import ApiError, OperationOutcome
-from .evaluation import assess_and_record, today_utc
-from .security import require_client
+from .evaluation import assess_and_record, parse_evaluation_date
+from .security import require_client, require_metrics_token
 
 log = logging.getLogger("ldncds.http")
 
@@ -85,9 +87,18 @@ ops = APIRouter(tags=["Operations"])
 async def create_assessment(
     request: Request,
     body: Annotated[AssessmentInput, Body(description="Native PatientFacts JSON, or a FHIR R4 Bundle.")],
-    evaluation_date: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC).")] = None,
+    evaluation_date: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM-DD within the configured window around today; default today in the "
+            "site's time zone (setting site_timezone, default UTC).",
+            max_length=10,
+            json_schema_extra={"format": "date"},
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Assess one patient; the assessment is stored (and gets its id) before the answer is sent."""
+    on = parse_evaluation_date(request, evaluation_date)
     if isinstance(body, FhirBundle):
         try:
             bundle = await request.json()  # not strict: an invalid record is named, its section incomplete
@@ -98,15 +109,30 @@ async def create_assessment(
             ) from None
     else:
         facts = body
-    caller = Caller(channel="api", issuer=getattr(request.state, "issuer", None))
+        _check_birth_date(facts, on, request.app.state.settings.max_age_years)
     assessment = await assess_and_record(
-        request, facts, evaluation_date or today_utc(), raw_input=await request.body(), caller=caller
+        request, facts, on, raw_input=await request.body(), caller=Caller(channel="api")
     )
     return JSONResponse(
         assessment.model_dump(mode="json", exclude_none=True),
         status_code=201,
         headers={"Location": f"/api/v1/assessments/{assessment.assessment_id}"},
     )
+
+
+def _check_birth_date(facts: PatientFacts, on: date, max_age_years: int) -> None:
+    """A birth date after the evaluation date (a negative age) or further back than any human life
+    is an input error, answered 422 naming the field, never assessed."""
+    if facts.birth_date is None:
+        return
+    if earliest(facts.birth_date) > on:
+        message = "is after the evaluation date (negative age)"
+    elif latest(facts.birth_date).year < on.year - max_age_years:
+        message = f"is more than {max_age_years} years before the evaluation date (implausible)"
+    else:
+        return
+    error = {"type": "value_error", "loc": ("body", "birth_date"), "msg": f"birth_date {message}"}
+    raise RequestValidationError([error | {"input": facts.birth_date}])
 
 
 @ops.get("/ping", response_model=Pong)
@@ -123,11 +149,12 @@ async def healthz() -> Health:
 
 @ops.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the engine is loaded (workers up) and the decision store answers."""
+    """Ready when the engine is loaded (workers up) and the decision store can start a write
+    transaction (a store that only reads cannot record advice, so it is not ready)."""
     state = request.app.state
     engine_ok = _engine_ready(state.engine)
     try:
-        await run_in_threadpool(state.store.list, limit=1)
+        await run_in_threadpool(_store_writable, state.store)
         store_ok = True
     except Exception as exc:
         log.warning("store not reachable", extra={"fields": {"error": type(exc).__name__}})
@@ -138,14 +165,32 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
 
 
+def _store_writable(store: Any) -> None:
+    check = getattr(store, "check_writable", None)
+    if check is None:  # a store without the check (tests' in-memory stores): it answers a read
+        store.list(limit=1)
+    else:
+        check()
+
+
 def _engine_ready(engine: Any) -> bool:
     pool = getattr(engine, "pool", None)
     return pool.healthy() if pool is not None else engine.ruleset is not None
 
 
-@ops.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@ops.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_token)],
+    responses={
+        200: {"content": {"text/plain": {}}},
+        401: {"description": "JWT on: the metrics token (setting metrics_token) is missing or wrong"},
+        404: {"description": "JWT on and no metrics token configured: metrics are not served"},
+    },
+)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: requests by route, status and decision; latency histogram; decisions; cards."""
+    """Prometheus metrics: requests by route, status and decision; latency histogram; decisions; cards.
+    With JWT on they need `Authorization: Bearer <metrics_token>`; without that setting, 404."""
     m = request.app.state.metrics
     pool = getattr(request.app.state.engine, "pool", None)
     if pool is not None:

@@ -1,30 +1,45 @@
 """CDS Hooks client authentication: a JWT signed by an allow-listed issuer (CDS Hooks 2.0.1 section 7).
 
 Checks, in order: bearer token; header; `alg` (ES384/RS384, ES256 only if the issuer lists it);
-`kid`; `iss` allow-listed; `jku` equal to the issuer's registered JWKS URL (never fetched itself);
-key by `kid` (JWKS refetched at most once per miss, rate-limited); signature; `aud` = our public URL
-of the endpoint; `exp`/`iat` with leeway; `jti` never seen before. Any failure is `Unauthorized`
-(401, empty body) with the reason logged; the token itself is never logged.
+`kid`; `iss` allow-listed; `jku` one of the issuer's registered JWKS URLs (a registered URL, never
+the header's own value, is fetched; an inline JWKS answers without any fetch); key by `kid` (JWKS
+refetched at most once per miss, rate-limited); signature; `aud` one of the accepted audiences
+(default: our public URL of the endpoint, with or without a trailing slash, and the public base
+URL); `exp`/`iat` with leeway; lifetime `exp - iat` at most the configured maximum; `tenant` a
+string when present; `jti` never used before by any process sharing the store (kept until expiry).
+Any failure is `Unauthorized` (401, empty body) with the reason logged; the token is never logged.
+
+Also here: the tenancy scope of a verified caller, the signed short-lived links of the explanation
+page, and the guard that keeps an unauthenticated service on loopback whatever started it.
 """
 
 from __future__ import annotations
 
+import base64
+import contextvars
+import hashlib
+import hmac
 import ipaddress
 import json
 import logging
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 from fastapi import Request
 from jwt import PyJWK
+from starlette.concurrency import run_in_threadpool
 
 from ldncds.settings import Settings, TrustedIssuer
+from ldncds.store.interface import Caller, Scope
 
-from .errors import Unauthorized
+from .errors import ApiError, Unauthorized
 
 log = logging.getLogger("ldncds.security")
 
@@ -60,21 +75,76 @@ def check_bind(settings: Settings) -> None:
     )
 
 
+def open_to_network(settings: Settings) -> bool:
+    """Unauthenticated requests may arrive from other hosts only when the site said so (insecure)."""
+    return bool(settings.trusted_issuers) or settings.insecure
+
+
+def listening_addresses(pid_fds: Path = Path("/proc/self/fd")) -> list[str] | None:
+    """Local addresses of the TCP sockets this process listens on (Linux /proc); None elsewhere."""
+    try:
+        fds = os.listdir(pid_fds)
+    except OSError:
+        return None
+    inodes: set[str] = set()
+    for fd in fds:
+        try:
+            target = os.readlink(pid_fds / fd)
+        except OSError:  # closed meanwhile (e.g. the listing's own descriptor)
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found: list[str] = []
+    for table, width in (("/proc/self/net/tcp", 4), ("/proc/self/net/tcp6", 16)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 9 and cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                found.append(_proc_address(cols[1].split(":")[0], width))
+    return found
+
+
+def _proc_address(hex_addr: str, width: int) -> str:
+    raw = bytes.fromhex(hex_addr)
+    # /proc prints each 32-bit word in host (little-endian) order.
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words if width == 16 else words[:4]))
+
+
+def non_loopback(addresses: list[str]) -> list[str]:
+    return [a for a in addresses if not _loopback_or_mapped(a)]
+
+
+def _loopback_or_mapped(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
 class JwtVerifier:
     def __init__(
         self,
         settings: Settings,
         http: Callable[[], httpx.AsyncClient] | None = None,
         clock: Callable[[], float] = time.time,
+        store: Any = None,
     ) -> None:
         self._issuers = {i.iss: i for i in settings.trusted_issuers}
         self._base = settings.public_base_url.rstrip("/")
+        self._audiences = list(settings.jwt_audiences)
+        self._max_lifetime = settings.jwt_max_lifetime_seconds
+        self._audit_scope = settings.audit_scope
+        # The shared replay cache lives in the store; a store without it (tests) keeps jti in memory.
+        self._store = store if self._issuers and hasattr(store, "claim_jti") else None
         self._leeway = settings.jwt_leeway_seconds
         self._timeout = settings.fhir_timeout_seconds
         self._http = http or httpx.AsyncClient
         self._clock = clock
-        self._keys: dict[str, dict[str, dict[str, Any]]] = {}  # iss -> kid -> JWK
-        self._fetched_at: dict[str, float] = {}
+        self._keys: dict[str, dict[str, dict[str, Any]]] = {}  # JWKS URL -> kid -> JWK
+        self._fetched_at: dict[str, float] = {}  # JWKS URL -> last fetch
         self._seen: dict[tuple[str, str], float] = {}  # (iss, jti) -> expiry
         self._lock = threading.Lock()
 
@@ -95,12 +165,38 @@ class JwtVerifier:
         issuer = self._issuer(token)
         if alg not in issuer.algorithms:
             raise Unauthorized(f"algorithm {alg} not allowed for this issuer")
-        if "jku" in header and header["jku"] != issuer.jwks_url:
-            raise Unauthorized("jku is not the issuer's registered JWKS URL")
-        key = await self._key(issuer, kid, alg)
-        claims = self._decode(token, key, alg, issuer.iss, self._base + path)
-        self._remember(issuer.iss, claims)
+        jku = header.get("jku")
+        if jku is not None and jku not in issuer.registered_jkus:
+            raise Unauthorized("jku is not one of the issuer's registered JWKS URLs")
+        key = await self._key(issuer, kid, alg, jku)
+        claims = self._decode(token, key, alg, issuer.iss, self.audiences(path))
+        self._check_lifetime(claims)
+        if not isinstance(claims.get("tenant", ""), str):
+            raise Unauthorized("tenant claim is not a string")
+        if issuer.tenants and claims.get("tenant") not in issuer.tenants:
+            raise Unauthorized("tenant not allowed for this issuer")
+        await self._remember(issuer.iss, claims)
         return claims
+
+    def audiences(self, path: str) -> list[str]:
+        """Accepted `aud` values for an endpoint: configured, or the endpoint's URL and our base URL."""
+        if self._audiences:
+            return self._audiences
+        endpoint = self._base + path.rstrip("/")
+        return [endpoint, endpoint + "/", self._base, self._base + "/"]
+
+    def scope(self, claims: dict[str, Any]) -> Scope:
+        """Whose records this caller sees: its issuer and tenant, or all when an auditor's token."""
+        issuer = self._issuers[claims["iss"]]
+        scopes = claims.get("scope")
+        granted = scopes.split() if isinstance(scopes, str) else []
+        audit = issuer.may_audit and self._audit_scope in granted
+        return Scope(issuer=claims["iss"], tenant=claims.get("tenant"), audit=audit)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(exp, int | float) or exp - iat > self._max_lifetime + self._leeway:
+            raise Unauthorized("token lifetime exceeds the maximum")
 
     def _issuer(self, token: str) -> TrustedIssuer:
         try:
@@ -113,7 +209,7 @@ class JwtVerifier:
             raise Unauthorized("issuer not trusted")
         return issuer
 
-    def _decode(self, token: str, key: Any, alg: str, iss: str, audience: str) -> dict[str, Any]:
+    def _decode(self, token: str, key: Any, alg: str, iss: str, audience: list[str]) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,
@@ -133,8 +229,22 @@ class JwtVerifier:
             raise Unauthorized("jti missing")
         return claims
 
-    def _remember(self, iss: str, claims: dict[str, Any]) -> None:
+    async def _remember(self, iss: str, claims: dict[str, Any]) -> None:
         now = self._clock()
+        expires = float(claims["exp"]) + self._leeway
+        if len(claims["jti"]) > 256:
+            raise Unauthorized("jti too long")
+        if self._store is not None:
+            try:
+                fresh = await run_in_threadpool(self._store.claim_jti, iss, claims["jti"], expires, now)
+            except Exception as exc:  # fail closed: a token we cannot check for replay is not accepted
+                log.error("jti check failed", extra={"fields": {"error": type(exc).__name__}})
+                raise ApiError(
+                    503, "Cannot check the token now. Please try again.", code="transient"
+                ) from None
+            if not fresh:
+                raise Unauthorized("jti replayed")
+            return
         key = (iss, claims["jti"])
         with self._lock:
             if self._seen.get(key, 0) > now:
@@ -143,11 +253,14 @@ class JwtVerifier:
                 self._seen = {k: exp for k, exp in self._seen.items() if exp > now}
             self._seen[key] = float(claims["exp"]) + self._leeway
 
-    async def _key(self, issuer: TrustedIssuer, kid: str, alg: str) -> Any:
-        jwk = self._jwks(issuer).get(kid)
-        if (jwk is None or self._stale(issuer.iss)) and issuer.jwks_url and self._may_refresh(issuer.iss):
-            await self._fetch(issuer)
-            jwk = self._jwks(issuer).get(kid)
+    async def _key(self, issuer: TrustedIssuer, kid: str, alg: str, jku: str | None) -> Any:
+        urls = [jku] if jku else issuer.registered_jkus  # only registered URLs are ever fetched
+        jwk, source = self._find(issuer, kid, urls)
+        if jwk is None or (source is not None and self._stale(source)):
+            for url in urls:
+                if self._may_refresh(url):
+                    await self._fetch(issuer, url)
+            jwk, source = self._find(issuer, kid, urls)
         if jwk is None:
             raise Unauthorized("unknown kid")
         if jwk.get("alg") not in (None, alg):
@@ -159,27 +272,33 @@ class JwtVerifier:
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized(f"unusable key ({type(exc).__name__})") from None
 
-    def _jwks(self, issuer: TrustedIssuer) -> dict[str, dict[str, Any]]:
-        if issuer.jwks is not None:
-            return _index(issuer.jwks)
-        return self._keys.get(issuer.iss, {})
+    def _find(
+        self, issuer: TrustedIssuer, kid: str, urls: list[str]
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The key and the URL it was fetched from (None: inline). An inline JWKS is the site's own
+        copy of the issuer's keys: it answers first, for any registered jku, without an outbound call."""
+        if issuer.jwks is not None and (hit := _index(issuer.jwks).get(kid)) is not None:
+            return hit, None
+        for url in urls:
+            if (hit := self._keys.get(url, {}).get(kid)) is not None:
+                return hit, url
+        return None, None
 
-    def _stale(self, iss: str) -> bool:
-        return self._clock() - self._fetched_at.get(iss, float("-inf")) > _JWKS_MAX_AGE_SECONDS
+    def _stale(self, url: str) -> bool:
+        return self._clock() - self._fetched_at.get(url, float("-inf")) > _JWKS_MAX_AGE_SECONDS
 
-    def _may_refresh(self, iss: str) -> bool:
+    def _may_refresh(self, url: str) -> bool:
         now = self._clock()
         with self._lock:
-            if now - self._fetched_at.get(iss, float("-inf")) < _REFRESH_INTERVAL_SECONDS:
+            if now - self._fetched_at.get(url, float("-inf")) < _REFRESH_INTERVAL_SECONDS:
                 return False
-            self._fetched_at[iss] = now
+            self._fetched_at[url] = now
             return True
 
-    async def _fetch(self, issuer: TrustedIssuer) -> None:
-        assert issuer.jwks_url is not None
+    async def _fetch(self, issuer: TrustedIssuer, url: str) -> None:
         try:
             async with self._http() as client:
-                response = await client.get(issuer.jwks_url, timeout=self._timeout)
+                response = await client.get(url, timeout=self._timeout)
             response.raise_for_status()
             keys = _index(response.json())
         except (httpx.HTTPError, ValueError) as exc:
@@ -187,7 +306,7 @@ class JwtVerifier:
                 "JWKS fetch failed", extra={"fields": {"iss": issuer.iss, "error": type(exc).__name__}}
             )
             return
-        self._keys[issuer.iss] = keys
+        self._keys[url] = keys
 
 
 def _bearer(authorization: str | None) -> str:
@@ -215,9 +334,120 @@ def _index(jwks: Any) -> dict[str, dict[str, Any]]:
 
 
 async def require_client(request: Request) -> None:
-    """FastAPI dependency: verify the CDS client's JWT when issuers are configured."""
+    """FastAPI dependency: verify the CDS client's JWT when issuers are configured; the verified
+    issuer, tenant and scope go on request.state (tenancy reads them there, never from the body)."""
     verifier: JwtVerifier = request.app.state.jwt
     if not verifier.enabled:
         return
     claims = await verifier.verify(request.headers.get("authorization"), request.url.path)
     request.state.issuer = claims["iss"]
+    request.state.tenant = claims.get("tenant")
+    request.state.scope = verifier.scope(claims)
+
+
+def caller_scope(request: Request) -> Scope | None:
+    """The records this request may see; None (all) only when JWT is off."""
+    return getattr(request.state, "scope", None)
+
+
+def with_identity(request: Request, caller: Caller) -> Caller:
+    """The caller as recorded: issuer and tenant always from the verified token (None with JWT off)."""
+    update = {
+        "issuer": getattr(request.state, "issuer", None),
+        "tenant": getattr(request.state, "tenant", None),
+    }
+    return caller.model_copy(update=update)
+
+
+def require_metrics_token(request: Request) -> None:
+    """/metrics with JWT on: only with the configured metrics token (none configured: not served)."""
+    settings: Settings = request.app.state.settings
+    if not settings.trusted_issuers:
+        return
+    if settings.metrics_token is None:
+        raise ApiError(404, "Not found.", code="not-found")
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}"
+    if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected.encode()):
+        raise Unauthorized("metrics token missing or wrong")
+
+
+# ------------------------------------------------------------------------ links of the explanation page
+
+_KEY_FILE = "link-token.key"
+_current_signer: contextvars.ContextVar[LinkSigner | None] = contextvars.ContextVar(
+    "ldncds_link_signer", default=None
+)
+
+
+class LinkSigner:
+    """Short-lived page links: `<expiry>.<HMAC-SHA256(key, "<assessment id>.<expiry>")>`, base64url.
+
+    The token is bound to one assessment and expires; it goes in the query string, which the request
+    log never writes (it logs the path only), and the pages send no Referer."""
+
+    def __init__(self, key: bytes, lifetime_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self._key, self._lifetime, self._clock = key, lifetime_seconds, clock
+
+    def token(self, assessment_id: str) -> str:
+        expiry = int(self._clock()) + self._lifetime
+        return f"{expiry}.{self._mac(assessment_id, expiry)}"
+
+    def valid(self, assessment_id: str, token: str | None) -> bool:
+        expiry_text, _, mac = (token or "").partition(".")
+        if not expiry_text.isdigit() or len(expiry_text) > 12:
+            return False
+        expiry = int(expiry_text)
+        if expiry < self._clock() or expiry > self._clock() + self._lifetime + 60:
+            return False
+        return hmac.compare_digest(mac.encode(), self._mac(assessment_id, expiry).encode())
+
+    def _mac(self, assessment_id: str, expiry: int) -> str:
+        digest = hmac.new(self._key, f"{assessment_id}.{expiry}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def link_signer(settings: Settings) -> LinkSigner:
+    key = settings.link_token_key.get_secret_value().encode() if settings.link_token_key else None
+    return LinkSigner(key or _key_file(settings.data_dir), settings.link_token_seconds)
+
+
+def _key_file(data_dir: Path) -> bytes:
+    """The site's link key, generated once into data_dir; every process and restart reads the same one."""
+    path = data_dir / _KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".{_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # atomic: the first process to start wins, the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path}: link token key is too short (delete it to generate a new one)")
+    return key.encode()
+
+
+def use_link_signer(signer: LinkSigner | None) -> contextvars.Token[LinkSigner | None]:
+    return _current_signer.set(signer)
+
+
+def reset_link_signer(token: contextvars.Token[LinkSigner | None]) -> None:
+    _current_signer.reset(token)
+
+
+def link_token(assessment_id: str) -> str | None:
+    """The page token for an assessment, signed with the key of the app serving this request
+    (None when JWT is off or outside a request: the page then needs no token)."""
+    signer = _current_signer.get()
+    return signer.token(assessment_id) if signer is not None else None
+
+
+def link_query(assessment_id: str) -> str:
+    """'?t=<token>' to append to the page URL of an assessment, or '' when no token is needed."""
+    token = link_token(assessment_id)
+    return f"?t={token}" if token else ""

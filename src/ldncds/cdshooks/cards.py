@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
+from ldncds.api.security import link_query
 from ldncds.engine import Assessment
 from ldncds.engine.assessment import (
     CriterionResult,
@@ -116,7 +117,7 @@ def rule_url(base_url: str, rule_id: str) -> str:
 
 
 def assessment_url(base_url: str, assessment_id: str) -> str:
-    return f"{base_url.rstrip('/')}/assessments/{assessment_id}"
+    return f"{base_url.rstrip('/')}/assessments/{assessment_id}{link_query(assessment_id)}"
 
 
 def decision_card(assessment: Assessment, *, base_url: str, patient_id: str | None) -> Card:

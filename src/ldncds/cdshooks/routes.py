@@ -17,12 +17,12 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.api.errors import ApiError, OperationOutcome
-from ldncds.api.evaluation import assess_and_record, run_engine, today_utc
-from ldncds.api.security import require_client
+from ldncds.api.evaluation import assess_and_record, run_engine, site_today
+from ldncds.api.security import require_client, with_identity
 from ldncds.engine import Assessment, PatientFacts, in_scope
 from ldncds.engine.facts import Medication
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
-from ldncds.store.interface import Caller
+from ldncds.store.interface import Caller, ForeignRecordError
 
 from . import orders
 from .cards import decision_card
@@ -107,9 +107,9 @@ async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
         _map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY, DEGRADABLE
     )
     ruleset = request.app.state.engine.ruleset
-    if facts.deceased or not await run_in_threadpool(in_scope, facts, today_utc(), ruleset):
+    if facts.deceased or not await run_in_threadpool(in_scope, facts, site_today(request), ruleset):
         return _cards([], request, CANDIDACY)
-    if unavailable and (await run_engine(request, facts, today_utc())).decision != "contraindicated":
+    if unavailable and (await run_engine(request, facts, site_today(request))).decision != "contraindicated":
         _require(unavailable)  # only a hard stop found in the rest can be answered without them
     assessment = await _assess(request, body, facts, CANDIDACY)
     base = request.app.state.settings.public_base_url
@@ -152,7 +152,10 @@ async def feedback(service_id: str, body: FeedbackRequest, request: Request) -> 
         # The store dedupes on card, outcome, accepted suggestions, override reason and (UTC) timestamp.
         entry = item.model_dump(mode="json", exclude_none=True) | {"service_id": service_id}
         try:
-            recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry))
+            caller = with_identity(request, Caller(channel="cds-hooks", service_id=service_id))
+            recorded += bool(await run_in_threadpool(store.add_feedback, item.card, entry, caller=caller))
+        except ForeignRecordError:  # a card of another issuer or tenant: never attached to its record
+            raise ApiError(404, "No card with this uuid for this client.", code="not-found") from None
         except Exception as exc:
             log.error("feedback not stored", extra={"fields": {"error": type(exc).__name__}})
             raise ApiError(
@@ -238,7 +241,8 @@ async def _assess(
         hook_instance=body.hookInstance,
         issuer=getattr(request.state, "issuer", None),
     )
-    return await assess_and_record(request, facts, today_utc(), raw_input=await request.body(), caller=caller)
+    on = site_today(request)
+    return await assess_and_record(request, facts, on, raw_input=await request.body(), caller=caller)
 
 
 def _draft_orders(body: OrderSignRequest) -> tuple[list[Medication], list[str]]:
@@ -255,7 +259,7 @@ async def _order_check(
         return _cards([], request, service_id)
     engine = request.app.state.engine
     draft_meds, unreadable = await run_in_threadpool(_draft_orders, body)
-    views = orders.medication_views(draft_meds, today_utc(), engine.ruleset.valuesets)
+    views = orders.medication_views(draft_meds, site_today(request), engine.ruleset.valuesets)
     drafts = orders.selected(views, selections)
     if selections is not None:
         unreadable = [u for u in unreadable if u in selections]
@@ -266,7 +270,7 @@ async def _order_check(
         return _cards(not_checked, request, service_id)  # nothing to check: the record is not even read
     gathered = await _gather(request, body)
     facts, _ = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
-    record = orders.medication_views(facts.medications or [], today_utc(), engine.ruleset.valuesets)
+    record = orders.medication_views(facts.medications or [], site_today(request), engine.ruleset.valuesets)
     # The order checks are rules: the drafts are assessed with the record, and the answer is logged.
     checked = {d.source for d in drafts}
     with_drafts = orders.with_drafts(facts, [m for m in draft_meds if m.source in checked])

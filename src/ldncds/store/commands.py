@@ -58,6 +58,13 @@ def _database_url(url: str | None) -> str:
     return Settings().effective_database_url
 
 
+def _site_today() -> date:
+    """Today in the site's time zone (setting site_timezone), as the service would assess."""
+    from ..settings import Settings
+
+    return Settings().today()
+
+
 def _open(url: str | None) -> SqlStore:
     """Open an existing log; exit 2 (not a traceback) when there is none or it cannot be reached."""
     try:
@@ -267,7 +274,7 @@ def rules_impact(
         err.print("[red]Give --population FOLDER or --stored (one of them).[/red]")
         raise typer.Exit(2)
     try:
-        evaluation_date = date.fromisoformat(on) if on else date.today()
+        evaluation_date = date.fromisoformat(on) if on else _site_today()
     except ValueError as exc:
         err.print(f"[red]--date must be YYYY-MM-DD:[/red] {exc}")
         raise typer.Exit(2) from exc

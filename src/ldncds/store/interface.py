@@ -17,6 +17,25 @@ class Caller(BaseModel):
     service_id: str | None = None
     hook_instance: str | None = None
     issuer: str | None = None
+    tenant: str | None = Field(default=None, description="The JWT `tenant` claim, when the caller sent one.")
+
+
+class Scope(BaseModel):
+    """Whose records a caller may see: its issuer and tenant, or every record when `audit` is set.
+
+    `None` instead of a Scope means "not scoped": the CLI, and the service with JWT off.
+    """
+
+    issuer: str
+    tenant: str | None = None
+    audit: bool = False
+
+    def owns(self, issuer: str | None, tenant: str | None) -> bool:
+        return self.audit or (issuer == self.issuer and tenant == self.tenant)
+
+
+class ForeignRecordError(LookupError):
+    """The record belongs to another issuer or tenant (answered like an unknown record)."""
 
 
 class StoredAssessment(BaseModel):
@@ -48,7 +67,9 @@ class DecisionStore(Protocol):
         """Durably store before the response is sent (commit returns only when it is on disk)."""
         ...
 
-    def get(self, assessment_id: str) -> StoredAssessment | None: ...
+    def get(self, assessment_id: str, *, scope: Scope | None = None) -> StoredAssessment | None:
+        """None when unknown, or when it belongs to a caller outside `scope`."""
+        ...
 
     def list(
         self,
@@ -59,8 +80,20 @@ class DecisionStore(Protocol):
         ruleset_version: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        scope: Scope | None = None,
     ) -> list[StoredAssessment]: ...
 
-    def add_feedback(self, card_uuid: str, item: dict[str, Any]) -> bool:
-        """Idempotent: False when this feedback was already recorded. Unknown cards are kept too."""
+    def add_feedback(self, card_uuid: str, item: dict[str, Any], *, caller: Caller | None = None) -> bool:
+        """Idempotent: False when this feedback was already recorded. Unknown cards are kept too.
+
+        ForeignRecordError when the card is an assessment of another issuer or tenant than `caller`'s.
+        """
+        ...
+
+    def claim_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+        """Record a JWT id as used until `expires_at`; False when it is already used and not expired."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise unless a write transaction can start now (readiness)."""
         ...

@@ -1,7 +1,9 @@
 """HTTP read access to the decision log: GET /api/v1/assessments[/{id}].
 
-The app includes this router with its authentication dependency (`dependencies=[...]`); the store
-is `request.app.state.store`.
+The app includes this router with its authentication dependency (`dependencies=[...]`), which puts
+the caller's tenancy scope on `request.state.scope`: a caller reads and lists only what its own
+issuer and tenant stored (an auditor's token: everything); another tenant's record is a 404, the
+same answer as an unknown id. The store is `request.app.state.store`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..engine.vocabulary import Decision
-from .interface import Caller, DecisionStore, StoredAssessment
+from .interface import Caller, DecisionStore, Scope, StoredAssessment
 
 router = APIRouter(tags=["decision log"])
 # Printable ASCII only: a NUL byte in a query would be a database error, not "no match".
@@ -51,6 +53,12 @@ def _store(request: Request) -> DecisionStore:
     return store
 
 
+def _scope(request: Request) -> dict[str, Scope]:
+    """The scope argument for the store; none with JWT off (so stores without tenancy work too)."""
+    scope = getattr(request.state, "scope", None)
+    return {"scope": scope} if scope is not None else {}
+
+
 def _record(stored: StoredAssessment) -> AssessmentRecord:
     return AssessmentRecord(**stored.model_dump(exclude={"facts"}))
 
@@ -61,7 +69,7 @@ def get_assessment(
 ) -> AssessmentRecord:
     """One stored assessment with its feedback; 404 when the id is unknown."""
     try:
-        stored = _store(request).get(assessment_id)
+        stored = _store(request).get(assessment_id, **_scope(request))
     except SQLAlchemyError as exc:
         raise HTTPException(status_code=503, detail="the decision log is unavailable") from exc
     if stored is None:
@@ -86,7 +94,8 @@ def list_assessments(
                                        "msg": "date_from is after date_to", "input": str(date_from)}])
     try:
         rows = _store(request).list(decision=decision, date_from=date_from, date_to=date_to,
-                                    ruleset_version=ruleset_version, limit=limit, offset=offset)
+                                    ruleset_version=ruleset_version, limit=limit, offset=offset,
+                                    **_scope(request))
     except SQLAlchemyError as exc:
         raise HTTPException(status_code=503, detail="the decision log is unavailable") from exc
     return AssessmentPage(items=[_record(r) for r in rows], limit=limit, offset=offset)

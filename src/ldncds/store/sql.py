@@ -34,11 +34,14 @@ from .chain import (
     utc_text,
     verify_chain,
 )
-from .interface import Caller, StoredAssessment
-from .tables import assessments, chain_head, feedback
+from .interface import Caller, ForeignRecordError, Scope, StoredAssessment
+from .tables import assessments, chain_head, feedback, jwt_seen
 
 _PAGE = 500
 _SQLITE_BUSY_TIMEOUT_S = 60
+_READINESS_BUSY_TIMEOUT_MS = 2000
+_JTI_PURGE_EVERY = 256  # claims between deletions of expired jti rows
+_CALLER_FIELDS = ("channel", "service_id", "hook_instance", "issuer")
 
 
 class StoreError(RuntimeError):
@@ -153,6 +156,8 @@ class SqlStore:
 
     def __init__(self, engine: sa.Engine, *, memory: bool = False) -> None:
         self.engine = engine
+        self._memory = memory
+        self._claims = 0
         self.writer = engine.execution_options(ldncds_write=True)
         # One shared in-memory connection cannot hold two transactions at once: take turns.
         self._guard: contextlib.AbstractContextManager[Any] = threading.RLock() if memory else _NoGuard()
@@ -188,51 +193,130 @@ class SqlStore:
     ) -> StoredAssessment:
         """Append one assessment to the log; returns after COMMIT (durable)."""
         row = _new_assessment_row(assessment_id, facts, assessment, raw_input, caller, ruleset_hash)
-        with self._write_guard, self._guard, self.writer.begin() as conn:
-            seq, prev_hash = _lock_head(conn, "assessments")
-            existing = conn.execute(sa.select(assessments).where(assessments.c.id == assessment_id)).first()
-            if existing is not None:
-                return _same_or_fail(existing._mapping, row)
-            row |= {"seq": seq + 1, "prev_hash": prev_hash, "created_at": datetime.now(UTC)}
-            row["hash"] = chain_hash(assessment_content(row, row["seq"]), prev_hash)
-            conn.execute(assessments.insert().values(**row))
-            _move_head(conn, "assessments", row["seq"], row["hash"])
+        return self._write(lambda conn: self._append_assessment(conn, dict(row)))
+
+    def _append_assessment(self, conn: sa.Connection, row: dict[str, Any]) -> StoredAssessment:
+        seq, prev_hash = _lock_head(conn, "assessments")
+        existing = conn.execute(sa.select(assessments).where(assessments.c.id == row["id"])).first()
+        if existing is not None:
+            return _same_or_fail(existing._mapping, row)
+        row |= {"seq": seq + 1, "prev_hash": prev_hash, "created_at": datetime.now(UTC)}
+        row["hash"] = chain_hash(assessment_content(row, row["seq"]), prev_hash)
+        conn.execute(assessments.insert().values(**row))
+        _move_head(conn, "assessments", row["seq"], row["hash"])
         return _stored(row, [])
 
-    def add_feedback(self, card_uuid: str, item: dict[str, Any]) -> bool:
-        """Append CDS Hooks feedback; False when the same item was already recorded (idempotent)."""
+    def add_feedback(self, card_uuid: str, item: dict[str, Any], *, caller: Caller | None = None) -> bool:
+        """Append CDS Hooks feedback; False when the same item was already recorded (idempotent).
+
+        The sender's issuer and tenant are kept with it. Feedback on an assessment of another
+        issuer or tenant is refused (ForeignRecordError), never attached to that record.
+        """
         key = feedback_key(card_uuid, item)
-        with self._write_guard, self._guard, self.writer.begin() as conn:
-            seq, prev_hash = _lock_head(conn, "feedback")
-            seen = conn.execute(sa.select(feedback.c.id).where(feedback.c.dedupe_key == key)).first()
-            if seen is not None:
-                return False
-            row = {
-                "id": str(uuid.uuid4()),
-                "seq": seq + 1,
-                "received_at": datetime.now(UTC),
-                "card_uuid": card_uuid,
-                "dedupe_key": key,
-                "item": canonical_json(item),
-                "prev_hash": prev_hash,
-            }
-            row["hash"] = chain_hash(feedback_content(row, row["seq"]), prev_hash)
-            conn.execute(feedback.insert().values(**row))
-            _move_head(conn, "feedback", row["seq"], row["hash"])
+        owner = (caller.issuer, caller.tenant) if caller is not None else (None, None)
+        return self._write(lambda conn: self._append_feedback(conn, card_uuid, item, key, owner))
+
+    def _append_feedback(
+        self, conn: sa.Connection, card_uuid: str, item: dict[str, Any], key: str, owner: tuple[Any, Any]
+    ) -> bool:
+        if owner[0] is not None:
+            card = conn.execute(
+                sa.select(assessments.c.issuer, assessments.c.tenant).where(assessments.c.id == card_uuid)
+            ).first()
+            if card is not None and (card.issuer, card.tenant) != owner:
+                raise ForeignRecordError(card_uuid)
+        seq, prev_hash = _lock_head(conn, "feedback")
+        seen = conn.execute(sa.select(feedback.c.id).where(feedback.c.dedupe_key == key)).first()
+        if seen is not None:
+            return False
+        row = {
+            "id": str(uuid.uuid4()),
+            "seq": seq + 1,
+            "received_at": datetime.now(UTC),
+            "card_uuid": card_uuid,
+            "dedupe_key": key,
+            "item": canonical_json(item),
+            "prev_hash": prev_hash,
+            "issuer": owner[0],
+            "tenant": owner[1],
+        }
+        row["hash"] = chain_hash(feedback_content(row, row["seq"]), prev_hash)
+        conn.execute(feedback.insert().values(**row))
+        _move_head(conn, "feedback", row["seq"], row["hash"])
         return True
+
+    def claim_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+        """Mark a JWT id used until `expires_at`, for every process sharing this store; False if in use."""
+        self._claims += 1
+        purge = self._claims % _JTI_PURGE_EVERY == 1
+
+        def claim(conn: sa.Connection) -> bool:
+            if purge:
+                conn.execute(jwt_seen.delete().where(jwt_seen.c.expires_at <= now))
+            where = (jwt_seen.c.issuer == issuer) & (jwt_seen.c.jti == jti)
+            held = conn.execute(sa.select(jwt_seen.c.expires_at).where(where)).scalar_one_or_none()
+            if held is not None and held > now:
+                return False
+            if held is not None:
+                conn.execute(jwt_seen.update().where(where).values(expires_at=expires_at))
+            else:
+                conn.execute(jwt_seen.insert().values(issuer=issuer, jti=jti, expires_at=expires_at))
+            return True
+
+        try:
+            return self._write(claim)
+        except sa.exc.IntegrityError:  # PostgreSQL: another process inserted the same jti first
+            return False
+
+    def check_writable(self) -> None:
+        """Start a write transaction and roll it back: raises when the log cannot be written now."""
+        with self._guard, self.writer.connect() as conn:
+            try:
+                _readiness_write(conn)
+            except sa.exc.DBAPIError:
+                self._discard(conn)
+                raise
+
+    # ------------------------------------------------------------------ write resilience
+
+    def _write(self, work: Any) -> Any:
+        """Run `work(conn)` in one write transaction. A connection whose write failed is discarded, with
+        the rest of the pool: connections opened while the database was read-only stay read-only, so
+        keeping them would fail every later write. One retry on a fresh connection, because the failed
+        transaction was rolled back and the database may be writable again."""
+        for attempt in (1, 2):
+            with self._write_guard, self._guard, self.writer.connect() as conn:
+                try:
+                    with conn.begin():
+                        return work(conn)
+                except sa.exc.IntegrityError:
+                    raise
+                except sa.exc.DBAPIError:
+                    self._discard(conn)
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _discard(self, conn: sa.Connection) -> None:
+        if self._memory:
+            return  # the one in-memory connection is the database itself
+        conn.invalidate()
+        self.engine.pool.dispose()  # idle pooled connections may have been opened read-only too
 
     # ------------------------------------------------------------------ reading
 
-    def get(self, assessment_id: str) -> StoredAssessment | None:
+    def get(self, assessment_id: str, *, scope: Scope | None = None) -> StoredAssessment | None:
+        """The assessment with its feedback; None when unknown or outside `scope` (same answer)."""
         with self._guard, self.engine.connect() as conn:
             row = conn.execute(sa.select(assessments).where(assessments.c.id == assessment_id)).first()
-            if row is None:
+            if row is None or (scope is not None and not scope.owns(row.issuer, row.tenant)):
                 return None
-            return _stored(row._mapping, _feedback_items(conn, assessment_id))
+            owner = (row.issuer, row.tenant)
+            return _stored(row._mapping, _feedback_items(conn, assessment_id, owner))
 
     def feedback_for_card(self, card_uuid: str) -> list[dict[str, Any]]:
         with self._guard, self.engine.connect() as conn:
-            return _feedback_items(conn, card_uuid)
+            return _feedback_items(conn, card_uuid, None)
 
     def list(
         self,
@@ -243,9 +327,13 @@ class SqlStore:
         ruleset_version: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        scope: Scope | None = None,
     ) -> list[StoredAssessment]:
-        """Newest first, without feedback (get() has it). Dates filter the evaluation date, ends included."""
+        """Newest first, without feedback (get() has it). Dates filter the evaluation date, ends included;
+        `scope` keeps only the caller's own issuer and tenant (unless it is an auditor's)."""
         query = sa.select(assessments).order_by(assessments.c.seq.desc()).limit(limit).offset(offset)
+        if scope is not None and not scope.audit:
+            query = query.where(assessments.c.issuer == scope.issuer, _same_tenant(assessments, scope.tenant))
         if decision is not None:
             query = query.where(assessments.c.decision == decision)
         if date_from is not None:
@@ -335,6 +423,7 @@ def _new_assessment_row(
         "service_id": caller.service_id,
         "hook_instance": caller.hook_instance,
         "issuer": caller.issuer,
+        "tenant": caller.tenant,
         "evaluation_date": evaluation_date,
         "ruleset_version": ruleset_version,
         "ruleset_hash": ruleset_hash,
@@ -356,7 +445,7 @@ def assessment_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
         "id": row["id"],
         "seq": seq,
         "created_at": utc_text(row["created_at"]),
-        "caller": {k: row[k] for k in ("channel", "service_id", "hook_instance", "issuer")},
+        "caller": _hashed_caller(row),
         "evaluation_date": row["evaluation_date"].isoformat(),
         "ruleset_version": row["ruleset_version"],
         "ruleset_hash": row["ruleset_hash"],
@@ -367,8 +456,14 @@ def assessment_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
     }
 
 
+def _hashed_caller(row: Mapping[str, Any]) -> dict[str, Any]:
+    # The tenant (schema 0002) is hashed only when there is one: records written before keep their hash.
+    caller = {k: row[k] for k in _CALLER_FIELDS}
+    return caller | ({"tenant": row["tenant"]} if row.get("tenant") is not None else {})
+
+
 def feedback_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
-    return {
+    content = {
         "id": row["id"],
         "seq": seq,
         "received_at": utc_text(row["received_at"]),
@@ -376,6 +471,9 @@ def feedback_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
         "dedupe_key": row["dedupe_key"],
         "item": row["item"],
     }
+    # Sender (schema 0002), hashed only when known, so feedback stored before keeps its hash.
+    sender = {k: row[k] for k in ("issuer", "tenant") if row.get(k) is not None}
+    return content | sender
 
 
 def feedback_key(card_uuid: str, item: dict[str, Any]) -> str:
@@ -414,7 +512,7 @@ def _stored(row: Mapping[str, Any], items: list[dict[str, Any]]) -> StoredAssess
         id=row["id"],
         seq=row["seq"],
         created_at=created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC),
-        caller=Caller(**{k: row[k] for k in ("channel", "service_id", "hook_instance", "issuer")}),
+        caller=Caller(**{k: row[k] for k in _CALLER_FIELDS}, tenant=row.get("tenant")),
         evaluation_date=row["evaluation_date"],
         ruleset_version=row["ruleset_version"],
         ruleset_hash=row["ruleset_hash"],
@@ -426,14 +524,50 @@ def _stored(row: Mapping[str, Any], items: list[dict[str, Any]]) -> StoredAssess
     )
 
 
-def _feedback_items(conn: sa.Connection, card_uuid: str) -> list[dict[str, Any]]:
+def _same_tenant(table: sa.Table, tenant: str | None) -> sa.ColumnElement[bool]:
+    return table.c.tenant.is_(None) if tenant is None else table.c.tenant == tenant
+
+
+def _feedback_items(
+    conn: sa.Connection, card_uuid: str, owner: tuple[Any, Any] | None
+) -> list[dict[str, Any]]:
+    """Feedback on a card; with `owner`, only what that issuer and tenant (or an unauthenticated
+    caller, JWT off) sent: another tenant's feedback never shows on a record."""
     query = sa.select(feedback.c.item).where(feedback.c.card_uuid == card_uuid).order_by(feedback.c.seq)
+    if owner is not None and owner[0] is not None:
+        mine = (feedback.c.issuer == owner[0]) & _same_tenant(feedback, owner[1])
+        query = query.where(sa.or_(feedback.c.issuer.is_(None), mine))
     return [json.loads(item) for item in conn.execute(query).scalars()]
+
+
+def _readiness_write(conn: sa.Connection) -> None:
+    """Begin a write transaction and change a row (rolled back): a connection, or a file, that is
+    read-only fails here (BEGIN IMMEDIATE alone succeeds on a read-only SQLite connection). A lock
+    held by another writer means the log is being written, so it counts as writable."""
+    if conn.dialect.name == "postgresql":
+        with conn.begin():
+            if conn.execute(sa.text("SELECT current_setting('transaction_read_only')")).scalar() == "on":
+                raise StoreError("the database is read-only")
+            conn.execute(sa.text("SELECT pg_is_in_recovery()"))
+        return
+    raw = conn.connection.driver_connection
+    raw.execute(f"PRAGMA busy_timeout={_READINESS_BUSY_TIMEOUT_MS}")
+    try:
+        with conn.begin() as tx:  # BEGIN IMMEDIATE: takes the write lock
+            same_seq = chain_head.update().where(chain_head.c.chain == "assessments")
+            conn.execute(same_seq.values(seq=chain_head.c.seq))
+            tx.rollback()
+    except sa.exc.OperationalError as exc:
+        if "locked" not in str(exc.orig):
+            raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
 
 
 def _same_or_fail(existing: Mapping[str, Any], row: dict[str, Any]) -> StoredAssessment:
     """A retried record() of the same assessment is answered from the log, not stored twice."""
-    same = all(existing[k] == row[k] for k in ("input_digest", "facts", "assessment", "channel"))
+    compared = ("input_digest", "facts", "assessment", "channel", "issuer", "tenant")
+    same = all(existing[k] == row[k] for k in compared)
     if not same:
         raise DuplicateAssessmentError(f"assessment {row['id']} was already recorded with different content")
     return _stored(existing, [])

@@ -34,6 +34,7 @@ assessments = sa.Table(
     sa.Column("assessment", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("tenant", sa.Text),  # 0002: the caller's `tenant` claim (issuer is above)
     sa.UniqueConstraint("seq", name="uq_assessments_seq"),
     sa.UniqueConstraint("prev_hash", name="uq_assessments_prev_hash"),
     sa.UniqueConstraint("hash", name="uq_assessments_hash"),
@@ -51,12 +52,24 @@ feedback = sa.Table(
     sa.Column("item", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("issuer", sa.Text),  # 0002: who sent it
+    sa.Column("tenant", sa.Text),
     sa.UniqueConstraint("seq", name="uq_feedback_seq"),
     sa.UniqueConstraint("dedupe_key", name="uq_feedback_dedupe_key"),
     sa.UniqueConstraint("prev_hash", name="uq_feedback_prev_hash"),
     sa.UniqueConstraint("hash", name="uq_feedback_hash"),
 )
 
+# JWT ids already accepted, until they expire: shared by every server process, kept across restarts.
+jwt_seen = sa.Table(
+    "jwt_seen",
+    metadata,
+    sa.Column("issuer", sa.String(512), primary_key=True),
+    sa.Column("jti", sa.String(256), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+sa.Index("ix_assessments_issuer_tenant", assessments.c.issuer, assessments.c.tenant)
 sa.Index("ix_assessments_decision", assessments.c.decision)
 sa.Index("ix_assessments_evaluation_date", assessments.c.evaluation_date)
 sa.Index("ix_assessments_ruleset_version", assessments.c.ruleset_version)
