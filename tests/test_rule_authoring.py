@@ -69,7 +69,9 @@ def _refused_by_check_and_serve(rules: Path, tmp_path: Path, *needles: str) -> N
 def test_a_word_in_a_numeric_comparison_is_refused(rules: Path, tmp_path: Path) -> None:
     # The positive-screen rule with `gte: zero` used to load and let a positive screen through.
     _edit(
-        rules / "contraindications.yaml", "days_since: {gte: 0, lte: 14}", "days_since: {gte: zero, lte: 14}"
+        rules / "contraindications.yaml",
+        "later_negative: false, days_since: {gte: 0}}",
+        "later_negative: false, days_since: {gte: zero}}",
     )
     err = _error(rules)
     assert err.file == "contraindications.yaml" and err.rule_id == "CONTRA-SCREEN-01"
