@@ -246,12 +246,24 @@ def audit_list(
         rows = store.list(decision=decision, date_from=start, date_to=end, limit=limit)
     finally:
         store.close()
+    header = ("seq", "id", "stored", "evaluated", "decision", "ruleset", "channel")
+    cells = [
+        (str(r.seq), r.id, r.created_at.isoformat(timespec="seconds"), str(r.evaluation_date),
+         r.decision, r.ruleset_version, r.caller.channel)
+        for r in rows
+    ]
+    # An auditor copies ids and versions from here: never cut them. A terminal too narrow for the
+    # table (or a pipe) gets one record per line instead.
+    if console.width < sum(max(len(c) for c in col) for col in zip(header, *cells, strict=True)) + 22:
+        console.print(f"Decision log ({len(rows)} shown)", soft_wrap=True)
+        for row in cells:
+            console.print("  ".join(row), soft_wrap=True, highlight=False)
+        return
     table = Table(title=f"Decision log ({len(rows)} shown)")
-    for col in ("seq", "id", "stored", "evaluated", "decision", "ruleset", "channel"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r.seq), r.id, r.created_at.isoformat(timespec="seconds"), str(r.evaluation_date),
-                      r.decision, r.ruleset_version, r.caller.channel)
+    for col in header:
+        table.add_column(col, no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
     _print_table(table)
 
 
