@@ -80,7 +80,11 @@ def test_a_word_in_a_numeric_comparison_is_refused(rules: Path, tmp_path: Path) 
 
 
 def test_lt_seven_is_refused(rules: Path) -> None:
-    _edit(rules / "contraindications.yaml", "days_since_end: {lt: 7}", "days_since_end: {lt: seven}")
+    _edit(
+        rules / "contraindications.yaml",
+        "days_since_end: {lt: washout_short_days}",
+        "days_since_end: {lt: seven}",
+    )
     err = _error(rules)
     assert err.rule_id == "CONTRA-OPIOID-WASHOUT-01" and "'seven'" in str(err)
 
@@ -278,7 +282,7 @@ def test_a_washout_told_and_a_washout_tested_must_agree(rules: Path, tmp_path: P
     path = rules / "contraindications.yaml"
     _edit(
         path,
-        "then: {hard_stop: current_opioid_agonist, washout_days: 7}",
+        "then: {hard_stop: current_opioid_agonist, washout_days: washout_short_days}",
         "then: {hard_stop: current_opioid_agonist, washout_days: 10}",
     )
     err = _error(rules)
@@ -304,7 +308,11 @@ def test_the_shipped_threshold_splits_have_no_gap_or_overlap() -> None:
 
 
 def test_a_one_place_duration_change_opens_a_gap_named_by_rule_and_range(rules: Path, tmp_path: Path) -> None:
-    _edit(rules / "eligibility.yaml", "duration_days_min: {gt: 90}", "duration_days_min: {gt: 120}")
+    _edit(
+        rules / "eligibility.yaml",
+        "duration_days_min: {gt: pain_duration_min_days}",
+        "duration_days_min: {gt: 120}",
+    )
     [first, *_] = value_space(load_ruleset(rules))
     assert first.kind == "gap" and first.criterion == "pain_duration" and "ELIG-DUR-01" in first.rules
     assert "from 91 to 120" in str(first)
@@ -314,14 +322,18 @@ def test_a_one_place_duration_change_opens_a_gap_named_by_rule_and_range(rules: 
 
 
 def test_a_one_place_duration_change_the_other_way_is_an_overlap(rules: Path) -> None:
-    _edit(rules / "eligibility.yaml", "duration_days_max: {lte: 90}", "duration_days_max: {lte: 120}")
+    _edit(
+        rules / "eligibility.yaml",
+        "duration_days_max: {lte: pain_duration_min_days}",
+        "duration_days_max: {lte: 120}",
+    )
     problems = value_space(load_ruleset(rules))
     assert {p.kind for p in problems} == {"overlap"}
     assert any(set(p.rules) == {"ELIG-DUR-01", "ELIG-DUR-02"} for p in problems)
 
 
 def test_an_age_gap_is_found(rules: Path) -> None:
-    _edit(rules / "eligibility.yaml", "age_max: {lt: 18}", "age_max: {lt: 17}")
+    _edit(rules / "eligibility.yaml", "age_max: {lt: adult_age_years}", "age_max: {lt: 17}")
     [gap] = value_space(load_ruleset(rules))
     assert gap.criterion == "adult" and "age = 17" in str(gap)
 
@@ -330,13 +342,11 @@ def test_an_age_gap_is_found(rules: Path) -> None:
 
 
 def test_rules_check_with_scenarios_names_the_failing_scenario(rules: Path) -> None:
-    # A consistent but different washout (10 days in test and text) passes every static check;
-    # only the scenarios pin 7 days.
-    path = rules / "contraindications.yaml"
-    text = path.read_text()
-    text = text.replace("days_since_end: {lt: 7}}", "days_since_end: {lt: 10}}")
-    text = text.replace("washout_days: 7}", "washout_days: 10}")
-    path.write_text(text)
+    # A consistent but different washout (the parameter, so test and text) passes every static
+    # check; only the scenarios pin 7 days.
+    _edit(
+        rules / "ruleset.yaml", "  washout_short_days:\n    value: 7", "  washout_short_days:\n    value: 10"
+    )
     assert _check(rules).exit_code == 0
     result = _check(rules, "--scenarios")
     assert result.exit_code == 2

@@ -135,7 +135,19 @@ OverallResponse = Literal[
 # The unit of every numeric field, so a rule can only compare it with a number or with a parameter
 # of the same unit (`days_since_end: {lt: washout_short_days}`). None: the unit depends on the
 # instrument or lab (e.g. observation value_num), so any numeric parameter may be compared.
-UNITS = ("days", "years", "mg/day", "percent", "points", "count", "score", "mL/min/1.73m2", "mg/L", "weeks")
+UNITS = (
+    "days",
+    "years",
+    "mg/day",
+    "percent",
+    "points",
+    "count",
+    "score",
+    "mL/min/1.73m2",
+    "mg/L",
+    "weeks",
+    "U/L",
+)
 FIELD_UNITS: dict[str, str | None] = {
     "age_min": "years",
     "age_max": "years",
@@ -143,6 +155,8 @@ FIELD_UNITS: dict[str, str | None] = {
     "duration_days_max": "days",
     "days_since_start": "days",
     "days_since_end": "days",
+    "days_since_recorded": "days",
+    "trial_days": "days",
     "days_since": "days",
     "days_until": "days",
     "days_on_therapy": "days",
