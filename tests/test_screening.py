@@ -453,3 +453,24 @@ def test_process_pool_gives_the_same_output_as_one_process(tmp_path: Path) -> No
     assert _ndjson(pooled) == _ndjson(one)
     assert bad_one == bad_pooled == []
     assert Counter(r.decision for r in one) == summary.decisions
+
+
+def test_a_row_lists_every_unknown_criterion_even_behind_a_hard_stop(tmp_path: Path) -> None:
+    # A population manager counts what is missing across charts, whatever decided each one.
+    patient = _candidate("p1")
+    patient["Procedure"] = []  # no physical therapy record: that criterion is unknown
+    patient["MedicationRequest"].append(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "p1-tramadol",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/p1"},
+            "medicationCodeableConcept": _cc(RX, "835603", "tramadol hydrochloride 50 MG Oral Tablet"),
+            "authoredOn": "2026-02-01",
+        }
+    )
+    rows, _, _ = _screen(_write_export(tmp_path, [patient]))
+    [row] = rows
+    assert row.decision == "contraindicated" and row.hard_stops == ["current_opioid_agonist"]
+    assert "failed_physical_therapy" in row.unknown_criteria

@@ -258,7 +258,9 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         decision=decision,
         reason=reason,
         earliest_start=result.earliest_start,
-        unknown_criteria=[m.criterion for m in result.missing],
+        # Every required criterion still unknown, whether or not this decision turns on it: a
+        # population manager asks what is missing across the charts (the ESI for N patients).
+        unknown_criteria=[c.id for c in result.criteria if c.required and c.status == "unknown"],
         hard_stops=sorted({h.id for h in result.hard_stops}),
         cautions=sorted({c.id for c in result.cautions}),
         not_met_criteria=facets.not_met(result),
