@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import queue
 import threading
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ldncds.engine import Assessment, EngineError, LoadedRuleset, PatientFacts
+from ldncds.leanstart import LEAN_SPAWN, settle
 
 log = logging.getLogger("ldncds.workers")
-_SPAWN = mp.get_context("spawn")  # never fork a threaded server; each worker starts clean
+# Never fork a threaded server; each worker starts clean, without the CLI import graph.
+_SPAWN = LEAN_SPAWN
 
 
 class EngineUnavailable(EngineError):
@@ -51,6 +52,7 @@ def _worker_main(conn: Connection, rules_dir: str) -> None:
     except Exception as exc:  # the parent sees the message and stops start-up
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    settle()
     conn.send(("ready", engine.version))
     while True:
         try:

@@ -16,13 +16,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal
 
 from fhir.resources.R4B import get_fhir_model_class
 
 from ldncds.engine import default_rules_dir, load_ruleset
+from ldncds.leanstart import LEAN_SPAWN, settle
 
 from .bulk import DEFAULT_SPILL_AT, BadLine, ExportFiles, LineReader, build_index, discover
 from .patient import PatientOutcome, ScreeningRow, engine_for, screen_lines
@@ -197,6 +197,7 @@ def _init_worker(files: list[str], rules: str, matcher: str, present: frozenset[
     _worker["present"] = present
     for rtype in sorted(present):
         get_fhir_model_class(rtype)  # import the FHIR model classes now, while the index is being built
+    settle()
 
 
 def _pool_batch(batch: Batch, on: date, keep: bool = False) -> list[PatientOutcome]:
@@ -215,7 +216,7 @@ def _pool_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> I
     # must not be copied half-way through a call.
     init = ([str(f) for f in export.files], str(rules), options.matcher, export.present_types)
     with ProcessPoolExecutor(
-        options.workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=init
+        options.workers, mp_context=LEAN_SPAWN, initializer=_init_worker, initargs=init
     ) as pool:
         for _ in range(options.workers):
             pool.submit(_ready)  # start every worker now, not on the first real batch
