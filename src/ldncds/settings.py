@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    engine_processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Engine worker processes per server process (default: CPUs / workers).",
+    )
+    engine_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An evaluation taking longer is stopped."
+    )
     insecure: bool = False
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
