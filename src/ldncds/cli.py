@@ -18,7 +18,7 @@ from .engine.assess import Engine, EngineError, default_rules_dir
 from .engine.assessment import Assessment, FactCitation, TherapyStatus, TitrationPlan
 from .engine.facts import PatientFacts
 from .engine.loader import RulesetError, load_ruleset
-from .settings import Settings
+from .settings import Settings, configuration_markdown
 
 _EXTRA_FOR = {"scenarios": ("pytest_bdd", "audit")}  # subcommand -> (module it runs, extra installing it)
 
@@ -317,6 +317,16 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
     for r in rs.rules.values():
         table.add_row(r.rule.id, r.rule.version, r.file, r.rule.title)
     console.print(table)
+
+
+config_app = typer.Typer(help="Service settings (LDNCDS_* environment, LDNCDS_CONFIG file).")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("docs")
+def config_docs() -> None:
+    """Print docs/configuration.md: every setting, its environment variable, default and meaning."""
+    sys.stdout.write(configuration_markdown())
 
 
 # Adapters add their own commands (serve, audit, screen, synth, scenarios...) through register(app).
