@@ -32,4 +32,5 @@ if [ -z "${LDNCDS_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
 import sys
@@ -19,6 +18,7 @@ from .engine.assess import Engine, EngineError, default_rules_dir
 from .engine.assessment import Assessment, FactCitation, TherapyStatus, TitrationPlan
 from .engine.facts import PatientFacts
 from .engine.loader import RulesetError, load_ruleset
+from .settings import Settings, configuration_markdown
 
 _EXTRA_FOR = {"scenarios": ("pytest_bdd", "audit")}  # subcommand -> (module it runs, extra installing it)
 
@@ -96,7 +96,7 @@ def assess(
     try:
         raw = facts_file.read_bytes()
         facts = PatientFacts.model_validate_json(raw)
-        evaluation_date = date.fromisoformat(on) if on else date.today()
+        evaluation_date = date.fromisoformat(on) if on else Settings().today()
     except (OSError, ValidationError, ValueError) as exc:
         err.print(f"[red]Cannot read {facts_file}:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -116,7 +116,6 @@ def assess(
 
 def _record(facts: PatientFacts, result: Assessment, raw: bytes, engine: Engine) -> None:
     """Store before showing: an assessment that cannot be recorded is not shown (no advice)."""
-    from .settings import Settings
     from .store import Caller, StoreError, open_store, record_assessment
 
     settings = Settings()
@@ -320,21 +319,34 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
     console.print(table)
 
 
+config_app = typer.Typer(help="Service settings (LDNCDS_* environment, LDNCDS_CONFIG file).")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("docs")
+def config_docs() -> None:
+    """Print docs/configuration.md: every setting, its environment variable, default and meaning."""
+    sys.stdout.write(configuration_markdown())
+
+
 # Adapters add their own commands (serve, audit, screen, synth, scenarios...) through register(app).
-for _module in (
-    "ldncds.bdd.commands",
-    "ldncds.api.commands",
-    "ldncds.store.commands",
-    "ldncds.screening.commands",
-    "ldncds.pages.commands",
-    "ldncds.db_commands",
-    "ldncds.terminology.commands",
+# Imported explicitly, at the end because they extend `app`: a module that fails to import is an
+# error, never a silently missing command.
+from ldncds import db_commands  # noqa: E402
+from ldncds.api import commands as api_commands  # noqa: E402
+from ldncds.bdd import commands as bdd_commands  # noqa: E402
+from ldncds.pages import commands as pages_commands  # noqa: E402
+from ldncds.screening import commands as screening_commands  # noqa: E402
+from ldncds.store import commands as store_commands  # noqa: E402
+from ldncds.terminology import commands as terminology_commands  # noqa: E402
+
+for _commands in (
+    bdd_commands,
+    api_commands,
+    store_commands,
+    screening_commands,
+    pages_commands,
+    db_commands,
+    terminology_commands,
 ):
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name and _module.startswith(_exc.name):
-            continue  # adapter not installed
-        err.print(f"[yellow]warning:[/yellow] commands of {_module} unavailable: {_exc}")
-        continue
-    _mod.register(app, rules_app)
+    _commands.register(app, rules_app)

@@ -7,7 +7,6 @@ create_app(settings)                                   # engine in worker proces
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -17,11 +16,10 @@ from datetime import date
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
-from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
@@ -47,19 +45,6 @@ from .workers import PooledEngine
 log = logging.getLogger("ldncds.http")
 
 
-class ServiceSettings(Settings):
-    """Service settings not (yet) in ldncds.settings.Settings; same LDNCDS_* environment and config file."""
-
-    engine_processes: int | None = Field(
-        default=None,
-        ge=1,
-        description="Engine worker processes per server process (default: CPUs / workers).",
-    )
-    engine_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="An evaluation taking longer is stopped."
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -71,7 +56,7 @@ def create_app(
 
     `fhir_transport` replaces the network for FHIR and JWKS fetches (tests use httpx.MockTransport).
     """
-    settings = settings or ServiceSettings()
+    settings = settings or Settings()
     check_bind(settings)
     own_store = store is None
     if store is None:
@@ -79,7 +64,7 @@ def create_app(
     evaluator: Engine | PooledEngine = engine or PooledEngine(
         load_ruleset(settings.rules_dir),
         _processes(settings),
-        job_timeout=getattr(settings, "engine_timeout_seconds", 30.0),
+        job_timeout=settings.engine_timeout_seconds,
     )
 
     @asynccontextmanager
@@ -194,25 +179,23 @@ def _docs(app: FastAPI) -> None:
 
 def serve_app() -> FastAPI:
     """Factory for uvicorn (`ldncds serve`): JSON logs, settings from the environment."""
-    settings = ServiceSettings()
+    settings = Settings()
     configure_logging(settings.log_level)
     return create_app(settings)
 
 
 def _routes(app: FastAPI) -> None:
     from ldncds.cdshooks.routes import router as cds_router
+    from ldncds.pages.web import router as pages_router
+    from ldncds.store.routes import router as store_router
 
     from .routes import api, ops
 
     app.include_router(ops)
     app.include_router(cds_router)
     app.include_router(api)
-    store_routes = _optional_router("ldncds.store.routes")
-    if store_routes is not None:
-        app.include_router(store_routes, dependencies=[Depends(require_client)])
-    pages = _optional_router("ldncds.pages.web")
-    if pages is not None:
-        app.include_router(pages)
+    app.include_router(store_router, dependencies=[Depends(require_client)])
+    app.include_router(pages_router)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -304,19 +287,8 @@ def _warm_up(evaluator: PooledEngine) -> None:
     evaluator.assess(facts, date(2026, 1, 1))
 
 
-def _optional_router(module: str) -> APIRouter | None:
-    """Another package's router, when that package is installed (it may still be being written)."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-    return getattr(mod, "router", None)
-
-
 def _processes(settings: Settings) -> int:
-    configured = getattr(settings, "engine_processes", None)
+    configured = settings.engine_processes
     return configured or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
 
 

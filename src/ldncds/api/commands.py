@@ -48,7 +48,8 @@ def serve(
     """Serve the CDS Hooks services and the JSON API (uvicorn), once the rules pass every check."""
     import uvicorn
 
-    from .app import ServiceSettings
+    from ldncds.settings import Settings
+
     from .security import check_bind
 
     # Options go through the environment so every server process (--workers) reads the same settings.
@@ -63,7 +64,7 @@ def serve(
         if value is not None:
             os.environ[f"LDNCDS_{name}"] = str(value)
     try:
-        settings = ServiceSettings()
+        settings = Settings()
         check_bind(settings)
     except (ValidationError, RuntimeError) as exc:
         typer.echo(f"Cannot start: {exc}", err=True)

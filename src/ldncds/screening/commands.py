@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
 from ldncds.engine.loader import LoadedRuleset
+from ldncds.settings import Settings
 
 from .bulk import BadLine
 from .output import RowWriter, progress_for, summary_line, summary_table
@@ -28,7 +29,7 @@ SHOWN_BAD_LINES = 50
 
 def _parse_date(value: str | None) -> date:
     if value is None:
-        return date.today()
+        return Settings().today()  # the site's calendar date, as the API uses
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
