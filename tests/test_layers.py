@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "settings": 1,
     "fhir": 1,
     "terminology": 1,
+    "leanstart": 1,  # process start-up helper for worker pools; imports no ldncds package
     "store": 2,
     "gate": 3,
     "api": 4,
