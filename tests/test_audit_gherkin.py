@@ -27,8 +27,14 @@ from store_support import copy_rules, edit_rule, set_opioid_washout, sqlite_url
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ON = date(2026, 3, 1)
-DECISIONS = {"candidate", "candidate_with_cautions", "contraindicated", "not_candidate",
-             "insufficient_information", "on_therapy"}
+DECISIONS = {
+    "candidate",
+    "candidate_with_cautions",
+    "contraindicated",
+    "not_candidate",
+    "insufficient_information",
+    "on_therapy",
+}
 runner = CliRunner()
 
 
@@ -43,12 +49,34 @@ def population() -> list[tuple[str, PatientFacts]]:
     files = sorted(EXAMPLES.glob("*.json"))
     people = [(p.stem, PatientFacts.model_validate_json(p.read_bytes())) for p in files]
     oxycodone = [{"system": "RxNorm", "code": "7804", "display": "oxycodone"}]
-    people.append(("washout", _facts_with({
-        "source": "MedicationRequest/oxy-1", "codes": oxycodone,
-        "status": "completed", "start": "2026-01-10", "end": "2026-02-09"})))
-    people.append(("quotes", _facts_with({
-        "source": "MedicationStatement/t-1", "text": 'vitamin D """weekly""" \\ "as written"',
-        "status": "completed", "start": "2020-01-01", "end": "2020-02-01"})))
+    people.append(
+        (
+            "washout",
+            _facts_with(
+                {
+                    "source": "MedicationRequest/oxy-1",
+                    "codes": oxycodone,
+                    "status": "completed",
+                    "start": "2026-01-10",
+                    "end": "2026-02-09",
+                }
+            ),
+        )
+    )
+    people.append(
+        (
+            "quotes",
+            _facts_with(
+                {
+                    "source": "MedicationStatement/t-1",
+                    "text": 'vitamin D """weekly""" \\ "as written"',
+                    "status": "completed",
+                    "start": "2020-01-01",
+                    "end": "2020-02-01",
+                }
+            ),
+        )
+    )
     return people
 
 
@@ -65,8 +93,9 @@ def logged(
     stored = {}
     for name, facts in population():
         assessment = engine.assess(facts, ON)
-        stored[name] = record_assessment(store, facts, assessment, b"raw", Caller(channel="cli"),
-                                         engine.ruleset.content_hash)
+        stored[name] = record_assessment(
+            store, facts, assessment, b"raw", Caller(channel="cli"), engine.ruleset.content_hash
+        )
     return store, stored
 
 
@@ -83,9 +112,25 @@ def run_features(features: dict[str, Path], rules: Path, workdir: Path) -> dict[
     report = workdir / "report.xml"
     env = dict(os.environ, LDNCDS_RULES_DIR=str(rules))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(workdir / "pytest.ini"),
-         "--rootdir", str(workdir), f"--junitxml={report}", str(workdir)],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            str(workdir / "pytest.ini"),
+            "--rootdir",
+            str(workdir),
+            f"--junitxml={report}",
+            str(workdir),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     results = {}
@@ -113,8 +158,9 @@ def test_exported_scenarios_replay_every_decision_type(
     features = {}
     for name, record in stored.items():
         path = tmp_path / f"{name}.feature"
-        result = runner.invoke(app, ["audit", "export-gherkin", record.id, "-o", str(path),
-                                     "--database-url", store.url])
+        result = runner.invoke(
+            app, ["audit", "export-gherkin", record.id, "-o", str(path), "--database-url", store.url]
+        )
         assert result.exit_code == 0, result.output
         features[_key(name)] = path
 
@@ -127,8 +173,12 @@ def test_exported_scenarios_replay_every_decision_type(
     rules = copy_rules(tmp_path / "rules30")
     edit_rule(rules, "CONTRA-OPIOID-WASHOUT-01", set_opioid_washout(30))
     other = run_features(features, rules, tmp_path / "other")
-    differing = {_key(n) for n, r in stored.items()
-                 for res in replay(store, Engine(rules), [r.id]) if not res.identical}
+    differing = {
+        _key(n)
+        for n, r in stored.items()
+        for res in replay(store, Engine(rules), [r.id])
+        if not res.identical
+    }
     assert {k for k, (ok, _) in other.items() if not ok} == differing
     assert "washout" in differing
     message = other["washout"][1]
@@ -152,7 +202,8 @@ def test_export_uses_the_step_library_phrasing(
         assert f"And the explanation cites rule {rule_id}" in lines
     assert f"And the earliest start date is {a['earliest_start']}" in lines
     assert lines.index("Given the patient facts recorded in the chart:") < lines.index(
-        f"When the patient is assessed on {ON.isoformat()}")
+        f"When the patient is assessed on {ON.isoformat()}"
+    )
 
 
 def test_export_lists_reminders_and_the_clinical_facts(
@@ -165,10 +216,16 @@ def test_export_lists_reminders_and_the_clinical_facts(
     assert "earliest start date" not in text
     comments = [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
     assert comments[0] == "# Patient: age 52 on 2026-03-01, sex female"
-    assert "# Condition: Fibromyalgia (ICD-10-CM M79.7), active, confirmed, onset 2024-03-01, " \
-           "recorded 2024-04-15 [Condition/fm-1]" in comments
-    assert any(c.startswith("# Medication: duloxetine (RxNorm 72625), stopped prescription, from 2024-09-01 "
-                            "to 2025-06-01") for c in comments)
+    assert (
+        "# Condition: Fibromyalgia (ICD-10-CM M79.7), active, confirmed, onset 2024-03-01, "
+        "recorded 2024-04-15 [Condition/fm-1]" in comments
+    )
+    assert any(
+        c.startswith(
+            "# Medication: duloxetine (RxNorm 72625), stopped prescription, from 2024-09-01 to 2025-06-01"
+        )
+        for c in comments
+    )
     assert "# Allergies: none recorded" in comments
     assert "Scenario: candidate for a 52-year-old woman with fibromyalgia\n" in text
 
@@ -184,15 +241,36 @@ def test_the_doc_string_holds_exactly_the_stored_facts(
 
 
 def test_summary_in_clinician_language() -> None:
-    facts = PatientFacts.model_validate({
-        "birth_date": "1974", "sex": "male",
-        "conditions": [{"source": "Condition/1", "codes": [{"system": "SNOMED-CT", "code": "278860009",
-                        "display": "Chronic low back pain (finding)"}], "clinical_status": "active"}],
-        "medications": [{"source": "MedicationRequest/2", "codes": [{"system": "RxNorm", "code": "7804",
-                         "display": "oxycodone"}], "status": "active", "start": "2026-01-01"}],
-    })
-    assert summary(facts, ON) == ("a 51- or 52-year-old man with chronic low back pain and an active "
-                                  "oxycodone prescription")
+    facts = PatientFacts.model_validate(
+        {
+            "birth_date": "1974",
+            "sex": "male",
+            "conditions": [
+                {
+                    "source": "Condition/1",
+                    "codes": [
+                        {
+                            "system": "SNOMED-CT",
+                            "code": "278860009",
+                            "display": "Chronic low back pain (finding)",
+                        }
+                    ],
+                    "clinical_status": "active",
+                }
+            ],
+            "medications": [
+                {
+                    "source": "MedicationRequest/2",
+                    "codes": [{"system": "RxNorm", "code": "7804", "display": "oxycodone"}],
+                    "status": "active",
+                    "start": "2026-01-01",
+                }
+            ],
+        }
+    )
+    assert summary(facts, ON) == (
+        "a 51- or 52-year-old man with chronic low back pain and an active oxycodone prescription"
+    )
     unknown = PatientFacts.model_validate({"sex": "female"})
     assert summary(unknown, ON) == "a woman of unknown age with conditions not available"
 

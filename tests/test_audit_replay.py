@@ -23,11 +23,15 @@ runner = CliRunner()
 def washout_patient() -> PatientFacts:
     """The candidate example plus oxycodone stopped 20 days before ON: outside a 7-day washout."""
     data = json.loads((EXAMPLES / "candidate.json").read_text())
-    data["medications"].append({
-        "source": "MedicationRequest/oxy-1",
-        "codes": [{"system": "RxNorm", "code": "7804", "display": "oxycodone"}],
-        "status": "completed", "start": "2026-01-10", "end": "2026-02-09",
-    })
+    data["medications"].append(
+        {
+            "source": "MedicationRequest/oxy-1",
+            "codes": [{"system": "RxNorm", "code": "7804", "display": "oxycodone"}],
+            "status": "completed",
+            "start": "2026-01-10",
+            "end": "2026-02-09",
+        }
+    )
     return PatientFacts.model_validate(data)
 
 
@@ -48,11 +52,18 @@ def store(tmp_path: Path, engine: Engine) -> SqlStore:
     store = open_store(sqlite_url(tmp_path))
     for path in sorted(EXAMPLES.glob("*.json")):
         facts = PatientFacts.model_validate_json(path.read_bytes())
-        record_assessment(store, facts, engine.assess(facts, ON), path.read_bytes(), Caller(channel="cli"),
-                          engine.ruleset.content_hash)
+        record_assessment(
+            store,
+            facts,
+            engine.assess(facts, ON),
+            path.read_bytes(),
+            Caller(channel="cli"),
+            engine.ruleset.content_hash,
+        )
     facts = washout_patient()
-    record_assessment(store, facts, engine.assess(facts, ON), b"{}", Caller(channel="api"),
-                      engine.ruleset.content_hash)
+    record_assessment(
+        store, facts, engine.assess(facts, ON), b"{}", Caller(channel="api"), engine.ruleset.content_hash
+    )
     return store
 
 

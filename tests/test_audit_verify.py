@@ -27,8 +27,11 @@ def log(store_url: str) -> Iterator[tuple[SqlStore, list[str]]]:  # noqa: F811
         stored = store.record(
             assessment_id=str(uuid.uuid4()),
             facts={"source": "Patient/p", "birth_date": f"19{50 + i}-01-01"},
-            assessment={"decision": "contraindicated", "evaluation_date": "2026-03-01",
-                        "ruleset_version": "t"},
+            assessment={
+                "decision": "contraindicated",
+                "evaluation_date": "2026-03-01",
+                "ruleset_version": "t",
+            },
             raw_input=f"input {i}".encode(),
             caller=Caller(channel="api"),
             ruleset_hash="h",
@@ -96,8 +99,9 @@ def test_an_edit_with_a_recomputed_hash_is_still_named(log: tuple[SqlStore, list
 
             row["evaluation_date"] = date.fromisoformat(row["evaluation_date"])
         forged = chain_hash(assessment_content(row, 2), row["prev_hash"])
-        conn.execute(sa.text("UPDATE assessments SET decision = 'candidate', hash = :h WHERE seq = 2"),
-                     {"h": forged})
+        conn.execute(
+            sa.text("UPDATE assessments SET decision = 'candidate', hash = :h WHERE seq = 2"), {"h": forged}
+        )
     problem = _first(store)
     assert (problem.kind, problem.seq, problem.record_id) == ("edited", 2, ids[1])
 

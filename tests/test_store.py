@@ -34,14 +34,17 @@ def _record(store, engine: Engine, name: str = "candidate.json", on: date = ON, 
     raw = (EXAMPLES / name).read_bytes()
     facts = PatientFacts.model_validate_json(raw)
     assessment = engine.assess(facts, on)
-    stored = record_assessment(store, facts, assessment, raw, caller or Caller(channel="cli"),
-                               engine.ruleset.content_hash)
+    stored = record_assessment(
+        store, facts, assessment, raw, caller or Caller(channel="cli"), engine.ruleset.content_hash
+    )
     return raw, facts, assessment, stored
 
 
 def test_record_keeps_everything_needed_to_audit(store_url: str, engine: Engine) -> None:  # noqa: F811
     store = open_store(store_url)
-    caller = Caller(channel="cds-hooks", service_id="ldn-candidacy", hook_instance="hi-1", issuer="https://ehr")
+    caller = Caller(
+        channel="cds-hooks", service_id="ldn-candidacy", hook_instance="hi-1", issuer="https://ehr"
+    )
     raw, facts, assessment, stored = _record(store, engine, caller=caller)
 
     assert assessment.assessment_id == stored.id and len(stored.id) == 36  # uuid4 given by the helper
@@ -109,8 +112,14 @@ def test_record_rejects_an_assessment_without_its_essentials(store_url: str) -> 
     store = open_store(store_url)
     with pytest.raises(ValueError, match="evaluation_date"):
         no_date = {"decision": "candidate", "ruleset_version": "1"}
-        store.record(assessment_id="x", facts={}, assessment=no_date,
-                     raw_input=b"{}", caller=Caller(channel="cli"), ruleset_hash="h")
+        store.record(
+            assessment_id="x",
+            facts={},
+            assessment=no_date,
+            raw_input=b"{}",
+            caller=Caller(channel="cli"),
+            ruleset_hash="h",
+        )
     assert store.count() == 0
     store.close()
 
@@ -118,15 +127,28 @@ def test_record_rejects_an_assessment_without_its_essentials(store_url: str) -> 
 def test_feedback_is_idempotent_and_attached_to_its_card(store_url: str, engine: Engine) -> None:  # noqa: F811
     store = open_store(store_url)
     stored = _record(store, engine)[3]
-    item = {"card": stored.id, "outcome": "overridden", "outcomeTimestamp": "2026-03-01T10:00:00Z",
-            "overrideReason": {"reason": {"code": "x", "system": "s", "display": "no"}}}
+    item = {
+        "card": stored.id,
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-03-01T10:00:00Z",
+        "overrideReason": {"reason": {"code": "x", "system": "s", "display": "no"}},
+    }
     assert store.add_feedback(stored.id, item) is True
     assert store.add_feedback(stored.id, dict(item)) is False  # same card, outcome and timestamp
     later = item | {"outcomeTimestamp": "2026-03-02T10:00:00Z"}
     assert store.add_feedback(stored.id, later) is True
-    assert store.add_feedback("unknown-card", {"card": "unknown-card", "outcome": "accepted",
-                                               "acceptedSuggestions": [{"id": "s1"}],
-                                               "outcomeTimestamp": "2026-03-01T10:00:00Z"}) is True
+    assert (
+        store.add_feedback(
+            "unknown-card",
+            {
+                "card": "unknown-card",
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": "s1"}],
+                "outcomeTimestamp": "2026-03-01T10:00:00Z",
+            },
+        )
+        is True
+    )
 
     got = store.get(stored.id)
     assert got is not None and got.feedback == [item, later]
@@ -184,8 +206,14 @@ def test_stored_json_is_what_the_caller_sent(store_url: str, engine: Engine) -> 
     store = open_store(store_url)
     facts = {"source": "Patient/ü", "weight": 72.5, "none": None, "tiny": 1e-7}
     assessment = {"decision": "candidate", "evaluation_date": "2026-03-01", "ruleset_version": "v"}
-    stored = store.record(assessment_id="a-1", facts=facts, assessment=assessment, raw_input="é".encode(),
-                          caller=Caller(channel="api"), ruleset_hash="h")
+    stored = store.record(
+        assessment_id="a-1",
+        facts=facts,
+        assessment=assessment,
+        raw_input="é".encode(),
+        caller=Caller(channel="api"),
+        ruleset_hash="h",
+    )
     got = store.get("a-1")
     assert got is not None and got.facts == facts and got.assessment == assessment
     assert json.dumps(got.facts) == json.dumps(facts)  # key order kept

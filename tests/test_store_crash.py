@@ -63,9 +63,12 @@ class Client(threading.Thread):
         with httpx.Client(timeout=10.0) as http:
             for i in range(MAX_REQUESTS_PER_THREAD):
                 try:
-                    r = http.post(f"{self.base}/api/v1/assessments", params={"evaluation_date": "2026-03-01"},
-                                  content=self.bodies[i % len(self.bodies)],
-                                  headers={"content-type": "application/json"})
+                    r = http.post(
+                        f"{self.base}/api/v1/assessments",
+                        params={"evaluation_date": "2026-03-01"},
+                        content=self.bodies[i % len(self.bodies)],
+                        headers={"content-type": "application/json"},
+                    )
                 except httpx.HTTPError:
                     return  # the server is gone: this request was never acknowledged
                 if r.status_code != 201:
@@ -82,13 +85,19 @@ def test_sigkill_mid_stream_loses_no_acknowledged_assessment(store_url: str, tmp
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDNCDS_")}
-    env |= {"LDNCDS_DATA_DIR": str(tmp_path / "data"), "LDNCDS_DATABASE_URL": store_url,
-            "LDNCDS_LOG_LEVEL": "WARNING"}
+    env |= {
+        "LDNCDS_DATA_DIR": str(tmp_path / "data"),
+        "LDNCDS_DATABASE_URL": store_url,
+        "LDNCDS_LOG_LEVEL": "WARNING",
+    }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(LDNCDS), "serve", "--host", "127.0.0.1", "--port", str(port), "--engine-processes", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     acknowledged: list[str] = []
     try:

@@ -25,8 +25,11 @@ def engine() -> Engine:
 @pytest.fixture
 def store(tmp_path: Path, engine: Engine) -> SqlStore:
     store = open_store(sqlite_url(tmp_path))
-    days = {"candidate.json": date(2026, 3, 1), "contraindicated_buprenorphine.json": date(2026, 3, 5),
-            "not_candidate_axial_back_pain.json": date(2026, 4, 1)}
+    days = {
+        "candidate.json": date(2026, 3, 1),
+        "contraindicated_buprenorphine.json": date(2026, 3, 5),
+        "not_candidate_axial_back_pain.json": date(2026, 4, 1),
+    }
     caller = Caller(channel="api", issuer="iss-1")
     for name, on in days.items():
         facts = PatientFacts.model_validate_json((EXAMPLES / name).read_bytes())
@@ -50,7 +53,11 @@ def test_get_one_assessment(store: SqlStore) -> None:
     assert body["id"] == stored.id and body["seq"] == stored.seq
     assert body["decision"] == "contraindicated" and body["evaluation_date"] == "2026-03-05"
     assert body["caller"] == {
-        "channel": "api", "service_id": None, "hook_instance": None, "issuer": "iss-1", "tenant": None
+        "channel": "api",
+        "service_id": None,
+        "hook_instance": None,
+        "issuer": "iss-1",
+        "tenant": None,
     }
     assert body["assessment"]["assessment_id"] == stored.id
     assert body["assessment"]["hard_stops"]

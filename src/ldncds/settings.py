@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     )
     trusted_issuers: list[TrustedIssuer] = Field(
         default_factory=list,
-        description="CDS clients allowed to call us (JSON list of {iss, jwks_url | jwks, algorithms})."
+        description="CDS clients allowed to call us (JSON list of {iss, jwks_url | jwks, algorithms}).",
     )
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS.")
     jwt_leeway_seconds: int = Field(default=60, description="Clock skew allowed on JWT exp/iat/nbf.")

@@ -588,6 +588,8 @@ def step_symptom_observation(chart: Chart, display: str, system: str, code: str,
             "effective": _Rel(int(n), unit),
         },
     )
+
+
 from ldncds.bdd.steps_elig import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_explain import *  # noqa: E402,F401,F403
 from ldncds.bdd.steps_fhir import *  # noqa: E402,F401,F403

@@ -468,6 +468,8 @@ def _provenance(rs: LoadedRuleset, name: str) -> dict[str, Any] | None:
         for s in meta.sources
     ]
     return {"title": meta.title, "description": meta.description, "policy": meta.policy, "sources": sources}
+
+
 # ------------------------------------------------------------------ parameters (rules17)
 
 

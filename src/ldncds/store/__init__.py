@@ -1,9 +1,9 @@
 """The decision store: a tamper-evident log of every assessment, with replay, export and impact tools.
 
-    from ldncds.store import open_store, record_assessment
-    store = open_store(settings.effective_database_url)
-    stored = record_assessment(store, facts, assessment, raw_body, Caller(channel="api"),
-                               engine.ruleset.content_hash)
+from ldncds.store import open_store, record_assessment
+store = open_store(settings.effective_database_url)
+stored = record_assessment(store, facts, assessment, raw_body, Caller(channel="api"),
+                           engine.ruleset.content_hash)
 """
 
 from .chain import ChainReport, Problem

@@ -128,19 +128,31 @@ def _check(
 def _gap(row: ChainRow, expected_seq: int, expected_prev: str, lookup: Lookup) -> Problem:
     moved = lookup.by_prev_hash(expected_prev)
     if moved and moved[0] != row.seq:
-        return Problem("reordered", expected_seq, moved[1],
-                       f"the record written as seq {expected_seq} is stored at seq {moved[0]}")
+        return Problem(
+            "reordered",
+            expected_seq,
+            moved[1],
+            f"the record written as seq {expected_seq} is stored at seq {moved[0]}",
+        )
     missing = str(expected_seq) if row.seq == expected_seq + 1 else f"{expected_seq} to {row.seq - 1}"
-    return Problem("deleted", expected_seq, None,
-                   f"record seq {missing} is missing (the next present record is seq {row.seq}, id {row.id})")
+    return Problem(
+        "deleted",
+        expected_seq,
+        None,
+        f"record seq {missing} is missing (the next present record is seq {row.seq}, id {row.id})",
+    )
 
 
 def _bad_hash(row: ChainRow, lookup: Lookup) -> Problem:
     # A record whose content hashes correctly under another seq was moved, not edited.
     for written_seq in _linked_positions(row, lookup):
         if written_seq != row.seq and row.hash_ok(written_seq):
-            return Problem("reordered", row.seq, row.id,
-                           f"this record was written as seq {written_seq}; the order of records was changed")
+            return Problem(
+                "reordered",
+                row.seq,
+                row.id,
+                f"this record was written as seq {written_seq}; the order of records was changed",
+            )
     return Problem("edited", row.seq, row.id, "the stored content no longer matches its hash")
 
 
@@ -158,13 +170,21 @@ def _linked_positions(row: ChainRow, lookup: Lookup) -> list[int]:
 def _bad_link(row: ChainRow, last: ChainRow | None, lookup: Lookup) -> Problem:
     before = lookup.by_hash(row.prev_hash)
     if before is not None and before[0] != row.seq - 1:
-        return Problem("reordered", row.seq, row.id, f"this record follows seq {before[0]} (id {before[1]}), "
-                       f"not seq {row.seq - 1}")
+        return Problem(
+            "reordered",
+            row.seq,
+            row.id,
+            f"this record follows seq {before[0]} (id {before[1]}), not seq {row.seq - 1}",
+        )
     if last is None:
         return Problem("edited", row.seq, row.id, "the first record does not start the chain")
     # The previous record's content and hash were both rewritten: it is the edited one.
-    return Problem("edited", last.seq, last.id,
-                   f"its hash was rewritten (seq {row.seq}, id {row.id}, recorded a different one)")
+    return Problem(
+        "edited",
+        last.seq,
+        last.id,
+        f"its hash was rewritten (seq {row.seq}, id {row.id}, recorded a different one)",
+    )
 
 
 def _check_head(head: tuple[int, str], last: ChainRow | None) -> Problem | None:
@@ -172,14 +192,24 @@ def _check_head(head: tuple[int, str], last: ChainRow | None) -> Problem | None:
     last_seq, last_hash = (last.seq, last.hash) if last else (0, GENESIS)
     if head_seq > last_seq:
         missing = str(head_seq) if head_seq == last_seq + 1 else f"{last_seq + 1} to {head_seq}"
-        return Problem("deleted", last_seq + 1, None,
-                       f"record seq {missing} is missing: the log ends at seq {last_seq}, "
-                       f"its head says {head_seq}")
+        return Problem(
+            "deleted",
+            last_seq + 1,
+            None,
+            f"record seq {missing} is missing: the log ends at seq {last_seq}, its head says {head_seq}",
+        )
     if head_seq < last_seq:
-        return Problem("head", head_seq + 1, None,
-                       f"records after seq {head_seq} were added outside the store "
-                       f"(the head says {head_seq})")
+        return Problem(
+            "head",
+            head_seq + 1,
+            None,
+            f"records after seq {head_seq} were added outside the store (the head says {head_seq})",
+        )
     if head_hash != last_hash:
-        return Problem("edited", last_seq, last.id if last else None,
-                       "the last record's hash differs from the one the chain head kept")
+        return Problem(
+            "edited",
+            last_seq,
+            last.id if last else None,
+            "the last record's hash differs from the one the chain head kept",
+        )
     return None

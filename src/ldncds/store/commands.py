@@ -31,8 +31,10 @@ err = Console(stderr=True, soft_wrap=True, width=_WIDE)
 def _print_table(table: Table) -> None:
     console.print(table)
 
-audit_app = typer.Typer(help="Audit trail: verify the decision log, replay decisions, export scenarios.",
-                        no_args_is_help=True)
+
+audit_app = typer.Typer(
+    help="Audit trail: verify the decision log, replay decisions, export scenarios.", no_args_is_help=True
+)
 
 DbOpt = Annotated[
     str | None,
@@ -109,8 +111,10 @@ def audit_verify(database_url: DbOpt = None, as_json: JsonOpt = False) -> None:
 def _print_verify(report: VerifyReport) -> None:
     if report.intact:
         chains = {c.chain: c for c in report.chains}
-        console.print(f"[green]intact: {report.records} records[/green] "
-                      f"({chains['feedback'].records} feedback items) in {report.url}")
+        console.print(
+            f"[green]intact: {report.records} records[/green] "
+            f"({chains['feedback'].records} feedback items) in {report.url}"
+        )
         head = chains["assessments"]
         console.print(f"chain head: seq {head.head_seq}, hash {head.head_hash}")
         return
@@ -124,17 +128,27 @@ def _print_verify(report: VerifyReport) -> None:
 def _verify_json(report: VerifyReport) -> str:
     import json
 
-    return json.dumps({
-        "intact": report.intact,
-        "records": report.records,
-        "url": report.url,
-        "chains": [
-            {"chain": c.chain, "records": c.records, "head_seq": c.head_seq, "head_hash": c.head_hash,
-             "problems": [{"kind": p.kind, "seq": p.seq, "id": p.record_id, "detail": p.detail}
-                          for p in c.problems]}
-            for c in report.chains
-        ],
-    }, indent=2)
+    return json.dumps(
+        {
+            "intact": report.intact,
+            "records": report.records,
+            "url": report.url,
+            "chains": [
+                {
+                    "chain": c.chain,
+                    "records": c.records,
+                    "head_seq": c.head_seq,
+                    "head_hash": c.head_hash,
+                    "problems": [
+                        {"kind": p.kind, "seq": p.seq, "id": p.record_id, "detail": p.detail}
+                        for p in c.problems
+                    ],
+                }
+                for c in report.chains
+            ],
+        },
+        indent=2,
+    )
 
 
 # ---------------------------------------------------------------------- audit replay
@@ -175,11 +189,14 @@ def _print_replay(r: ReplayResult) -> None:
     if r.error:
         console.print(f"[red]not replayed[/red] {where}{r.assessment_id}: {r.error}")
     elif r.identical:
-        console.print(f"[green]identical[/green] {where}{r.assessment_id}: {r.stored_decision} "
-                      f"on {r.evaluation_date}")
+        console.print(
+            f"[green]identical[/green] {where}{r.assessment_id}: {r.stored_decision} on {r.evaluation_date}"
+        )
     else:
-        console.print(f"[bold red]different[/bold red] {where}{r.assessment_id} on {r.evaluation_date}: "
-                      f"{r.stored_decision} -> {r.replayed_decision}")
+        console.print(
+            f"[bold red]different[/bold red] {where}{r.assessment_id} on {r.evaluation_date}: "
+            f"{r.stored_decision} -> {r.replayed_decision}"
+        )
         for line in r.differences:
             console.print(f"    {line}", markup=False)
 
@@ -188,8 +205,10 @@ def _print_replay_summary(results: list[ReplayResult], engine: Engine) -> None:
     others = [r for r in results if r.seq is not None and not r.same_rules]
     if others:
         versions = ", ".join(sorted({r.stored_ruleset_version or "?" for r in others}))
-        err.print(f"[yellow]warning:[/yellow] {len(others)} record(s) were decided by another ruleset "
-                  f"({versions}); replayed with {engine.version} from {engine.ruleset.directory}")
+        err.print(
+            f"[yellow]warning:[/yellow] {len(others)} record(s) were decided by another ruleset "
+            f"({versions}); replayed with {engine.version} from {engine.ruleset.directory}"
+        )
     same = sum(r.identical for r in results)
     console.print(f"{same} identical, {len(results) - same} different or not replayed")
 
@@ -248,8 +267,15 @@ def audit_list(
         store.close()
     header = ("seq", "id", "stored", "evaluated", "decision", "ruleset", "channel")
     cells = [
-        (str(r.seq), r.id, r.created_at.isoformat(timespec="seconds"), str(r.evaluation_date),
-         r.decision, r.ruleset_version, r.caller.channel)
+        (
+            str(r.seq),
+            r.id,
+            r.created_at.isoformat(timespec="seconds"),
+            str(r.evaluation_date),
+            r.decision,
+            r.ruleset_version,
+            r.caller.channel,
+        )
         for r in rows
     ]
     # An auditor copies ids and versions from here: never cut them. A terminal too narrow for the
@@ -296,8 +322,9 @@ def rules_impact(
     try:
         with baseline_rules(baseline, current_dir) as (baseline_dir, label):
             base = _engine(baseline_dir, locked=False, inherit=current.ruleset.parameters)
-            report = _impact_over(base, current, label, str(current_dir), population, evaluation_date,
-                                  database_url)
+            report = _impact_over(
+                base, current, label, str(current_dir), population, evaluation_date, database_url
+            )
     except ImpactError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -320,8 +347,9 @@ def _impact_over(
     if population is not None:
         skipped: list[str] = []
         subjects: list[Subject] = list(export_population(population, on, skipped))
-        report = impact(base, current, subjects, population=f"export {population}", evaluation_date=on,
-                        **labels)
+        report = impact(
+            base, current, subjects, population=f"export {population}", evaluation_date=on, **labels
+        )
         report.skipped = skipped
         return report
     store = _open(database_url)
@@ -333,8 +361,10 @@ def _impact_over(
 
 
 def print_impact(report: ImpactReport) -> None:
-    console.print(f"Baseline {report.baseline.version} ({report.baseline.label}) -> "
-                  f"current {report.current.version} ({report.current.label})")
+    console.print(
+        f"Baseline {report.baseline.version} ({report.baseline.label}) -> "
+        f"current {report.current.version} ({report.current.label})"
+    )
     when = f" on {report.evaluation_date}" if report.evaluation_date else " each at its own evaluation date"
     console.print(f"Population: {report.population}, {report.evaluated} patients{when}")
     if report.rule_changes:

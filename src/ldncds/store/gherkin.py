@@ -88,16 +88,20 @@ def summary(facts: PatientFacts, on: date) -> str:
     else:
         parts.append("no current condition on record")
     if meds:
-        parts.append(f"{'an active' if len(meds) == 1 else 'active'} {_listing(meds)} "
-                     f"{'prescription' if len(meds) == 1 else 'prescriptions'}")
+        parts.append(
+            f"{'an active' if len(meds) == 1 else 'active'} {_listing(meds)} "
+            f"{'prescription' if len(meds) == 1 else 'prescriptions'}"
+        )
     # Stand-alone punctuation ("2 MG / naloxone") would make test names ambiguous: drop it.
     return _one_line(_LONE_PUNCTUATION.sub(" ", f"{who} with {' and '.join(parts)}"))
 
 
 def describe(facts: PatientFacts, on: date) -> list[str]:
     """Comment lines: the main facts, one per line, as a clinician would list them."""
-    lines = [f"Patient: {_age_text(facts, on)} on {on.isoformat()}, sex {facts.sex or 'not recorded'}"
-             + (", deceased" if facts.deceased else "")]
+    lines = [
+        f"Patient: {_age_text(facts, on)} on {on.isoformat()}, sex {facts.sex or 'not recorded'}"
+        + (", deceased" if facts.deceased else "")
+    ]
     lines += _section("Condition", "Conditions", facts.conditions, _condition_line)
     lines += _section("Medication", "Medications", facts.medications, _medication_line)
     lines += _section("Procedure", "Procedures", facts.procedures, _procedure_line)
@@ -130,8 +134,10 @@ def _medication_line(m: Any) -> str:
     dose = f", {m.daily_dose_mg:g} mg/day" if m.daily_dose_mg is not None else ""
     dose += f", '{m.dose_text}'" if m.dose_text else ""
     coded = "" if m.codes else ", text only"
-    return (f"{_name(m.codes, m.text)}{_codes(m.codes)}{coded}, {m.status or 'status not recorded'} {kind}, "
-            f"{span}{dose} [{m.source}]")
+    return (
+        f"{_name(m.codes, m.text)}{_codes(m.codes)}{coded}, {m.status or 'status not recorded'} {kind}, "
+        f"{span}{dose} [{m.source}]"
+    )
 
 
 def _procedure_line(p: Any) -> str:
@@ -186,13 +192,17 @@ def _age(born: date, on: date) -> int:
 
 
 def _current_conditions(facts: PatientFacts) -> list[Any]:
-    return [c for c in facts.conditions or []
-            if c.clinical_status in _ACTIVE_CONDITION and c.verification_status not in _NOT_REAL]
+    return [
+        c
+        for c in facts.conditions or []
+        if c.clinical_status in _ACTIVE_CONDITION and c.verification_status not in _NOT_REAL
+    ]
 
 
 def _current_medications(facts: PatientFacts) -> list[Any]:
-    return [m for m in facts.medications or []
-            if m.status in _CURRENT_MEDICATION and m.is_order and not m.end]
+    return [
+        m for m in facts.medications or [] if m.status in _CURRENT_MEDICATION and m.is_order and not m.end
+    ]
 
 
 def _name(codes: list[Any], text: str | None) -> str:

@@ -128,8 +128,12 @@ def impact(
     """Decide every subject under both rulesets and tabulate the decisions that moved."""
     changes = rule_changes(baseline.ruleset, current.ruleset)
     changed = {c.rule_id for c in changes}
-    findings = {r for rs in (baseline.ruleset, current.ruleset)
-                for r, lr in rs.rules.items() if lr.phase == "findings"}
+    findings = {
+        r
+        for rs in (baseline.ruleset, current.ruleset)
+        for r, lr in rs.rules.items()
+        if lr.phase == "findings"
+    }
     report = ImpactReport(
         baseline=_info(baseline.ruleset, baseline_label),
         current=_info(current.ruleset, current_label),
@@ -207,10 +211,17 @@ def _info(ruleset: LoadedRuleset, label: str) -> RulesetInfo:
 
 
 def _transition(key: tuple[str, str], tally: _Tally) -> Transition:
-    rules = [ResponsibleRule(rule_id=r, fired_under=w, patients=n)
-             for (r, w), n in sorted(tally.rules.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return Transition(from_decision=key[0], to_decision=key[1], patients=tally.patients,
-                      examples=tally.examples, rules=rules)
+    rules = [
+        ResponsibleRule(rule_id=r, fired_under=w, patients=n)
+        for (r, w), n in sorted(tally.rules.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return Transition(
+        from_decision=key[0],
+        to_decision=key[1],
+        patients=tally.patients,
+        examples=tally.examples,
+        rules=rules,
+    )
 
 
 def _example(
@@ -355,8 +366,10 @@ def baseline_rules(spec: str, current_rules: Path) -> Iterator[tuple[Path, str]]
     )
     if archive.returncode != 0:
         reason = archive.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ImpactError(f"baseline {spec!r} is neither a rules folder nor a git revision with {rel}/"
-                          + (f" ({reason[-1]})" if reason else ""))
+        raise ImpactError(
+            f"baseline {spec!r} is neither a rules folder nor a git revision with {rel}/"
+            + (f" ({reason[-1]})" if reason else "")
+        )
     with tempfile.TemporaryDirectory(prefix="ldncds-baseline-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
@@ -367,11 +380,17 @@ def _git_location(current_rules: Path) -> tuple[Path, str]:
     """The repository and rules path a git revision is read from: the current rules' own, or (for
     new rules kept anywhere outside a repository) the project's rules/ folder."""
     for where in (current_rules.resolve(), default_rules_dir().resolve()):
-        top = subprocess.run(["git", "-C", str(where), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, check=False)
+        top = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if top.returncode == 0:
             root = Path(top.stdout.strip()).resolve()
             if where.is_relative_to(root):
                 return root, where.relative_to(root).as_posix()
-    raise ImpactError(f"baseline is not a folder, and neither {current_rules} nor the project's rules "
-                      "are inside a git repository")
+    raise ImpactError(
+        f"baseline is not a folder, and neither {current_rules} nor the project's rules "
+        "are inside a git repository"
+    )

@@ -52,8 +52,12 @@ def iter_replay(store: DecisionStore, engine: Engine, ids: Iterable[str] | None)
     for item in records:
         stored = store.get(item) if isinstance(item, str) else item
         if stored is None:
-            yield ReplayResult(assessment_id=str(item), replayed_ruleset_version=engine.version,
-                               same_rules=False, error="no such assessment in the log")
+            yield ReplayResult(
+                assessment_id=str(item),
+                replayed_ruleset_version=engine.version,
+                same_rules=False,
+                error="no such assessment in the log",
+            )
             continue
         yield replay_one(stored, engine)
 

@@ -90,12 +90,26 @@ def list_assessments(
     """Stored assessments, newest first, filtered by decision, evaluation date and ruleset version."""
     if date_from and date_to and date_from > date_to:
         # Same shape as any other bad query parameter: 422 naming the field.
-        raise RequestValidationError([{"type": "value_error", "loc": ("query", "date_from"),
-                                       "msg": "date_from is after date_to", "input": str(date_from)}])
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "date_from"),
+                    "msg": "date_from is after date_to",
+                    "input": str(date_from),
+                }
+            ]
+        )
     try:
-        rows = _store(request).list(decision=decision, date_from=date_from, date_to=date_to,
-                                    ruleset_version=ruleset_version, limit=limit, offset=offset,
-                                    **_scope(request))
+        rows = _store(request).list(
+            decision=decision,
+            date_from=date_from,
+            date_to=date_to,
+            ruleset_version=ruleset_version,
+            limit=limit,
+            offset=offset,
+            **_scope(request),
+        )
     except SQLAlchemyError as exc:
         raise HTTPException(status_code=503, detail="the decision log is unavailable") from exc
     return AssessmentPage(items=[_record(r) for r in rows], limit=limit, offset=offset)

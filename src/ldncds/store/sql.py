@@ -72,7 +72,7 @@ def normalise_url(url: str) -> str:
     """postgres:// and postgresql:// mean psycopg 3 here (the driver we ship)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -114,8 +114,10 @@ def _sqlite_engine(url: sa.URL) -> tuple[sa.Engine, bool]:
         # Connections are cheap; writers queue on SQLite's lock, not on the pool (the web server has
         # up to 40 worker threads).
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S},
-            pool_size=8, max_overflow=40,
+            url,
+            connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_S},
+            pool_size=8,
+            max_overflow=40,
         )
 
     @sa.event.listens_for(engine, "connect")
@@ -353,8 +355,12 @@ class SqlStore:
         """Every assessment, oldest first, a page at a time (no feedback attached)."""
         after = 0
         while True:
-            query = (sa.select(assessments).where(assessments.c.seq > after)
-                     .order_by(assessments.c.seq).limit(_PAGE))
+            query = (
+                sa.select(assessments)
+                .where(assessments.c.seq > after)
+                .order_by(assessments.c.seq)
+                .limit(_PAGE)
+            )
             with self._guard, self.engine.connect() as conn:
                 page = [r._mapping for r in conn.execute(query)]
             if not page:
@@ -368,8 +374,10 @@ class SqlStore:
         """Check both hash chains in one consistent snapshot of the database."""
         report = VerifyReport(url=self.url)
         with self._guard, self._snapshot() as conn:
-            for name, table, content in (("assessments", assessments, assessment_content),
-                                         ("feedback", feedback, feedback_content)):
+            for name, table, content in (
+                ("assessments", assessments, assessment_content),
+                ("feedback", feedback, feedback_content),
+            ):
                 head = conn.execute(
                     sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.chain == name)
                 ).one()
@@ -595,8 +603,13 @@ def _chain_rows(conn: sa.Connection, table: sa.Table, content: Any) -> Iterator[
         if not page:
             return
         for r in page:
-            yield ChainRow(seq=r["seq"], id=r["id"], prev_hash=r["prev_hash"], hash=r["hash"],
-                           content=lambda seq, r=r: content(r, seq))
+            yield ChainRow(
+                seq=r["seq"],
+                id=r["id"],
+                prev_hash=r["prev_hash"],
+                hash=r["hash"],
+                content=lambda seq, r=r: content(r, seq),
+            )
         after = page[-1]["seq"]
 
 
