@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import dataclasses
+import gzip
 import json
 import shutil
 import subprocess
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -19,9 +22,19 @@ from ldncds.store import Caller, open_store, record_assessment
 from ldncds.store.impact import Subject, baseline_rules, export_population, impact, stored_population
 from store_support import copy_rules, edit_rule, set_opioid_washout, sqlite_url
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthea-bulk-10"
-if not SYNTHEA.is_dir():
-    SYNTHEA = Path("/work/shared/data/synthea-bulk-10")
+_SAMPLE_GZ = Path(__file__).resolve().parent / "fixtures" / "bulk" / "synthea-bulk-10"  # source in its README
+
+
+def _decompressed_sample() -> Path:
+    """The repository's gzip copy of the Synthea sample, as the plain NDJSON files an export has."""
+    out = Path(tempfile.mkdtemp(prefix="ldncds-synthea-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    for gz in _SAMPLE_GZ.glob("*.ndjson.gz"):
+        (out / gz.name.removesuffix(".gz")).write_bytes(gzip.decompress(gz.read_bytes()))
+    return out
+
+
+SYNTHEA = _decompressed_sample()
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # A day when patient #5 of the sample had just been prescribed meperidine (stopped, end date not recorded).
 ON = date(1980, 6, 10)  # 5 days after it was written: inside the 7-day washout whatever its end
