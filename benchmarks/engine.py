@@ -21,7 +21,7 @@ from _common import EVALUATION_DATE, example_facts, machine, percentiles, synthe
 from ldncds.engine import Engine
 from ldncds.engine.derive import derive
 
-SYNTHEA = Path("/work/shared/data/synthea-bulk-10")
+SYNTHEA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "bulk" / "synthea-bulk-10"  # gzip copy
 
 
 def _time(call: Callable[[Any], Any], items: list[Any], runs: int, warmup: int) -> list[int]:
