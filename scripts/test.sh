@@ -32,4 +32,6 @@ if [ -z "${LDNCDS_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy  # configured in pyproject.toml: strict for src/ldncds/engine, default elsewhere
 .venv/bin/python -m pytest "$@"

@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -316,7 +316,7 @@ def _impact_over(
     on: date,
     database_url: str | None,
 ) -> ImpactReport:
-    labels = {"baseline_label": baseline_label, "current_label": current_label}
+    labels: dict[str, Any] = {"baseline_label": baseline_label, "current_label": current_label}
     if population is not None:
         skipped: list[str] = []
         subjects: list[Subject] = list(export_population(population, on, skipped))
