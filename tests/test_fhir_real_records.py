@@ -377,7 +377,7 @@ def test_a_dispense_in_its_own_prefetch_key_blocks(client: TestClient) -> None:
 
 
 def today_iso() -> str:
-    from ldncds.api.evaluation import today_utc
+    from ldncds.service.evaluation import today_utc
 
     return today_utc().isoformat()
 

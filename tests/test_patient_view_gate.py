@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ldncds.api.app import create_app
-from ldncds.api.evaluation import today_utc
 from ldncds.engine import Engine, PatientFacts, in_scope
 from ldncds.engine.facts import Condition, Medication
+from ldncds.service.evaluation import today_utc
 from ldncds.settings import Settings
 from ldncds.store import open_store
 

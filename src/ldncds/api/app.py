@@ -26,14 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
 from ldncds.fhir import facts_from_resources
-from ldncds.settings import Settings
-from ldncds.store.interface import DecisionStore
-
-from .cors import install_cors
-from .errors import install_handlers
-from .guard import GuardMiddleware
-from .observability import Metrics, RequestLogMiddleware, configure_logging
-from .security import (
+from ldncds.service.errors import install_handlers
+from ldncds.service.security import (
     JwtVerifier,
     check_bind,
     link_signer,
@@ -42,6 +36,12 @@ from .security import (
     open_to_network,
     require_client,
 )
+from ldncds.settings import Settings
+from ldncds.store.interface import DecisionStore
+
+from .cors import install_cors
+from .guard import GuardMiddleware
+from .observability import Metrics, RequestLogMiddleware, configure_logging
 from .workers import PooledEngine
 
 log = logging.getLogger("ldncds.http")

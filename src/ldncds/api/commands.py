@@ -48,8 +48,9 @@ def serve(
     """Serve the CDS Hooks services and the JSON API (uvicorn), once the rules pass every check."""
     import uvicorn
 
+    from ldncds.service.security import check_bind
+
     from .app import ServiceSettings
-    from .security import check_bind
 
     # Options go through the environment so every server process (--workers) reads the same settings.
     overrides = {

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
-from ldncds.api.security import link_query
 from ldncds.engine import Assessment
 from ldncds.engine.assessment import (
     CriterionResult,
@@ -29,6 +28,7 @@ from ldncds.engine.assessment import (
 )
 from ldncds.engine.codes import CODE_SYSTEM_URIS
 from ldncds.engine.facts import DataNote
+from ldncds.service.security import link_query
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
 

@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.api.errors import ApiError, OperationOutcome
-from ldncds.api.evaluation import assess_and_record, run_engine, site_today
-from ldncds.api.security import require_client, with_identity
 from ldncds.engine import Assessment, PatientFacts, in_scope
 from ldncds.engine.facts import Medication
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
+from ldncds.service.errors import ApiError, OperationOutcome
+from ldncds.service.evaluation import assess_and_record, run_engine, site_today
+from ldncds.service.security import require_client, with_identity
 from ldncds.store.interface import Caller, ForeignRecordError
 
 from . import orders
