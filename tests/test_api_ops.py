@@ -180,7 +180,7 @@ def test_openapi_docs_describe_both_body_types(client: TestClient) -> None:
 def test_settings_come_from_the_environment_and_a_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ldncds.api.app import ServiceSettings
+    from ldncds.settings import Settings
 
     config = tmp_path / "ldncds.toml"
     config.write_text(
@@ -190,6 +190,6 @@ def test_settings_come_from_the_environment_and_a_config_file(
     )
     monkeypatch.setenv("LDNCDS_CONFIG", str(config))
     monkeypatch.setenv("LDNCDS_ENGINE_PROCESSES", "2")  # the environment wins over the file
-    settings = ServiceSettings()
+    settings = Settings()
     assert settings.public_base_url == "https://cds.example.org" and settings.engine_processes == 2
     assert settings.trusted_issuers[0].algorithms == ["ES384", "RS384"]

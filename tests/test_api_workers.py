@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ldncds.api.app import ServiceSettings, create_app
+from ldncds.api.app import create_app
 from ldncds.engine import Engine
+from ldncds.settings import Settings
 from ldncds.store import open_store
 
 pytestmark = pytest.mark.slow  # starts engine processes (about a second each)
@@ -44,14 +45,14 @@ def wait_until_dead(pid: int) -> None:
 
 @pytest.fixture(scope="module")
 def pooled() -> Iterator[TestClient]:
-    settings = ServiceSettings(engine_processes=1, engine_timeout_seconds=2.0)
+    settings = Settings(engine_processes=1, engine_timeout_seconds=2.0)
     with TestClient(create_app(settings, store=open_store("sqlite://"))) as client:  # lifespan stops the pool
         yield client
 
 
 @pytest.fixture(scope="module")
 def in_process() -> TestClient:
-    return TestClient(create_app(ServiceSettings(), engine=Engine(), store=open_store("sqlite://")))
+    return TestClient(create_app(Settings(), engine=Engine(), store=open_store("sqlite://")))
 
 
 def pool(client: TestClient) -> Any:

@@ -15,9 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ldncds.api.app import ServiceSettings, create_app
+from ldncds.api.app import create_app
 from ldncds.cdshooks.prefetch import fhir_server_allowed
 from ldncds.engine import Engine
+from ldncds.settings import Settings
 from ldncds.store import open_store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "http"
@@ -69,7 +70,7 @@ def engine() -> Engine:
 
 def client_for(ehr: FakeEhr, engine: Engine, **settings: Any) -> TestClient:
     app = create_app(
-        ServiceSettings(**{"fhir_server_allowlist": [FHIR], **settings}),
+        Settings(**{"fhir_server_allowlist": [FHIR], **settings}),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(ehr.handle),
@@ -201,7 +202,7 @@ def test_a_failed_required_search_is_412(engine: Engine, failure: str) -> None:
         return handle(request)
 
     app = create_app(
-        ServiceSettings(fhir_server_allowlist=[FHIR]),
+        Settings(fhir_server_allowlist=[FHIR]),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(broken),
@@ -282,7 +283,7 @@ def _conditions_stream(chunks: Any, headers: dict[str, str] | None = None) -> An
 
 def _app(handler: Any, engine: Engine, **settings: Any) -> TestClient:
     app = create_app(
-        ServiceSettings(**{"fhir_server_allowlist": [FHIR], **settings}),
+        Settings(**{"fhir_server_allowlist": [FHIR], **settings}),
         engine=engine,
         store=open_store("sqlite://"),
         fhir_transport=httpx.MockTransport(handler),

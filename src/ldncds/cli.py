@@ -320,21 +320,45 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
     console.print(table)
 
 
-# Adapters add their own commands (serve, audit, screen, synth, scenarios...) through register(app).
-for _module in (
-    "ldncds.bdd.commands",
-    "ldncds.api.commands",
-    "ldncds.store.commands",
-    "ldncds.screening.commands",
-    "ldncds.pages.commands",
-    "ldncds.db_commands",
-    "ldncds.terminology.commands",
-):
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name and _module.startswith(_exc.name):
-            continue  # adapter not installed
-        err.print(f"[yellow]warning:[/yellow] commands of {_module} unavailable: {_exc}")
-        continue
-    _mod.register(app, rules_app)
+config_app = typer.Typer(help="Service configuration (LDNCDS_* settings).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("docs")
+def config_docs(
+    output: Annotated[Path | None, typer.Option(help="Write here (e.g. docs/configuration.md).")] = None,
+) -> None:
+    """Every setting, its environment variable, default and meaning (docs/configuration.md)."""
+    from .settings import configuration_markdown
+
+    text = configuration_markdown()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+# Each package adds its own commands (serve, audit, screen, synth, scenarios...) through register(app),
+# listed explicitly: a package that fails to import is an error, never a silently missing command.
+def _register_commands() -> None:
+    from . import db_commands
+    from .api import commands as api_commands
+    from .bdd import commands as bdd_commands
+    from .pages import commands as pages_commands
+    from .screening import commands as screening_commands
+    from .store import commands as store_commands
+    from .terminology import commands as terminology_commands
+
+    for module in (
+        bdd_commands,
+        api_commands,
+        store_commands,
+        screening_commands,
+        pages_commands,
+        db_commands,
+        terminology_commands,
+    ):
+        module.register(app, rules_app)
+
+
+_register_commands()

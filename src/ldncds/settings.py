@@ -44,21 +44,44 @@ class TrustedIssuer(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LDNCDS_", env_nested_delimiter="__", extra="ignore")
 
-    rules_dir: Path = Field(default_factory=default_rules_dir)
-    data_dir: Path = Path("data")
-    database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir.")
+    rules_dir: Path = Field(
+        default_factory=default_rules_dir, description="Folder of the rules (YAML + value sets)."
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the default SQLite log and link key live."
+    )
+    database_url: str | None = Field(
+        default=None, description="Decision log URL. Default: SQLite file in data_dir."
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Our URL as the EHR sees it (JWT aud)."
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    insecure: bool = False
-    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
-    cors_origins: list[str] = Field(default_factory=list)
-    jwt_leeway_seconds: int = 60
-    fhir_timeout_seconds: float = 5.0
-    log_level: str = "INFO"
+    host: str = Field(default="127.0.0.1", description="Address `ldncds serve` binds to.")
+    port: int = Field(default=8000, description="Port `ldncds serve` binds to.")
+    workers: int = Field(default=1, description="Server processes `ldncds serve` starts.")
+    insecure: bool = Field(
+        default=False, description="Accept calls without a JWT (development only; refused on a public bind)."
+    )
+    trusted_issuers: list[TrustedIssuer] = Field(
+        default_factory=list,
+        description="CDS clients allowed to call (iss, JWKS URL(s), algorithms, tenants).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed by CORS (empty: no CORS layer)."
+    )
+    jwt_leeway_seconds: int = Field(default=60, description="Clock skew tolerated on a JWT's exp/iat/nbf.")
+    fhir_timeout_seconds: float = Field(default=5.0, description="Timeout of one FHIR or JWKS HTTP request.")
+    log_level: str = Field(
+        default="INFO", description="Log level of the JSON logs (DEBUG, INFO, WARNING ...)."
+    )
+    engine_processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Engine worker processes per server process (default: CPUs / workers).",
+    )
+    engine_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An evaluation taking longer is stopped."
+    )
 
     # --- FHIR fetching (issue 12/13)
     fhir_server_allowlist: list[str] = Field(
@@ -157,6 +180,11 @@ class Settings(BaseSettings):
         return (now or datetime.now(UTC)).astimezone(ZoneInfo(self.site_timezone)).date()
 
     @property
+    def engine_process_count(self) -> int:
+        """engine_processes, or the CPUs shared out between the server processes."""
+        return self.engine_processes or max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ldncds.db').resolve()}"
 
@@ -178,3 +206,36 @@ class Settings(BaseSettings):
             source_cls = TomlConfigSettingsSource if path.suffix == ".toml" else JsonConfigSettingsSource
             sources.append(source_cls(settings_cls, path))
         return tuple(sources)
+
+
+def configuration_markdown() -> str:
+    """docs/configuration.md: every setting, its environment variable, default and meaning."""
+    lines = [
+        "# Configuration",
+        "",
+        "Generated from `ldncds.settings.Settings` by `ldncds config docs`; do not edit by hand",
+        "(tests/test_settings_docs.py fails when this file and Settings disagree).",
+        "",
+        "Every setting is read from an environment variable, or from the JSON/TOML file named by",
+        "`LDNCDS_CONFIG` (keys are the setting names). Nested values (lists, trusted issuers) are JSON.",
+        "",
+        "| Setting | Environment variable | Default | Meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        lines.append(
+            f"| `{name}` | `LDNCDS_{name.upper()}` | {_default_of(name)} | {_cell(field.description)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _default_of(name: str) -> str:
+    field = Settings.model_fields[name]
+    if name == "rules_dir":
+        return "the `rules/` folder of this checkout or package"  # an absolute, machine-specific path
+    value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+    return f"`{value}`" if isinstance(value, Path) else f"`{value!r}`"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|")

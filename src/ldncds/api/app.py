@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
-from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
@@ -47,19 +46,6 @@ from .workers import PooledEngine
 log = logging.getLogger("ldncds.http")
 
 
-class ServiceSettings(Settings):
-    """Service settings not (yet) in ldncds.settings.Settings; same LDNCDS_* environment and config file."""
-
-    engine_processes: int | None = Field(
-        default=None,
-        ge=1,
-        description="Engine worker processes per server process (default: CPUs / workers).",
-    )
-    engine_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="An evaluation taking longer is stopped."
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -71,15 +57,15 @@ def create_app(
 
     `fhir_transport` replaces the network for FHIR and JWKS fetches (tests use httpx.MockTransport).
     """
-    settings = settings or ServiceSettings()
+    settings = settings or Settings()
     check_bind(settings)
     own_store = store is None
     if store is None:
         store = _open_store(settings)
     evaluator: Engine | PooledEngine = engine or PooledEngine(
         load_ruleset(settings.rules_dir),
-        _processes(settings),
-        job_timeout=getattr(settings, "engine_timeout_seconds", 30.0),
+        settings.engine_process_count,
+        job_timeout=settings.engine_timeout_seconds,
     )
 
     @asynccontextmanager
@@ -194,7 +180,7 @@ def _docs(app: FastAPI) -> None:
 
 def serve_app() -> FastAPI:
     """Factory for uvicorn (`ldncds serve`): JSON logs, settings from the environment."""
-    settings = ServiceSettings()
+    settings = Settings()
     configure_logging(settings.log_level)
     return create_app(settings)
 
@@ -313,11 +299,6 @@ def _optional_router(module: str) -> APIRouter | None:
             return None
         raise
     return getattr(mod, "router", None)
-
-
-def _processes(settings: Settings) -> int:
-    configured = getattr(settings, "engine_processes", None)
-    return configured or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
 
 
 def _open_store(settings: Settings) -> Any:

@@ -49,8 +49,7 @@ def serve(
     import uvicorn
 
     from ldncds.service.security import check_bind
-
-    from .app import ServiceSettings
+    from ldncds.settings import Settings
 
     # Options go through the environment so every server process (--workers) reads the same settings.
     overrides = {
@@ -64,7 +63,7 @@ def serve(
         if value is not None:
             os.environ[f"LDNCDS_{name}"] = str(value)
     try:
-        settings = ServiceSettings()
+        settings = Settings()
         check_bind(settings)
     except (ValidationError, RuntimeError) as exc:
         typer.echo(f"Cannot start: {exc}", err=True)
