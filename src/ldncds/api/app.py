@@ -7,7 +7,6 @@ create_app(settings)                                   # engine in worker proces
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -17,7 +16,7 @@ from datetime import date
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
@@ -186,19 +185,18 @@ def serve_app() -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
+    # Every router, listed explicitly: a package that fails to import is an error, never missing routes.
     from ldncds.cdshooks.routes import router as cds_router
+    from ldncds.pages.web import router as pages_router
+    from ldncds.store.routes import router as store_router
 
     from .routes import api, ops
 
     app.include_router(ops)
     app.include_router(cds_router)
     app.include_router(api)
-    store_routes = _optional_router("ldncds.store.routes")
-    if store_routes is not None:
-        app.include_router(store_routes, dependencies=[Depends(require_client)])
-    pages = _optional_router("ldncds.pages.web")
-    if pages is not None:
-        app.include_router(pages)
+    app.include_router(store_router, dependencies=[Depends(require_client)])
+    app.include_router(pages_router)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -288,17 +286,6 @@ def _warm_up(evaluator: PooledEngine) -> None:
     patient = {"resourceType": "Patient", "id": "warm-up", "birthDate": "1970"}
     facts = facts_from_resources(patient, _WARM_UP_SECTIONS, patient_id="warm-up").facts
     evaluator.assess(facts, date(2026, 1, 1))
-
-
-def _optional_router(module: str) -> APIRouter | None:
-    """Another package's router, when that package is installed (it may still be being written)."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-    return getattr(mod, "router", None)
 
 
 def _open_store(settings: Settings) -> Any:
