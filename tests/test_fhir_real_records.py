@@ -377,9 +377,9 @@ def test_a_dispense_in_its_own_prefetch_key_blocks(client: TestClient) -> None:
 
 
 def today_iso() -> str:
-    from ldncds.service.evaluation import today_utc
+    from ldncds.settings import Settings
 
-    return today_utc().isoformat()
+    return Settings().today().isoformat()
 
 
 def test_the_old_fhir_media_type_is_read_as_json(client: TestClient) -> None:

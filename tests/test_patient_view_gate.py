@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from ldncds.api.app import create_app
 from ldncds.engine import Engine, PatientFacts, in_scope
 from ldncds.engine.facts import Condition, Medication
-from ldncds.service.evaluation import today_utc
 from ldncds.settings import Settings
 from ldncds.store import open_store
 
@@ -110,7 +109,7 @@ def test_a_text_only_ldn_entry_gets_a_card_over_http(engine: Engine) -> None:
     )
     client = TestClient(create_app(Settings(), engine=engine, store=open_store("sqlite://")))
     assert client.post("/cds-services/ldn-candidacy", json=body).json() == {"cards": []}
-    started = date.fromordinal(today_utc().toordinal() - 60).isoformat()
+    started = date.fromordinal(Settings().today().toordinal() - 60).isoformat()
     statement = {
         "resourceType": "MedicationStatement",
         "id": "ldn-text",

@@ -15,10 +15,18 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from .engine.assess import Engine, EngineError, default_rules_dir
-from .engine.assessment import Assessment, FactCitation, TherapyStatus, TitrationPlan
-from .engine.facts import PatientFacts
-from .engine.loader import RulesetError, load_ruleset
+from ldncds.engine import (
+    Assessment,
+    Engine,
+    EngineError,
+    FactCitation,
+    PatientFacts,
+    RulesetError,
+    TherapyStatus,
+    TitrationPlan,
+    default_rules_dir,
+    load_ruleset,
+)
 
 _EXTRA_FOR = {"scenarios": ("pytest_bdd", "audit")}  # subcommand -> (module it runs, extra installing it)
 
@@ -96,7 +104,7 @@ def assess(
     try:
         raw = facts_file.read_bytes()
         facts = PatientFacts.model_validate_json(raw)
-        evaluation_date = date.fromisoformat(on) if on else date.today()
+        evaluation_date = date.fromisoformat(on) if on else _site_today()
     except (OSError, ValidationError, ValueError) as exc:
         err.print(f"[red]Cannot read {facts_file}:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -287,7 +295,7 @@ def rules_check(
 @rules_app.command("lock")
 def rules_lock(rules: RulesOpt = None) -> None:
     """Record each rule file's rule ids and each value set's size and hash in rules/ruleset.lock."""
-    from .engine.integrity import LOCK, write
+    from ldncds.engine import LOCK, write
 
     directory = (rules or default_rules_dir()).resolve()
     try:
@@ -318,6 +326,17 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
     for r in rs.rules.values():
         table.add_row(r.rule.id, r.rule.version, r.file, r.rule.title)
     console.print(table)
+
+
+def _site_today() -> date:
+    """The default evaluation date: today in the site's time zone (setting site_timezone)."""
+    from .settings import Settings
+
+    try:
+        return Settings().today()
+    except ValidationError as exc:
+        err.print(f"[red]Invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 config_app = typer.Typer(help="Service configuration (LDNCDS_* settings).", no_args_is_help=True)

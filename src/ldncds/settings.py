@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .engine.assess import default_rules_dir
+from ldncds.engine import default_rules_dir
 
 
 class TrustedIssuer(BaseModel):

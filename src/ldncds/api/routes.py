@@ -14,8 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Discriminator, Field, Tag
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.engine import Assessment, PatientFacts
-from ldncds.engine.facts import earliest, latest
+from ldncds.engine import Assessment, PatientFacts, earliest, latest
 from ldncds.fhir import FhirInputError, facts_from_bundle
 from ldncds.service.bundle import FhirBundle
 from ldncds.service.errors import ApiError, OperationOutcome

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ldncds.engine.facts import Medication
+from ldncds.engine import Medication
 from ldncds.fhir import FhirInputError, facts_from_resources
 
 from .cards import SOURCE_LABEL

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ldncds.engine.facts import DataNote
+from ldncds.engine import DataNote
 from ldncds.fhir import MISSING
 from ldncds.fhir.references import reference_id
 

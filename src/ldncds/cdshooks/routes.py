@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.engine import Assessment, PatientFacts, in_scope
-from ldncds.engine.facts import Medication
+from ldncds.engine import Assessment, Medication, PatientFacts, in_scope
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.service.errors import ApiError, OperationOutcome
 from ldncds.service.evaluation import assess_and_record, run_engine, site_today

@@ -16,7 +16,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..engine.assessment import InstrumentResponse, MonitoringReminder, TitrationPlan
+from ldncds.engine import InstrumentResponse, MonitoringReminder, TitrationPlan
 
 WIDTH = 960
 LEFT, RIGHT = 90, 20

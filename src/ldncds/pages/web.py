@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ..engine.assessment import Assessment
+from ldncds.engine import Assessment
+
 from ..service.errors import Unauthorized
 from .render import STYLESHEET, render, static_file
 from .rulebook import cached_rulebook

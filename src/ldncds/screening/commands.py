@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
-from ldncds.engine.loader import LoadedRuleset
+from ldncds.engine import LoadedRuleset, RulesetError, default_rules_dir, load_ruleset
+from ldncds.settings import Settings
 
 from .bulk import BadLine
 from .output import RowWriter, progress_for, summary_line, summary_table
@@ -28,7 +28,7 @@ SHOWN_BAD_LINES = 50
 
 def _parse_date(value: str | None) -> date:
     if value is None:
-        return date.today()
+        return Settings().today()  # the site's calendar date (site_timezone), as the service uses
     try:
         return date.fromisoformat(value)
     except ValueError as exc:

@@ -37,7 +37,7 @@ class RulesBundle:
 
     @classmethod
     def of(cls, folder: Path) -> RulesBundle:
-        from ldncds.engine.loader import content_hash
+        from ldncds.engine import content_hash
 
         files = {
             p.relative_to(folder).as_posix(): p.read_bytes()

@@ -23,10 +23,6 @@ from .security import with_identity
 log = logging.getLogger("ldncds.http")
 
 
-def today_utc() -> date:
-    return datetime.now(UTC).date()
-
-
 def today_in(zone: str, now: datetime | None = None) -> date:
     """The calendar date in time zone `zone` at instant `now` (default: this instant)."""
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()

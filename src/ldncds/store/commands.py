@@ -13,9 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..engine.assess import Engine, default_rules_dir
-from ..engine.loader import RulesetError, load_ruleset
-from ..engine.vocabulary import DECISIONS
+from ldncds.engine import DECISIONS, Engine, RulesetError, default_rules_dir, load_ruleset
+
 from .gherkin import export_feature
 from .impact import ImpactError, ImpactReport, Subject, baseline_rules, export_population, impact
 from .impact import stored_population as stored_subjects
