@@ -4,7 +4,7 @@ Both take one phase's rules and a list of engine facts and return the firings, i
 matched which facts. Everything clinical (what a firing means) happens elsewhere, once, so the
 two can be compared decision for decision.
 
-durable_rules has sharp edges (see shared/engine/durable-rules.md); this module is where they are
+durable_rules has sharp edges (unmaintained: https://github.com/jruizgit/rules); this module is where they are
 blunted: no background dispatcher, a catch-all sink rule so no fact goes unhandled, a fresh
 session per evaluation that is always deleted, an error check after every call that fails closed,
 a lock around the C core, and no in-engine negation (absence is precomputed as data or decided in
