@@ -33,4 +33,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy  # configured in pyproject.toml: strict for src/ldncds/engine, default elsewhere
 .venv/bin/python -m pytest "$@"

@@ -379,7 +379,7 @@ def test_a_dispense_in_its_own_prefetch_key_blocks(client: TestClient) -> None:
 def today_iso() -> str:
     from ldncds.settings import Settings
 
-    return Settings().today().isoformat()  # the server's 'today': the site's calendar date
+    return Settings().today().isoformat()
 
 
 def test_the_old_fhir_media_type_is_read_as_json(client: TestClient) -> None:

@@ -19,6 +19,7 @@ _KEYWORDS = {"days", "weeks", "hours", "ge", "le", "gt", "lt"}
 # drawing): their numbers are sizes, timeouts, HTTP codes and layout.
 NOT_CLINICAL_PACKAGES = {
     "api": "HTTP service: timeouts, limits, status codes",
+    "service": "HTTP service core: timeouts, limits, status codes",
     "store": "decision log: pool sizes, pagination, SQL limits, migration ids",
     "fhir": "FHIR parsing: date formats, identifier lengths",
     "screening": "bulk screening and the synthetic population generator's own distribution",

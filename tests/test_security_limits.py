@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from ldncds.api.app import create_app
-from ldncds.api.evaluation import today_in
 from ldncds.engine import Engine
+from ldncds.service.evaluation import today_in
 from ldncds.settings import Settings, TrustedIssuer
 from ldncds.store import open_store
 from test_jwt import BASE, JWKS, token

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from ldncds.api.app import create_app
-from ldncds.api.security import LinkSigner
 from ldncds.engine import Engine, PatientFacts
+from ldncds.service.security import LinkSigner
 from ldncds.settings import Settings, TrustedIssuer
 from ldncds.store import Caller, open_store, record_assessment
 from ldncds.store.migrate import alembic_config

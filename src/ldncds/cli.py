@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import sys
@@ -14,11 +15,18 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from .engine.assess import Engine, EngineError, default_rules_dir
-from .engine.assessment import Assessment, FactCitation, TherapyStatus, TitrationPlan
-from .engine.facts import PatientFacts
-from .engine.loader import RulesetError, load_ruleset
-from .settings import Settings, configuration_markdown
+from ldncds.engine import (
+    Assessment,
+    Engine,
+    EngineError,
+    FactCitation,
+    PatientFacts,
+    RulesetError,
+    TherapyStatus,
+    TitrationPlan,
+    default_rules_dir,
+    load_ruleset,
+)
 
 _EXTRA_FOR = {"scenarios": ("pytest_bdd", "audit")}  # subcommand -> (module it runs, extra installing it)
 
@@ -96,7 +104,7 @@ def assess(
     try:
         raw = facts_file.read_bytes()
         facts = PatientFacts.model_validate_json(raw)
-        evaluation_date = date.fromisoformat(on) if on else Settings().today()
+        evaluation_date = date.fromisoformat(on) if on else _site_today()
     except (OSError, ValidationError, ValueError) as exc:
         err.print(f"[red]Cannot read {facts_file}:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -116,6 +124,7 @@ def assess(
 
 def _record(facts: PatientFacts, result: Assessment, raw: bytes, engine: Engine) -> None:
     """Store before showing: an assessment that cannot be recorded is not shown (no advice)."""
+    from .settings import Settings
     from .store import Caller, StoreError, open_store, record_assessment
 
     settings = Settings()
@@ -286,7 +295,7 @@ def rules_check(
 @rules_app.command("lock")
 def rules_lock(rules: RulesOpt = None) -> None:
     """Record each rule file's rule ids and each value set's size and hash in rules/ruleset.lock."""
-    from .engine.integrity import LOCK, write
+    from ldncds.engine import LOCK, write
 
     directory = (rules or default_rules_dir()).resolve()
     try:
@@ -319,34 +328,56 @@ def rules_list(rules: RulesOpt = None, as_json: Annotated[bool, typer.Option("--
     console.print(table)
 
 
-config_app = typer.Typer(help="Service settings (LDNCDS_* environment, LDNCDS_CONFIG file).")
+def _site_today() -> date:
+    """The default evaluation date: today in the site's time zone (setting site_timezone)."""
+    from .settings import Settings
+
+    try:
+        return Settings().today()
+    except ValidationError as exc:
+        err.print(f"[red]Invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+config_app = typer.Typer(help="Service configuration (LDNCDS_* settings).", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 
 @config_app.command("docs")
-def config_docs() -> None:
-    """Print docs/configuration.md: every setting, its environment variable, default and meaning."""
-    sys.stdout.write(configuration_markdown())
+def config_docs(
+    output: Annotated[Path | None, typer.Option(help="Write here (e.g. docs/configuration.md).")] = None,
+) -> None:
+    """Every setting, its environment variable, default and meaning (docs/configuration.md)."""
+    from .settings import configuration_markdown
+
+    text = configuration_markdown()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
-# Adapters add their own commands (serve, audit, screen, synth, scenarios...) through register(app).
-# Imported explicitly, at the end because they extend `app`: a module that fails to import is an
-# error, never a silently missing command.
-from ldncds import db_commands  # noqa: E402
-from ldncds.api import commands as api_commands  # noqa: E402
-from ldncds.bdd import commands as bdd_commands  # noqa: E402
-from ldncds.pages import commands as pages_commands  # noqa: E402
-from ldncds.screening import commands as screening_commands  # noqa: E402
-from ldncds.store import commands as store_commands  # noqa: E402
-from ldncds.terminology import commands as terminology_commands  # noqa: E402
+# Each package adds its own commands (serve, audit, screen, synth, scenarios...) through register(app),
+# listed explicitly: a package that fails to import is an error, never a silently missing command.
+def _register_commands() -> None:
+    from . import db_commands
+    from .api import commands as api_commands
+    from .bdd import commands as bdd_commands
+    from .pages import commands as pages_commands
+    from .screening import commands as screening_commands
+    from .store import commands as store_commands
+    from .terminology import commands as terminology_commands
 
-for _commands in (
-    bdd_commands,
-    api_commands,
-    store_commands,
-    screening_commands,
-    pages_commands,
-    db_commands,
-    terminology_commands,
-):
-    _commands.register(app, rules_app)
+    for module in (
+        bdd_commands,
+        api_commands,
+        store_commands,
+        screening_commands,
+        pages_commands,
+        db_commands,
+        terminology_commands,
+    ):
+        module.register(app, rules_app)
+
+
+_register_commands()

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .engine.assess import Engine
-from .engine.loader import LoadedRuleset, RulesetError, load_ruleset
-from .engine.valuespace import check as check_value_space
+from ldncds.engine import Engine, LoadedRuleset, RulesetError, load_ruleset
+from ldncds.engine import check as check_value_space
 
 
 class GateError(Exception):

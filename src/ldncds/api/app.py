@@ -24,14 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
 from ldncds.fhir import facts_from_resources
-from ldncds.settings import Settings
-from ldncds.store.interface import DecisionStore
-
-from .cors import install_cors
-from .errors import install_handlers
-from .guard import GuardMiddleware
-from .observability import Metrics, RequestLogMiddleware, configure_logging
-from .security import (
+from ldncds.service.errors import install_handlers
+from ldncds.service.security import (
     JwtVerifier,
     check_bind,
     link_signer,
@@ -40,6 +34,12 @@ from .security import (
     open_to_network,
     require_client,
 )
+from ldncds.settings import Settings
+from ldncds.store.interface import DecisionStore
+
+from .cors import install_cors
+from .guard import GuardMiddleware
+from .observability import Metrics, RequestLogMiddleware, configure_logging
 from .workers import PooledEngine
 
 log = logging.getLogger("ldncds.http")
@@ -63,7 +63,7 @@ def create_app(
         store = _open_store(settings)
     evaluator: Engine | PooledEngine = engine or PooledEngine(
         load_ruleset(settings.rules_dir),
-        _processes(settings),
+        settings.engine_process_count,
         job_timeout=settings.engine_timeout_seconds,
     )
 
@@ -185,6 +185,7 @@ def serve_app() -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
+    # Every router, listed explicitly: a package that fails to import is an error, never missing routes.
     from ldncds.cdshooks.routes import router as cds_router
     from ldncds.pages.web import router as pages_router
     from ldncds.store.routes import router as store_router
@@ -285,11 +286,6 @@ def _warm_up(evaluator: PooledEngine) -> None:
     patient = {"resourceType": "Patient", "id": "warm-up", "birthDate": "1970"}
     facts = facts_from_resources(patient, _WARM_UP_SECTIONS, patient_id="warm-up").facts
     evaluator.assess(facts, date(2026, 1, 1))
-
-
-def _processes(settings: Settings) -> int:
-    configured = settings.engine_processes
-    return configured or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
 
 
 def _open_store(settings: Settings) -> Any:

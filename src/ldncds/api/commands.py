@@ -48,9 +48,8 @@ def serve(
     """Serve the CDS Hooks services and the JSON API (uvicorn), once the rules pass every check."""
     import uvicorn
 
+    from ldncds.service.security import check_bind
     from ldncds.settings import Settings
-
-    from .security import check_bind
 
     # Options go through the environment so every server process (--workers) reads the same settings.
     overrides = {

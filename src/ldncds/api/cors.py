@@ -45,7 +45,9 @@ class PrivateNetworkCORS(CORSMiddleware):
         )
         response = super().preflight_response(rest)
         failures = (
-            [] if response.status_code == 200 else [response.body.decode().removeprefix("Disallowed CORS ")]
+            []
+            if response.status_code == 200
+            else [bytes(response.body).decode().removeprefix("Disallowed CORS ")]
         )
         if not self.private_network:
             failures.insert(0, "private-network")
@@ -65,7 +67,7 @@ def install_cors(app: FastAPI, settings: Settings) -> None:
     if not settings.cors_origins:
         return
     app.add_middleware(
-        PrivateNetworkCORS,
+        PrivateNetworkCORS,  # type: ignore[arg-type]  # starlette types factories as callables returning ASGI apps
         allow_origins=settings.cors_origins,
         allow_methods=METHODS,
         allow_headers=settings.cors_headers,

@@ -20,10 +20,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ldncds.service.errors import json_path, outcome
+from ldncds.service.security import LinkSigner, open_to_network, reset_link_signer, use_link_signer
 from ldncds.settings import Settings
-
-from .errors import json_path, outcome
-from .security import LinkSigner, open_to_network, reset_link_signer, use_link_signer
 
 _JSON_TYPES = ("application/json", "application/fhir+json", "application/json+fhir")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -69,7 +69,7 @@ class JsonFormatter(_LibraryJsonFormatter):
     def __init__(self) -> None:
         super().__init__(json_default=str, json_ensure_ascii=False)
 
-    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict) -> None:  # type: ignore[override]
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict) -> None:
         log_data["ts"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         log_data["level"] = record.levelname
         log_data["logger"] = record.name

@@ -14,15 +14,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Discriminator, Field, Tag
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.cdshooks.models import FhirBundle
-from ldncds.engine import Assessment, PatientFacts
-from ldncds.engine.facts import earliest, latest
+from ldncds.engine import Assessment, PatientFacts, earliest, latest
 from ldncds.fhir import FhirInputError, facts_from_bundle
+from ldncds.service.bundle import FhirBundle
+from ldncds.service.errors import ApiError, OperationOutcome
+from ldncds.service.evaluation import assess_and_record, parse_evaluation_date
+from ldncds.service.security import require_client, require_metrics_token
 from ldncds.store.interface import Caller
-
-from .errors import ApiError, OperationOutcome
-from .evaluation import assess_and_record, parse_evaluation_date
-from .security import require_client, require_metrics_token
 
 log = logging.getLogger("ldncds.http")
 

@@ -17,8 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ldncds.engine.assess import default_rules_dir
-from ldncds.engine.loader import RulesetError, load_ruleset
+from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
 
 from .coverage import scenario_rules
 

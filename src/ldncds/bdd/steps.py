@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from ldncds.engine import Assessment, Engine, PatientFacts
-from ldncds.engine.assess import default_rules_dir
+from ldncds.engine import Assessment, Engine, PatientFacts, default_rules_dir
 
 SECTIONS = ("conditions", "medications", "procedures", "allergies", "observations")
 _N = r"(?P<n>\d+) (?P<unit>days?|weeks?|months?|years?)"

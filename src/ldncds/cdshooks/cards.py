@@ -17,18 +17,18 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
-from ldncds.api.security import link_query
-from ldncds.engine import Assessment
-from ldncds.engine.assessment import (
+from ldncds.engine import (
+    CODE_SYSTEM_URIS,
+    Assessment,
     CriterionResult,
+    DataNote,
     Explanation,
     FactCitation,
     MissingItem,
     Note,
     TitrationPlan,
 )
-from ldncds.engine.codes import CODE_SYSTEM_URIS
-from ldncds.engine.facts import DataNote
+from ldncds.service.security import link_query
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ldncds.engine.facts import Medication
+from ldncds.engine import Medication
 from ldncds.fhir import FhirInputError, facts_from_resources
 
 from .cards import SOURCE_LABEL
@@ -34,9 +34,10 @@ class Drafts:
 
 def read_drafts(bundle: dict[str, Any], patient_id: str) -> Drafts:
     """Each draft MedicationRequest as a Medication fact, or named as unreadable."""
-    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
-    resources = [
-        e.get("resource") for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    entry = bundle.get("entry")
+    entries = entry if isinstance(entry, list) else []
+    resources: list[dict[str, Any]] = [
+        e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)
     ]
     medications = [_trim(r, _MEDICATION_FIELDS) for r in resources if r.get("resourceType") == "Medication"]
     out = Drafts()

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from ldncds.service.bundle import FhirBundle
+
 Text = Annotated[str, StringConstraints(min_length=1)]
 FhirId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
 FhirBaseUrl = Annotated[str, StringConstraints(pattern=r"^https?://[\x21-\x7e]+$", max_length=2048)]
@@ -121,19 +123,6 @@ class PatientViewContext(_In):
     userId: Text = Field(examples=["Practitioner/prac-77"])
     patientId: FhirId = Field(examples=["pt-1001"])
     encounterId: str | None = None
-
-
-class BundleEntry(_In):
-    fullUrl: str | None = None
-    resource: dict[str, Any] | None = None
-
-
-class FhirBundle(_In):
-    """A FHIR R4 Bundle; its resources are validated by the FHIR adapter, which names any bad field."""
-
-    resourceType: Literal["Bundle"]
-    type: str | None = None
-    entry: list[BundleEntry] | None = None
 
 
 class OrderSignContext(PatientViewContext):

@@ -12,11 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from ldncds.engine import Assessment, PatientFacts
-from ldncds.engine.assessment import HardStop
-from ldncds.engine.derive import derive
-from ldncds.engine.facts import Medication
-from ldncds.engine.loader import ValueSets
+from ldncds.engine import Assessment, HardStop, Medication, PatientFacts, ValueSets, derive
 from ldncds.fhir.adapter import reference_target
 
 from .cards import OVERRIDE_REASONS, SOURCE_LABEL, md, rule_url, shorten

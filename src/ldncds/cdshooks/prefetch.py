@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ldncds.engine.facts import DataNote
+from ldncds.engine import DataNote
 from ldncds.fhir import MISSING
 from ldncds.fhir.references import reference_id
 
@@ -453,7 +453,8 @@ def _resources(value: Any) -> list[dict[str, Any]]:
         return []
     if value.get("resourceType") != "Bundle":
         return [value]
-    entries = value.get("entry") if isinstance(value.get("entry"), list) else []
+    entry = value.get("entry")
+    entries = entry if isinstance(entry, list) else []
     return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 

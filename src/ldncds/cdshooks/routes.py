@@ -16,12 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.api.errors import ApiError, OperationOutcome
-from ldncds.api.evaluation import assess_and_record, run_engine, site_today
-from ldncds.api.security import require_client, with_identity
-from ldncds.engine import Assessment, PatientFacts, in_scope
-from ldncds.engine.facts import Medication
+from ldncds.engine import Assessment, Medication, PatientFacts, in_scope
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
+from ldncds.service.errors import ApiError, OperationOutcome
+from ldncds.service.evaluation import assess_and_record, run_engine, site_today
+from ldncds.service.security import require_client, with_identity
 from ldncds.store.interface import Caller, ForeignRecordError
 
 from . import orders
@@ -34,6 +33,7 @@ from .models import (
     Discovery,
     FeedbackReceipt,
     FeedbackRequest,
+    HookRequest,
     OrderSelectRequest,
     OrderSignRequest,
     PatientViewRequest,
@@ -172,7 +172,7 @@ def _note(request: Request, hook: str, hook_instance: str) -> None:
     request.state.hook_instance = hook_instance
 
 
-async def _gather(request: Request, body: PatientViewRequest | OrderSignRequest) -> Gathered:
+async def _gather(request: Request, body: HookRequest) -> Gathered:
     context = body.context.model_dump()
     settings = request.app.state.settings
     if body.fhirAuthorization is None or body.fhirServer is None:
@@ -232,9 +232,7 @@ def _map(
     return facts, sorted(set(unavailable) | set(failed))
 
 
-async def _assess(
-    request: Request, body: PatientViewRequest | OrderSignRequest, facts: PatientFacts, service_id: str
-) -> Assessment:
+async def _assess(request: Request, body: HookRequest, facts: PatientFacts, service_id: str) -> Assessment:
     caller = Caller(
         channel="cds-hooks",
         service_id=service_id,
@@ -245,14 +243,17 @@ async def _assess(
     return await assess_and_record(request, facts, on, raw_input=await request.body(), caller=caller)
 
 
-def _draft_orders(body: OrderSignRequest) -> tuple[list[Medication], list[str]]:
+def _draft_orders(body: OrderSelectRequest | OrderSignRequest) -> tuple[list[Medication], list[str]]:
     """Drafts read leniently (only what the checks need); the ones that could not be read, named."""
     drafts = read_drafts(body.context.draftOrders.model_dump(exclude_unset=True), body.context.patientId)
     return drafts.medications, drafts.unreadable
 
 
 async def _order_check(
-    request: Request, body: OrderSignRequest, service_id: str, selections: list[str] | None
+    request: Request,
+    body: OrderSelectRequest | OrderSignRequest,
+    service_id: str,
+    selections: list[str] | None,
 ) -> JSONResponse:
     _note(request, body.hook, body.hookInstance)
     if body.context.userId.startswith(_PORTAL_USERS):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from . import therapy as therapy_mod
 from .assessment import (
@@ -84,7 +84,7 @@ class Engine:
             ruleset = load_ruleset(ruleset or default_rules_dir())
         self.ruleset = ruleset
         self.matcher = DurableMatcher(ruleset) if matcher == "durable" else OracleMatcher(ruleset)
-        self._static = {
+        self._static: dict[str, dict[str, Any]] = {
             rule_id: {
                 "rule_id": rule_id,
                 "rule_version": lr.rule.version,
@@ -150,7 +150,7 @@ class Engine:
         hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
         cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
         notes = [
-            Note(text=lr.rule.then.note.strip(), explanation=self._explain(f, derived))
+            Note(text=cast(NoteOutcome, lr.rule.then).note.strip(), explanation=self._explain(f, derived))
             for f, lr in by_kind[NoteOutcome]
         ]
         therapy_fired = [item for kind in THERAPY_OUTCOMES for item in by_kind[kind]]
@@ -161,7 +161,8 @@ class Engine:
     def _criteria(self, fired: list[tuple[Firing, LoadedRule]], derived: Derived) -> list[CriterionResult]:
         per: dict[str, list[tuple[Firing, CriterionOutcome]]] = defaultdict(list)
         for f, lr in fired:
-            per[lr.rule.then.criterion].append((f, lr.rule.then))
+            then = cast(CriterionOutcome, lr.rule.then)  # _findings grouped the firings by outcome type
+            per[then.criterion].append((f, then))
         met_pathways = {
             o.pathway for items in per.values() for _, o in items if o.status == "met" and o.pathway
         }
@@ -177,7 +178,12 @@ class Engine:
         met_pathways: set[str],
         derived: Derived,
     ) -> CriterionResult:
-        base = {"id": crit.id, "title": crit.title, "question": crit.question, "required": crit.required}
+        base: dict[str, Any] = {
+            "id": crit.id,
+            "title": crit.title,
+            "question": crit.question,
+            "required": crit.required,
+        }
         if crit.applies_to_pathways and met_pathways and not met_pathways <= set(crit.applies_to_pathways):
             return CriterionResult(
                 **base,
@@ -208,7 +214,8 @@ class Engine:
     def _hard_stops(self, fired: list[tuple[Firing, LoadedRule]], derived: Derived) -> list[HardStop]:
         groups: dict[tuple[str, str], list[tuple[Firing, HardStopOutcome]]] = defaultdict(list)
         for f, lr in fired:
-            groups[(lr.rule.then.hard_stop, f.fact_ids[0])].append((f, lr.rule.then))
+            then = cast(HardStopOutcome, lr.rule.then)  # _findings grouped the firings by outcome type
+            groups[(then.hard_stop, f.fact_ids[0])].append((f, then))
         out = []
         for (stop_id, fact_id), items in sorted(groups.items()):
             ref = derived.refs[fact_id]
@@ -232,7 +239,8 @@ class Engine:
     ) -> tuple[list[Caution], list[dict[str, Any]]]:
         groups: dict[str, list[tuple[Firing, CautionOutcome]]] = defaultdict(list)
         for f, lr in fired:
-            groups[lr.rule.then.caution].append((f, lr.rule.then))
+            then = cast(CautionOutcome, lr.rule.then)  # _findings grouped the firings by outcome type
+            groups[then.caution].append((f, then))
         cautions, facts = [], []
         for caution_id, items in sorted(groups.items()):
             refs = [derived.refs[f.fact_ids[0]] for f, _ in items]
@@ -387,7 +395,7 @@ class Engine:
                 continue
             anchor = therapy.start_date if then.due.anchor == "therapy_start" and therapy else ctx.start
             if then.due.anchor == "event":
-                events = [derived.refs[i].event_date for i in f.fact_ids if derived.refs[i].event_date]
+                events = [d for i in f.fact_ids if (d := derived.refs[i].event_date)]
                 if not events:
                     continue  # no date to count from; the caution itself still says what to do
                 anchor = date.fromisoformat(events[0])

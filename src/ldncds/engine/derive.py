@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from .assessment import FactCitation
 from .codes import canonical_system
@@ -131,6 +131,11 @@ class Course:
     ended: date | None
 
 
+def _began(m: Medication) -> date:
+    """First day of an order already known to have a start (therapy_course keeps only those)."""
+    return earliest(cast(str, m.start))
+
+
 def therapy_course(facts: PatientFacts, on: date, valuesets: ValueSets) -> Course | None:
     meds = [
         m
@@ -138,28 +143,26 @@ def therapy_course(facts: PatientFacts, on: date, valuesets: ValueSets) -> Cours
         if m.status != "entered-in-error" and m.start and _is_naltrexone(m, valuesets)
     ]
     taken = [
-        m
-        for m in meds
-        if _EXPOSURE.get(m.status or "unknown") in ("current", "ended") and earliest(m.start) <= on
+        m for m in meds if _EXPOSURE.get(m.status or "unknown") in ("current", "ended") and _began(m) <= on
     ]
     if not taken:
         return None
     current = [m for m in taken if _current(m, on)]
     if not current:
         ends = [latest(m.end) for m in taken if m.end]
-        return Course(None, min(earliest(m.start) for m in taken), None, None, max(ends) if ends else None)
-    newest = max(current, key=lambda m: earliest(m.start))  # the order with today's dose
-    start = earliest(newest.start)
-    for m in sorted(taken, key=lambda m: earliest(m.start), reverse=True):
+        return Course(None, min(_began(m) for m in taken), None, None, max(ends) if ends else None)
+    newest = max(current, key=lambda m: _began(m))  # the order with today's dose
+    start = _began(newest)
+    for m in sorted(taken, key=lambda m: _began(m), reverse=True):
         # Walk back through earlier orders while the gaps are short: one continuous course.
         if (
-            earliest(m.start) < start
+            _began(m) < start
             and m.end
             and (start - latest(m.end)).days <= valuesets.parameter(COURSE_GAP_DAYS)
         ):
-            start = earliest(m.start)
+            start = _began(m)
     doses = [m.daily_dose_mg for m in current if m.daily_dose_mg is not None]
-    return Course(newest, start, earliest(newest.start), max(doses) if doses else None, None)
+    return Course(newest, start, _began(newest), max(doses) if doses else None, None)
 
 
 def _is_naltrexone(m: Medication, valuesets: ValueSets) -> bool:
@@ -283,7 +286,7 @@ def _response(
     )
 
 
-def _section_label(section: str, items: list | None) -> str:
+def _section_label(section: str, items: list[Any] | None) -> str:
     if items is None:
         return f"{section}: not available"
     return f"{section}: {len(items)} record(s)"
@@ -493,7 +496,8 @@ def _procedure(out: Derived, fid: str, p: Procedure, on: date, valuesets: ValueS
         return
     state = _PROCEDURE_STATE.get(p.status or "unknown", "unknown")
     days_since = _days(on, p.performed, bound="latest")
-    days_until = -_days(on, p.performed, bound="earliest") if p.performed and state == "planned" else None
+    until = _days(on, p.performed, bound="earliest") if p.performed and state == "planned" else None
+    days_until = -until if until is not None else None
     out.add(
         {
             "kind": "procedure",
@@ -570,8 +574,8 @@ def _observations(out: Derived, observations: list[Observation], on: date, value
     for fid, o, sets, usable, days_since in rows:
         # Strictly later, judged on the conservative bounds of partial dates: a same-day negative
         # does not lift a positive (their order within the day is unknown).
-        later_negative = bool(o.effective) and any(
-            day > latest(o.effective) and shared & set(sets) for day, shared in negatives
+        later_negative = bool(
+            o.effective and any(day > latest(o.effective) and shared & set(sets) for day, shared in negatives)
         )
         value = o.result or (
             f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text

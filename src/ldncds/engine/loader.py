@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -416,7 +417,7 @@ def _check_references(rs: LoadedRuleset) -> None:
                 raise RulesetError("eligibility", f"criterion {crit.id}: unknown pathway {p!r}")
 
 
-def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail) -> None:  # noqa: ANN001
+def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail: Callable[[str], None]) -> None:
     """Words whose list is the ruleset itself: caution ids, instrument value sets."""
     known = {
         "@cautions": set(rs.cautions),
@@ -433,7 +434,7 @@ def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail) -> None:  # noqa: 
                     fail(f"{key}: {value!r} is not one of {sorted(known[allowed])}")
 
 
-def _failer(file: str, rule_id: str):  # noqa: ANN202 - tiny closure
+def _failer(file: str, rule_id: str) -> Callable[[str], None]:
     def fail(message: str) -> None:
         raise RulesetError(file, message, rule_id)
 

@@ -4,7 +4,7 @@ Both take one phase's rules and a list of engine facts and return the firings, i
 matched which facts. Everything clinical (what a firing means) happens elsewhere, once, so the
 two can be compared decision for decision.
 
-durable_rules has sharp edges (see docs/durable-rules.md); this module is where they are
+durable_rules has sharp edges (unmaintained: https://github.com/jruizgit/rules); this module is where they are
 blunted: no background dispatcher, a catch-all sink rule so no fact goes unhandled, a fresh
 session per evaluation that is always deleted, an error check after every call that fails closed,
 a lock around the C core, and no in-engine negation (absence is precomputed as data or decided in
@@ -18,7 +18,7 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,7 @@ def _test(fact: dict[str, Any], name: str, test: Any) -> bool:
         if name not in fact:
             return False
         value = fact[name]
-        ok = {
+        compare: dict[str, Callable[[Any, Any], bool]] = {
             "eq": lambda v, r: v == r,
             "ne": lambda v, r: v != r,
             "lt": lambda v, r: v < r,
@@ -81,7 +81,8 @@ def _test(fact: dict[str, Any], name: str, test: Any) -> bool:
             "gt": lambda v, r: v > r,
             "gte": lambda v, r: v >= r,
             "in": lambda v, r: v in r,
-        }[op](value, ref)
+        }
+        ok = compare[op](value, ref)
         if not ok:
             return False
     return True
@@ -185,7 +186,7 @@ class DurableMatcher:
         self._needs_codes: dict[str, frozenset[str]] = {}
         self.definitions: dict[str, Any] = {}
         for phase in ("findings", "conclusions"):
-            rules = ruleset.phase_rules(phase)  # type: ignore[arg-type]
+            rules = ruleset.phase_rules(phase)
             self._needs_codes[phase] = _kinds_needing_codes(rules)
             for lr in rules:
                 self._width[lr.rule.id] = len(lr.rule.when)

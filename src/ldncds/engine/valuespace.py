@@ -47,14 +47,14 @@ class Problem:
         return f"{self.file}: criterion {self.criterion}: rules {', '.join(self.rules)} overlap: {self.where}"
 
 
-def _set_key(p: Pattern) -> tuple:
+def _set_key(p: Pattern) -> tuple[Any, ...]:
     return tuple(sorted((k, repr(v)) for k, v in p.where.items() if k in SET_FIELD_OF))
 
 
-def groups(rs: LoadedRuleset) -> dict[tuple, list[Member]]:
+def groups(rs: LoadedRuleset) -> dict[tuple[Any, ...], list[Member]]:
     """Criterion rules grouped by (criterion, fact kind, code-list tests), for groups with a number."""
-    found: dict[tuple, list[Member]] = {}
-    statuses: dict[tuple, set[str]] = {}
+    found: dict[tuple[Any, ...], list[Member]] = {}
+    statuses: dict[tuple[Any, ...], set[str]] = {}
     for rule_id, lr in rs.rules.items():
         then = lr.rule.then
         if not isinstance(then, CriterionOutcome):
@@ -75,9 +75,9 @@ def groups(rs: LoadedRuleset) -> dict[tuple, list[Member]]:
     return _merge_pathways(numeric)
 
 
-def _merge_pathways(found: dict[tuple, list[Member]]) -> dict[tuple, list[Member]]:
+def _merge_pathways(found: dict[tuple[Any, ...], list[Member]]) -> dict[tuple[Any, ...], list[Member]]:
     # Rules that differ only by the pathway they name split the same value space together.
-    merged: dict[tuple, list[Member]] = {}
+    merged: dict[tuple[Any, ...], list[Member]] = {}
     for (criterion, _pathway, kind, sets), members in found.items():
         merged.setdefault((criterion, kind, sets), []).extend(members)
     return merged
@@ -202,8 +202,8 @@ def _check_group(criterion: str, kind: str, members: list[Member]) -> list[Probl
         return []
     file = members[0].file
     status = {m.rule_id: m.status for m in members}
-    gaps: dict[tuple, list[tuple]] = {}
-    overlaps: dict[tuple[str, ...], tuple] = {}
+    gaps: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    overlaps: dict[tuple[str, ...], tuple[Any, ...]] = {}
     for combo in combos:
         fact = _fact(kind, combo)
         hits = tuple(m.rule_id for m in members if _matches(m.pattern, fact, context))
@@ -237,7 +237,7 @@ def _matches(p: Pattern, fact: dict[str, Any], context: set[str]) -> bool:
     return all(_test(fact, k, t) for k, t in p.where.items() if k not in SET_FIELD_OF and k not in context)
 
 
-def _describe(kind: str, words: tuple, quantities: list[tuple]) -> str:
+def _describe(kind: str, words: tuple[Any, ...], quantities: list[tuple[Any, ...]]) -> str:
     """The uncovered region in the rules' words: fixed words, then each quantity's range."""
     parts = [f"{k}={v}" for k, v in words]
     by_name: dict[str, list[tuple[float, float]]] = {}

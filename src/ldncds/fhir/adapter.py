@@ -17,7 +17,7 @@ from typing import Any, Literal
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from ldncds.engine.facts import DataNote, PatientFacts
+from ldncds.engine import DataNote, PatientFacts
 from ldncds.fhir.mappers import MAPPERS, MapContext, dispense_supply
 from ldncds.fhir.references import parse_reference
 from ldncds.fhir.values import date_str, later

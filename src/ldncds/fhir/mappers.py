@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ldncds.engine import facts
-from ldncds.engine.codes import INTERPRETATION_SYSTEMS, canonical_system
+from ldncds.engine import INTERPRETATION_SYSTEMS, canonical_system, facts
 from ldncds.fhir.values import (
     clip,
     coded_status,

@@ -7,8 +7,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ldncds.engine import facts
-from ldncds.engine.codes import canonical_system
+from ldncds.engine import canonical_system, facts
 
 _DATE_PREFIX = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?")
 

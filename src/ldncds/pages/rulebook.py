@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.loader import LoadedRuleset
-from ..engine.ruleschema import (
+from ldncds.engine import (
     AdverseEffectOutcome,
     CautionOutcome,
     CriterionOutcome,
     DecisionOutcome,
     DoseAdjustmentOutcome,
     HardStopOutcome,
+    LoadedRuleset,
     NoteOutcome,
     Pattern,
     RecommendationOutcome,
@@ -32,6 +32,7 @@ from ..engine.ruleschema import (
     TherapyOutcome,
     TitrationOutcome,
 )
+
 from .render import STYLESHEET, render, static_file
 from .words import (
     OVERALL_RESPONSE_LABELS,

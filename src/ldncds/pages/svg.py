@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
-from ..engine.assessment import InstrumentResponse, MonitoringReminder, TitrationPlan
+from ldncds.engine import InstrumentResponse, MonitoringReminder, TitrationPlan
 
 WIDTH = 960
 LEFT, RIGHT = 90, 20
@@ -25,7 +26,13 @@ LANES_TOP = 196
 LANE_HEIGHT = 36
 CHAR_WIDTH = 6.4  # rough width of one character at font-size 11, for lane packing
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-HALO = {"font_size": 11, "font_weight": "bold", "stroke": "#fff", "stroke_width": 3, "paint_order": "stroke"}
+HALO: dict[str, Any] = {
+    "font_size": 11,
+    "font_weight": "bold",
+    "stroke": "#fff",
+    "stroke_width": 3,
+    "paint_order": "stroke",
+}
 INK, DOSE_FILL, ABOVE_FILL, DOSE_LINE, FLAG, REMINDER = (
     "#222",
     "#8fbcd4",

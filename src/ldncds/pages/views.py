@@ -12,16 +12,17 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from ..engine.assessment import (
+from ldncds.engine import (
     Assessment,
     CriterionResult,
+    DataNote,
     Explanation,
     FactCitation,
     InstrumentResponse,
     MonitoringReminder,
     ResultPoint,
 )
-from ..engine.facts import DataNote
+
 from .render import STYLESHEET, render
 from .svg import due_text, response_chart, timeline_svg
 from .words import (

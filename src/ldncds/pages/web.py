@@ -19,8 +19,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ..api.errors import Unauthorized
-from ..engine.assessment import Assessment
+from ldncds.engine import Assessment
+
+from ..service.errors import Unauthorized
 from .render import STYLESHEET, render, static_file
 from .rulebook import cached_rulebook
 from .views import render_assessment

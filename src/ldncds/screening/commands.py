@@ -12,8 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
-from ldncds.engine.loader import LoadedRuleset
+from ldncds.engine import LoadedRuleset, RulesetError, default_rules_dir, load_ruleset
 from ldncds.settings import Settings
 
 from .bulk import BadLine
@@ -29,7 +28,7 @@ SHOWN_BAD_LINES = 50
 
 def _parse_date(value: str | None) -> date:
     if value is None:
-        return Settings().today()  # the site's calendar date, as the API uses
+        return Settings().today()  # the site's calendar date (site_timezone), as the service uses
     try:
         return date.fromisoformat(value)
     except ValueError as exc:

@@ -21,6 +21,7 @@ from ldncds.engine import Engine
 
 from .bulk import LineReader, RawLine
 from .patient import PatientOutcome, screen_lines
+from .window import ordered_window
 
 if TYPE_CHECKING:
     from .bulk import ExportFiles
@@ -36,7 +37,7 @@ class RulesBundle:
 
     @classmethod
     def of(cls, folder: Path) -> RulesBundle:
-        from ldncds.engine.loader import content_hash
+        from ldncds.engine import content_hash
 
         files = {
             p.relative_to(folder).as_posix(): p.read_bytes()
@@ -100,8 +101,6 @@ def dask_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> It
     """A connected (or freshly started local) cluster; yields a function from batches to outcomes."""
     import dask
     from dask.distributed import Client, LocalCluster
-
-    from .runner import ordered_window
 
     with ExitStack() as stack:
         if options.scheduler:

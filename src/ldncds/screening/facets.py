@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ldncds.engine import Assessment, PatientFacts
-from ldncds.engine.facts import earliest, latest
+from ldncds.engine import Assessment, PatientFacts, earliest, latest
 
 UNKNOWN = "unknown"
 BAND_YEARS = 10  # display granularity, not a clinical threshold

@@ -17,8 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, default_rules_dir
-from ldncds.engine.loader import content_hash
+from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, content_hash, default_rules_dir
 from ldncds.fhir import MISSING, SECTION_TYPES, FhirInputError, facts_from_resources
 
 from . import facets

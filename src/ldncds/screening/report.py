@@ -16,7 +16,7 @@ from datetime import date
 from html import escape
 from typing import Any
 
-from ldncds.engine.loader import LoadedRuleset
+from ldncds.engine import LoadedRuleset
 
 from .patient import ScreeningRow
 from .runner import ScreenSummary

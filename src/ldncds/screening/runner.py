@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +26,7 @@ from ldncds.leanstart import LEAN_SPAWN, settle
 
 from .bulk import DEFAULT_SPILL_AT, BadLine, ExportFiles, LineReader, build_index, discover
 from .patient import PatientOutcome, ScreeningRow, engine_for, screen_lines
+from .window import ordered_window
 
 Entries = list[tuple[int, int, int, int]]
 Batch = list[tuple[str, Entries]]
@@ -229,14 +230,3 @@ def _pool_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> I
             yield from ordered_window(submits, limit=4 * options.workers)
 
         yield run
-
-
-def ordered_window(submits: Iterable[Callable[[], Future]], limit: int) -> Iterator[list[PatientOutcome]]:
-    """Keep at most `limit` batches in flight; yield results in submission order."""
-    pending: deque[Future] = deque()
-    for submit in submits:
-        pending.append(submit())
-        if len(pending) >= limit:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()

@@ -6,16 +6,15 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..engine.assess import Engine, default_rules_dir
-from ..engine.loader import RulesetError, load_ruleset
-from ..engine.vocabulary import DECISIONS
+from ldncds.engine import DECISIONS, Engine, RulesetError, default_rules_dir, load_ruleset
+
 from .gherkin import export_feature
 from .impact import ImpactError, ImpactReport, Subject, baseline_rules, export_population, impact
 from .impact import stored_population as stored_subjects
@@ -343,7 +342,7 @@ def _impact_over(
     on: date,
     database_url: str | None,
 ) -> ImpactReport:
-    labels = {"baseline_label": baseline_label, "current_label": current_label}
+    labels: dict[str, Any] = {"baseline_label": baseline_label, "current_label": current_label}
     if population is not None:
         skipped: list[str] = []
         subjects: list[Subject] = list(export_population(population, on, skipped))

@@ -11,8 +11,8 @@ import re
 from datetime import date
 from typing import Any
 
-from ..engine.assessment import Assessment
-from ..engine.facts import PatientFacts, earliest, latest
+from ldncds.engine import Assessment, PatientFacts, earliest, latest
+
 from .interface import StoredAssessment
 
 _INDENT = "  "

@@ -24,11 +24,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..engine.assess import Engine, default_rules_dir
-from ..engine.assessment import Assessment, Explanation
-from ..engine.facts import PatientFacts
-from ..engine.loader import LoadedRuleset
-from ..engine.matching import EngineError
+from ldncds.engine import (
+    Assessment,
+    Engine,
+    EngineError,
+    Explanation,
+    LoadedRuleset,
+    PatientFacts,
+    default_rules_dir,
+)
+
 from ..fhir.references import reference_id
 from .interface import StoredAssessment
 from .replay import planned_start

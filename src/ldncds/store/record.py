@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from ..engine.assessment import Assessment
-from ..engine.facts import PatientFacts
+from ldncds.engine import Assessment, PatientFacts
+
 from .interface import Caller, DecisionStore, StoredAssessment
 
 

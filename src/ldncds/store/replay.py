@@ -15,10 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..engine.assess import Engine
-from ..engine.assessment import Assessment
-from ..engine.facts import PatientFacts
-from ..engine.matching import EngineError
+from ldncds.engine import Assessment, Engine, EngineError, PatientFacts
+
 from .interface import DecisionStore, StoredAssessment
 
 

@@ -16,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..engine.vocabulary import Decision
+from ldncds.engine import Decision
+
 from .interface import Caller, DecisionStore, Scope, StoredAssessment
 
 router = APIRouter(tags=["decision log"])

@@ -8,9 +8,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ldncds.engine import RulesetError, default_rules_dir, load_ruleset
-from ldncds.engine.loader import VALUESET_DIR, LoadedRuleset
-from ldncds.engine.provenance import ImportRecipe
+from ldncds.engine import (
+    VALUESET_DIR,
+    ImportRecipe,
+    LoadedRuleset,
+    RulesetError,
+    default_rules_dir,
+    load_ruleset,
+)
 
 from .importer import ImportError_, SetDiff, existing, import_sources, merge, refresh_plans
 from .report import format_diff, format_skipped

@@ -16,9 +16,19 @@ from pathlib import Path
 
 import yaml
 
-from ldncds.engine.codes import CODE_SYSTEMS, canonical_code, canonical_system
-from ldncds.engine.loader import META_SUFFIX, VALUESET_DIR, VALUESET_FIELDS, load_valueset_meta
-from ldncds.engine.provenance import SOURCE_SEPARATOR, ImportRecipe, Source, ValueSetMeta
+from ldncds.engine import (
+    CODE_SYSTEMS,
+    META_SUFFIX,
+    SOURCE_SEPARATOR,
+    VALUESET_DIR,
+    VALUESET_FIELDS,
+    ImportRecipe,
+    Source,
+    ValueSetMeta,
+    canonical_code,
+    canonical_system,
+    load_valueset_meta,
+)
 
 from .readers import RawCode, SourceError, SourceSet, read_source
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ldncds.engine.loader import LoadedRuleset
-from ldncds.engine.ruleschema import ReminderOutcome
+from ldncds.engine import LoadedRuleset, ReminderOutcome
 
 from .importer import SetDiff, Skipped
 
