@@ -102,18 +102,23 @@ def _add_medication(
     display: str,
     code: str,
     status: str,
-    start: _Rel,
+    start: _Rel | None = None,
     *,
-    dose: str | None = None,
+    dose: str | float | None = None,
     end: _Rel | None = None,
+    kind: str = "MedicationRequest",
+    **fields: Any,
 ) -> None:
-    """A coded (RxNorm) prescription, as the medication steps describe it."""
+    """A coded (RxNorm) medication record, as the medication steps describe it; what a sentence
+    leaves out (no start, no end, no dose) stays out, so it is unknown to the rules."""
     med: dict[str, Any] = {
-        "source": chart.source("MedicationRequest"),
+        "source": chart.source(kind),
         "codes": _coding("RxNorm", code, display),
         "status": status,
-        "start": start,
+        **fields,
     }
+    if start is not None:
+        med["start"] = start
     if end is not None:
         med["end"] = end
     if dose:
@@ -246,16 +251,7 @@ def step_past_medication(
     )
 )
 def step_medication_no_end(chart: Chart, display: str, code: str, n: str, unit: str) -> None:
-    _add(
-        chart,
-        "medications",
-        {
-            "source": chart.source("MedicationRequest"),
-            "codes": _coding("RxNorm", code, display),
-            "status": "stopped",
-            "start": _Rel(int(n), unit),
-        },
-    )
+    _add_medication(chart, display, code, "stopped", _Rel(int(n), unit))
 
 
 @given(
@@ -282,16 +278,7 @@ def step_unidentified_medication(chart: Chart) -> None:
 
 @given(parsers.re(r"an? (?P<display>[^(]+) prescription \(RxNorm (?P<code>[^)]+)\) with unknown status"))
 def step_unknown_status_medication(chart: Chart, display: str, code: str) -> None:
-    _add(
-        chart,
-        "medications",
-        {
-            "source": chart.source("MedicationRequest"),
-            "codes": _coding("RxNorm", code, display),
-            "status": "unknown",
-            "start": _Rel(60, "days"),
-        },
-    )
+    _add_medication(chart, display, code, "unknown", _Rel(60, "days"))
 
 
 # ------------------------------------------------------------------ procedures, allergies, results

@@ -11,7 +11,7 @@ from typing import Any
 
 from pytest_bdd import given, parsers, then
 
-from ldncds.bdd.steps import _CODE, _N, Chart, _add, _coding, _Rel
+from ldncds.bdd.steps import _CODE, _N, Chart, _add, _add_medication, _coding, _Rel
 
 
 @given(parsers.re(rf"(?P<display>[^(]+) {_CODE} recorded {_N} ago with no clinical status"))
@@ -57,18 +57,9 @@ def step_condition_with_status(
     )
 )
 def step_planned_medication(chart: Chart, status: str, display: str, code: str) -> None:
-    kind = "MedicationRequest" if status == "draft" else "MedicationStatement"
-    _add(
-        chart,
-        "medications",
-        {
-            "source": chart.source(kind),
-            "codes": _coding("RxNorm", code, display),
-            "status": status,
-            "record": "request" if status == "draft" else "statement",
-            "start": _Rel(0, "days"),
-        },
-    )
+    draft = status == "draft"
+    kind, record = ("MedicationRequest", "request") if draft else ("MedicationStatement", "statement")
+    _add_medication(chart, display, code, status, _Rel(0, "days"), kind=kind, record=record)
 
 
 @given(
@@ -79,16 +70,7 @@ def step_planned_medication(chart: Chart, status: str, display: str, code: str) 
 )
 def step_medication_set_aside(chart: Chart, display: str, code: str, n: str, unit: str, mark: str) -> None:
     status = {"entered in error": "entered-in-error", "not taken": "not-taken"}.get(mark, mark)
-    _add(
-        chart,
-        "medications",
-        {
-            "source": chart.source("MedicationRequest"),
-            "codes": _coding("RxNorm", code, display),
-            "status": status,
-            "start": _Rel(int(n), unit),
-        },
-    )
+    _add_medication(chart, display, code, status, _Rel(int(n), unit))
 
 
 @given(
@@ -98,15 +80,7 @@ def step_medication_set_aside(chart: Chart, display: str, code: str, n: str, uni
     )
 )
 def step_medication_undated(chart: Chart, display: str, code: str, status: str) -> None:
-    _add(
-        chart,
-        "medications",
-        {
-            "source": chart.source("MedicationRequest"),
-            "codes": _coding("RxNorm", code, display),
-            "status": status,
-        },
-    )
+    _add_medication(chart, display, code, status)
 
 
 @given(
@@ -136,18 +110,16 @@ def step_text_medication_status(
 def step_administration(chart: Chart, display: str, code: str, n: str, unit: str) -> None:
     """A MedicationAdministration: exposure on the day it was given."""
     day = _Rel(int(n), unit)
-    _add(
+    _add_medication(
         chart,
-        "medications",
-        {
-            "source": chart.source("MedicationAdministration"),
-            "codes": _coding("RxNorm", code, display),
-            "status": "completed",
-            "record": "administration",
-            "start": day,
-            "end": day,
-            "end_basis": "administration",
-        },
+        display,
+        code,
+        "completed",
+        day,
+        end=day,
+        kind="MedicationAdministration",
+        record="administration",
+        end_basis="administration",
     )
 
 
@@ -158,16 +130,7 @@ def step_administration(chart: Chart, display: str, code: str, n: str, unit: str
     )
 )
 def step_medication_no_start(chart: Chart, display: str, code: str, dose: str) -> None:
-    _add(
-        chart,
-        "medications",
-        {
-            "source": chart.source("MedicationStatement"),
-            "codes": _coding("RxNorm", code, display),
-            "status": "active",
-            "daily_dose_mg": float(dose),
-        },
-    )
+    _add_medication(chart, display, code, "active", dose=dose, kind="MedicationStatement")
 
 
 @given(

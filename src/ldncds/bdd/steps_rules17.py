@@ -6,11 +6,9 @@ which no record rule counts as use; only the order-check rules (rules/orders.yam
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_bdd import given, parsers
 
-from ldncds.bdd.steps import Chart, _add, _coding
+from ldncds.bdd.steps import Chart, _add, _add_medication
 
 
 @given(
@@ -19,14 +17,7 @@ from ldncds.bdd.steps import Chart, _add, _coding
     )
 )
 def step_draft_order(chart: Chart, display: str, code: str, dose: str | None) -> None:
-    order: dict[str, Any] = {
-        "source": chart.source("MedicationRequest"),
-        "codes": _coding("RxNorm", code, display),
-        "status": "draft",
-    }
-    if dose:
-        order["daily_dose_mg"] = float(dose)
-    _add(chart, "medications", order)
+    _add_medication(chart, display, code, "draft", dose=dose)
 
 
 @given(parsers.re(r'a draft order written only as text "(?P<text>[^"]+)"'))
