@@ -214,7 +214,7 @@ def configuration_markdown() -> str:
         "# Configuration",
         "",
         "Generated from `ldncds.settings.Settings` by `ldncds config docs`; do not edit by hand",
-        "(tests/test_settings_docs.py fails when this file and Settings disagree).",
+        "(tests/project/test_settings_docs.py fails when this file and Settings disagree).",
         "",
         "Every setting is read from an environment variable, or from the JSON/TOML file named by",
         "`LDNCDS_CONFIG` (keys are the setting names). Nested values (lists, trusted issuers) are JSON.",
