@@ -577,6 +577,8 @@ class _Tx:
                 self._driver(self.sql.begin, lambda: self.cursor.execute(str(self.sql.begin)))
             for chain in sorted({w.chain for w in writes}):
                 row = self.execute(self.sql.lock_head, {"chain": chain}).fetchone()
+                if row is None:
+                    raise StoreError(f"the decision log has no {chain} chain head")
                 self._heads[chain] = (int(row[0]), str(row[1]))
             outcomes = [self._one(w) for w in writes]
             for chain in sorted(self._moved):
