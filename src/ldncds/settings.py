@@ -83,6 +83,22 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="An evaluation taking longer is stopped."
     )
 
+    # --- decision log writes (issue 15)
+    store_group_commit_max: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Concurrent decision-log writes of one server process that may share one "
+        "transaction and its COMMIT (group commit); each still returns only after that COMMIT, and a "
+        "failed group fails every write in it. 1: every write commits alone.",
+    )
+    store_group_commit_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=50,
+        description="With group commit on: how long the first write of a group waits for others to "
+        "join (ms). 0: a group is whatever queued while the previous one committed.",
+    )
     # --- FHIR fetching (issue 12/13)
     fhir_server_allowlist: list[str] = Field(
         default_factory=list,

@@ -48,6 +48,8 @@ ALLOWED: dict[tuple[str, float], str] = {
     ("settings.py", 1024): "byte-size lower bounds of the request and response limits",
     ("settings.py", 4): "lower bound of the JSON depth limit",
     ("settings.py", 100): "lower bound of the JSON value-count limit",
+    ("settings.py", 256): "upper bound of the decision log's group-commit size setting",
+    ("settings.py", 50): "upper bound of the decision log's group-commit wait, in milliseconds",
     ("bdd/steps.py", 30): "scenario date arithmetic: a birthday a month before the evaluation date",
     ("bdd/steps_http.py", 200): "HTTP status",
     ("bdd/steps_http.py", 412): "HTTP status",

@@ -4,23 +4,44 @@ from ldncds.store import open_store, record_assessment
 store = open_store(settings.effective_database_url)
 stored = record_assessment(store, facts, assessment, raw_body, Caller(channel="api"),
                            engine.ruleset.content_hash)
+
+The SQL store (SQLAlchemy) is imported on first use, so `ldncds.store.record` (prepare_record)
+stays cheap to import in an engine worker process.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .chain import ChainReport, Problem
-from .interface import Caller, DecisionStore, StoredAssessment
-from .record import record_assessment
-from .sql import DuplicateAssessmentError, SqlStore, StoreError, VerifyReport, open_store
+from .interface import Caller, DecisionStore, DuplicateAssessmentError, StoredAssessment, StoreError
+from .record import PreparedRecord, prepare_record, record_assessment
+
+if TYPE_CHECKING:
+    from .sql import SqlStore, VerifyReport, open_store
+
+_FROM_SQL = frozenset({"SqlStore", "VerifyReport", "open_store"})
 
 __all__ = [
     "Caller",
     "ChainReport",
     "DecisionStore",
     "DuplicateAssessmentError",
+    "PreparedRecord",
     "Problem",
     "SqlStore",
     "StoreError",
     "StoredAssessment",
     "VerifyReport",
     "open_store",
+    "prepare_record",
     "record_assessment",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SQL:
+        from . import sql
+
+        return getattr(sql, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

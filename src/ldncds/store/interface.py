@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +35,18 @@ class Scope(BaseModel):
         return self.audit or (issuer == self.issuer and tenant == self.tenant)
 
 
+if TYPE_CHECKING:
+    from .record import PreparedRecord
+
+
+class StoreError(RuntimeError):
+    """The decision log cannot do what was asked (the message says why; it never holds patient data)."""
+
+
+class DuplicateAssessmentError(StoreError):
+    """An assessment id was recorded before with different content."""
+
+
 class ForeignRecordError(LookupError):
     """The record belongs to another issuer or tenant (answered like an unknown record)."""
 
@@ -54,17 +67,25 @@ class StoredAssessment(BaseModel):
 
 
 class DecisionStore(Protocol):
+    @overload
+    def record(self, *, prepared: PreparedRecord) -> StoredAssessment: ...
+
+    @overload
     def record(
         self,
         *,
         assessment_id: str,
-        facts: dict[str, Any],
-        assessment: dict[str, Any],
+        facts: Mapping[str, Any] | str | bytes,
+        assessment: Mapping[str, Any] | str | bytes,
         raw_input: bytes,
         caller: Caller,
         ruleset_hash: str,
-    ) -> StoredAssessment:
-        """Durably store before the response is sent (commit returns only when it is on disk)."""
+    ) -> StoredAssessment: ...
+
+    def record(self, **fields: Any) -> StoredAssessment:
+        """Durably store before the response is sent (commit returns only when it is on disk).
+
+        Either a PreparedRecord (record.prepare_record) or the fields prepare_record takes."""
         ...
 
     def get(self, assessment_id: str, *, scope: Scope | None = None) -> StoredAssessment | None:

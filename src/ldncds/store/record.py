@@ -1,18 +1,283 @@
-"""Storing an engine assessment: the one helper every channel (CLI, JSON API, CDS Hooks) calls."""
+"""Storing an engine assessment: the one helper every channel (CLI, JSON API, CDS Hooks) calls.
+
+A write has a pure part and a database part. `prepare_record` does the pure part: the JSON text of
+the facts and of the assessment (serialised once, exactly as the log stores and hashes it), the
+digest of the raw input, the checks, and the canonical bytes the chain hash covers, except for the
+three values only the append knows (time, sequence number, previous hash). It imports neither
+SQLAlchemy nor the engine, so an engine worker process can run it. `DecisionStore.record(prepared=...)`
+appends a PreparedRecord; `record_assessment` is the two in one.
+
+Entry points:
+
+    prepared = prepare_record(facts, assessment, raw_input, caller, ruleset_hash)
+    stored = store.record(prepared=prepared)          # in the process holding the store
+    stored = record_assessment(store, facts, assessment, raw_input, caller, ruleset_hash)  # both
+
+`facts` and `assessment` may each be the pydantic model (PatientFacts / Assessment), its
+`model_dump(mode="json")` dict, or that dict already serialised as JSON text (str or UTF-8 bytes),
+e.g. by a worker process, so the server does not dump the models again. Text is stored as given:
+produce it with `compact_json(model.model_dump(mode="json"))`, the spelling the log has always used
+(fields in the model's order, no spaces, UTF-8), and it must be a JSON object. For a
+dict or text the assessment id is `assessment_id=` or the one inside the assessment (they must
+agree); an Assessment model without an id is given a new uuid4, set on the model.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
-from ldncds.engine import Assessment, PatientFacts
+import orjson
+from pydantic import BaseModel
 
+from .chain import canonical_json, sha256_hex, utc_text
 from .interface import Caller, DecisionStore, StoredAssessment
+
+if TYPE_CHECKING:
+    from ldncds.engine import Assessment, PatientFacts
+
+JsonInput = Mapping[str, Any] | str | bytes
+_CALLER_FIELDS = ("channel", "service_id", "hook_instance", "issuer")
+_MAX_ID = 64
+
+
+def compact_json(value: Any) -> str:
+    """The stored (and hashed) text of facts and assessments: field order kept, no spaces, no NaN.
+
+    The standard library writes it (orjson spells some floats differently, e.g. 1e-05): records
+    written before hash the same, and a retry of an old record is recognised as the same."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def load_json(text: str | bytes) -> Any:
+    """Parse stored JSON text exactly as json.loads would, with orjson where that is provably the same.
+
+    orjson reads integers beyond 64 bits as floats; when its reading writes back to the very same
+    text, every number was read exactly, otherwise the standard library reads it."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        value = orjson.loads(raw)
+        if orjson.dumps(value) == raw:
+            return value
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        pass  # e.g. a lone surrogate escape: the standard library decides
+    return json.loads(raw)
+
+
+def json_string_bytes(text: str) -> bytes:
+    """`canonical_json(text).encode()`: the JSON string literal of `text`, as the chain hash covers it.
+
+    orjson escapes strings byte for byte as the standard library (tested over every code point);
+    a string it refuses (a lone surrogate) fails in the standard library's UTF-8 encoding, as before."""
+    try:
+        return orjson.dumps(text)
+    except orjson.JSONEncodeError:
+        return json.dumps(text, ensure_ascii=False).encode("utf-8")
+
+
+def hashed_caller(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller as hashed; the tenant (schema 0002) only when set, so older records keep their hash."""
+    caller = {k: row[k] for k in _CALLER_FIELDS}
+    return caller | ({"tenant": row["tenant"]} if row.get("tenant") is not None else {})
+
+
+def assessment_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    """What an assessment's hash covers: every stored field (facts and output as stored JSON text).
+
+    This is the definition the verifier uses; PreparedRecord.chain_hash computes the same bytes
+    without building this dict again (tests compare the two)."""
+    return {
+        "id": row["id"],
+        "seq": seq,
+        "created_at": utc_text(row["created_at"]),
+        "caller": hashed_caller(row),
+        "evaluation_date": row["evaluation_date"].isoformat(),
+        "ruleset_version": row["ruleset_version"],
+        "ruleset_hash": row["ruleset_hash"],
+        "decision": row["decision"],
+        "input_digest": row["input_digest"],
+        "facts": row["facts"],
+        "assessment": row["assessment"],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRecord:
+    """An assessment ready to append: what the log stores, and the hashed bytes around the append's values.
+
+    Picklable (plain values and bytes), so a worker process may prepare it and hand it over."""
+
+    id: str
+    caller: Caller
+    evaluation_date: date
+    ruleset_version: str
+    ruleset_hash: str
+    decision: str
+    input_digest: str
+    facts_json: str
+    assessment_json: str
+    facts: dict[str, Any]
+    assessment: dict[str, Any]
+    hashed_head: bytes  # canonical bytes up to the created_at value
+    hashed_middle: bytes  # canonical bytes from after created_at up to the seq value
+
+    def chain_hash(self, created_at: datetime, seq: int, prev_hash: str) -> str:
+        """sha256 of canonical_json(assessment_content(row, seq)) + prev_hash, over the prepared bytes."""
+        created = json_string_bytes(utc_text(created_at))
+        tail = b"%d}" % seq + prev_hash.encode("ascii")
+        return sha256_hex(b"".join((self.hashed_head, created, self.hashed_middle, tail)))
+
+    def row(self) -> dict[str, Any]:
+        """The stored columns this record fixes (the append adds seq, created_at and the chain links)."""
+        return {
+            "id": self.id,
+            "channel": self.caller.channel,
+            "service_id": self.caller.service_id,
+            "hook_instance": self.caller.hook_instance,
+            "issuer": self.caller.issuer,
+            "tenant": self.caller.tenant,
+            "evaluation_date": self.evaluation_date,
+            "ruleset_version": self.ruleset_version,
+            "ruleset_hash": self.ruleset_hash,
+            "decision": self.decision,
+            "input_digest": self.input_digest,
+            "facts": self.facts_json,
+            "assessment": self.assessment_json,
+        }
+
+    def stored(self, seq: int, created_at: datetime) -> StoredAssessment:
+        """The StoredAssessment of this record once appended: built from what was written, not read back."""
+        return StoredAssessment(
+            id=self.id,
+            seq=seq,
+            created_at=created_at,
+            caller=self.caller,
+            evaluation_date=self.evaluation_date,
+            ruleset_version=self.ruleset_version,
+            ruleset_hash=self.ruleset_hash,
+            decision=self.decision,
+            input_digest=self.input_digest,
+            facts=self.facts,
+            assessment=self.assessment,
+        )
+
+
+def prepare_record(
+    facts: PatientFacts | JsonInput,
+    assessment: Assessment | JsonInput,
+    raw_input: bytes,
+    caller: Caller,
+    ruleset_hash: str,
+    *,
+    assessment_id: str | None = None,
+) -> PreparedRecord:
+    """Serialise, check and pre-hash one assessment (no database). ValueError names what is wrong."""
+    if isinstance(assessment, BaseModel):
+        assessment_id = _model_id(assessment, assessment_id)
+    facts_json, facts_value = _json_part(facts, "facts")
+    assessment_json, assessment_value = _json_part(assessment, "assessment")
+    record_id = _checked_id(assessment_id, assessment_value)
+    try:
+        decision = str(assessment_value["decision"])
+        evaluation_date = date.fromisoformat(str(assessment_value["evaluation_date"]))
+        ruleset_version = str(assessment_value["ruleset_version"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"assessment: missing or invalid field {exc}") from exc
+    digest = sha256_hex(raw_input)
+    head = b"".join(
+        (
+            b'{"assessment":',
+            json_string_bytes(assessment_json),
+            b',"caller":',
+            canonical_json(hashed_caller(caller.model_dump())).encode("utf-8"),
+            b',"created_at":',
+        )
+    )
+    middle = b"".join(
+        (
+            b',"decision":',
+            json_string_bytes(decision),
+            b',"evaluation_date":',
+            json_string_bytes(evaluation_date.isoformat()),
+            b',"facts":',
+            json_string_bytes(facts_json),
+            b',"id":',
+            json_string_bytes(record_id),
+            b',"input_digest":',
+            json_string_bytes(digest),
+            b',"ruleset_hash":',
+            json_string_bytes(ruleset_hash),
+            b',"ruleset_version":',
+            json_string_bytes(ruleset_version),
+            b',"seq":',
+        )
+    )
+    return PreparedRecord(
+        id=record_id,
+        caller=caller,
+        evaluation_date=evaluation_date,
+        ruleset_version=ruleset_version,
+        ruleset_hash=ruleset_hash,
+        decision=decision,
+        input_digest=digest,
+        facts_json=facts_json,
+        assessment_json=assessment_json,
+        facts=facts_value,
+        assessment=assessment_value,
+        hashed_head=head,
+        hashed_middle=middle,
+    )
+
+
+def _model_id(assessment: BaseModel, given: str | None) -> str:
+    """An Assessment model keeps (or is given) its id before it is serialised: the stored text has it."""
+    current = getattr(assessment, "assessment_id", None)
+    if current is None:
+        current = given or str(uuid.uuid4())
+        assessment.assessment_id = current  # type: ignore[attr-defined]
+    return str(current)
+
+
+def _json_part(value: Any, name: str) -> tuple[str, dict[str, Any]]:
+    """(stored text, its JSON value). A model's dump is JSON-native already; anything else is the
+    value its text reads back as, so the caller gets exactly what a later read returns."""
+    if isinstance(value, BaseModel):
+        dumped = value.model_dump(mode="json")
+        return compact_json(dumped), dumped
+    if isinstance(value, str | bytes):
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        try:
+            parsed = load_json(text)
+        except ValueError as exc:
+            raise ValueError(f"{name}: not valid JSON text") from exc
+    elif isinstance(value, Mapping):
+        text = compact_json(value)
+        parsed = load_json(text)
+    else:
+        raise ValueError(f"{name}: expected a model, a JSON object or its text, got {type(value).__name__}")
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{name}: expected a JSON object")
+    return text, parsed
+
+
+def _checked_id(given: str | None, assessment: Mapping[str, Any]) -> str:
+    stated = assessment.get("assessment_id")
+    record_id = given if given is not None else stated
+    if not isinstance(record_id, str) or not record_id or len(record_id) > _MAX_ID:
+        raise ValueError(f"assessment_id: required, at most {_MAX_ID} characters")
+    if stated not in (None, record_id):
+        raise ValueError("assessment.assessment_id differs from assessment_id")
+    return record_id
 
 
 def record_assessment(
     store: DecisionStore,
-    facts: PatientFacts,
-    assessment: Assessment,
+    facts: PatientFacts | JsonInput,
+    assessment: Assessment | JsonInput,
     raw_input: bytes,
     caller: Caller,
     ruleset_hash: str,
@@ -21,13 +286,4 @@ def record_assessment(
 
     Call it before the response is sent: when it returns, the record is committed.
     """
-    if assessment.assessment_id is None:
-        assessment.assessment_id = str(uuid.uuid4())
-    return store.record(
-        assessment_id=assessment.assessment_id,
-        facts=facts.model_dump(mode="json"),
-        assessment=assessment.model_dump(mode="json"),
-        raw_input=raw_input,
-        caller=caller,
-        ruleset_hash=ruleset_hash,
-    )
+    return store.record(prepared=prepare_record(facts, assessment, raw_input, caller, ruleset_hash))

@@ -3,25 +3,31 @@
 Every write is one transaction that appends to a hash chain while holding the chain's lock
 (SQLite: BEGIN IMMEDIATE; PostgreSQL: the chain-head row FOR UPDATE), and returns only after
 COMMIT, i.e. once the record is on disk (SQLite WAL with synchronous=FULL; PostgreSQL's default
-synchronous_commit).
+synchronous_commit). With group commit on (setting store_group_commit_max), concurrent writers of
+one process share that transaction (group.py).
+
+The write statements are compiled once per dialect from SQLAlchemy Core and run on the DB-API
+cursor; nothing just written is read back (the StoredAssessment is built from what was written).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import sqlalchemy as sa
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 
 from . import migrate
 from .chain import (
@@ -34,22 +40,36 @@ from .chain import (
     utc_text,
     verify_chain,
 )
-from .interface import Caller, ForeignRecordError, Scope, StoredAssessment
+from .group import GroupCommitter, Refused
+from .interface import (
+    Caller,
+    DuplicateAssessmentError,
+    ForeignRecordError,
+    Scope,
+    StoredAssessment,
+    StoreError,
+)
+from .record import PreparedRecord, assessment_content, load_json, prepare_record
 from .tables import assessments, chain_head, feedback, jwt_seen
 
+__all__ = [
+    "DuplicateAssessmentError",
+    "SqlStore",
+    "StoreError",
+    "VerifyReport",
+    "assessment_content",
+    "feedback_content",
+    "feedback_key",
+    "normalise_url",
+    "open_store",
+]
+
+_T = TypeVar("_T")
 _PAGE = 500
 _SQLITE_BUSY_TIMEOUT_S = 60
 _READINESS_BUSY_TIMEOUT_MS = 2000
 _JTI_PURGE_EVERY = 256  # claims between deletions of expired jti rows
 _CALLER_FIELDS = ("channel", "service_id", "hook_instance", "issuer")
-
-
-class StoreError(RuntimeError):
-    """The decision log cannot do what was asked (the message says why; it never holds patient data)."""
-
-
-class DuplicateAssessmentError(StoreError):
-    """An assessment id was recorded before with different content."""
 
 
 @dataclass
@@ -76,23 +96,31 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def open_store(url: str, *, create: bool = True) -> SqlStore:
+def open_store(
+    url: str,
+    *,
+    create: bool = True,
+    group_commit_max: int | None = None,
+    group_commit_wait_ms: float | None = None,
+) -> SqlStore:
     """Open the decision log at `url`, creating it (or migrating it to the newest schema) as needed.
 
     With create=False a missing log is an error (StoreError) instead of a new, empty one: auditors
-    must not be told "intact: 0 records" about a mistyped path.
+    must not be told "intact: 0 records" about a mistyped path. Group commit comes from the
+    settings (store_group_commit_max, store_group_commit_wait_ms) unless given here.
     """
     parsed = sa.make_url(normalise_url(url))
     if parsed.get_backend_name() == "sqlite":
         on_disk = parsed.database not in (None, "", ":memory:")
-        if not create and on_disk and not Path(parsed.database).exists():  # type: ignore[arg-type]
+        if not create and on_disk and not Path(str(parsed.database)).exists():
             raise StoreError(f"no decision log at {parsed.database}")
         engine, memory = _sqlite_engine(parsed)
     elif parsed.get_backend_name() == "postgresql":
         engine, memory = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=40), False
     else:
         raise StoreError(f"unsupported database URL scheme {parsed.drivername!r} (use sqlite or postgresql)")
-    store = SqlStore(engine, memory=memory)
+    size, wait_ms = _group_commit(group_commit_max, group_commit_wait_ms)
+    store = SqlStore(engine, memory=memory, group_commit_max=size, group_commit_wait_ms=wait_ms)
     try:
         revision = migrate.current_revision(engine)
         if not create and revision is None:
@@ -105,12 +133,22 @@ def open_store(url: str, *, create: bool = True) -> SqlStore:
     return store
 
 
+def _group_commit(size: int | None, wait_ms: float | None) -> tuple[int, float]:
+    if size is None or wait_ms is None:
+        from ldncds.settings import Settings
+
+        settings = Settings()
+        size = settings.store_group_commit_max if size is None else size
+        wait_ms = settings.store_group_commit_wait_ms if wait_ms is None else wait_ms
+    return size, wait_ms
+
+
 def _sqlite_engine(url: sa.URL) -> tuple[sa.Engine, bool]:
     memory = url.database in (None, "", ":memory:")
     if memory:
         engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        Path(str(url.database)).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         # Connections are cheap; writers queue on SQLite's lock, not on the pool (the web server has
         # up to 40 worker threads).
         engine = sa.create_engine(
@@ -156,11 +194,19 @@ def _enable_wal(cursor: Any) -> None:
 class SqlStore:
     """The DecisionStore of interface.py on a SQL database. Thread-safe; share one per process."""
 
-    def __init__(self, engine: sa.Engine, *, memory: bool = False) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        memory: bool = False,
+        group_commit_max: int = 1,
+        group_commit_wait_ms: float = 0.0,
+    ) -> None:
         self.engine = engine
         self._memory = memory
         self._claims = 0
         self.writer = engine.execution_options(ldncds_write=True)
+        self._sql = _statements(engine.dialect)
         # One shared in-memory connection cannot hold two transactions at once: take turns.
         self._guard: contextlib.AbstractContextManager[Any] = threading.RLock() if memory else _NoGuard()
         # On-disk SQLite: writers in this process queue on a lock instead of SQLite's busy-wait with
@@ -169,6 +215,11 @@ class SqlStore:
         self._write_guard: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if sqlite_file else _NoGuard()
         )
+        self.group: GroupCommitter | None = None
+        if group_commit_max > 1:
+            self.group = GroupCommitter(
+                self._write_works, max_size=group_commit_max, max_wait_s=group_commit_wait_ms / 1000
+            )
 
     @property
     def url(self) -> str:
@@ -183,30 +234,35 @@ class SqlStore:
 
     # ------------------------------------------------------------------ writing
 
+    @overload
+    def record(self, *, prepared: PreparedRecord) -> StoredAssessment: ...
+
+    @overload
     def record(
         self,
         *,
         assessment_id: str,
-        facts: dict[str, Any],
-        assessment: dict[str, Any],
+        facts: Mapping[str, Any] | str | bytes,
+        assessment: Mapping[str, Any] | str | bytes,
         raw_input: bytes,
         caller: Caller,
         ruleset_hash: str,
-    ) -> StoredAssessment:
-        """Append one assessment to the log; returns after COMMIT (durable)."""
-        row = _new_assessment_row(assessment_id, facts, assessment, raw_input, caller, ruleset_hash)
-        return self._write(lambda conn: self._append_assessment(conn, dict(row)))
+    ) -> StoredAssessment: ...
 
-    def _append_assessment(self, conn: sa.Connection, row: dict[str, Any]) -> StoredAssessment:
-        seq, prev_hash = _lock_head(conn, "assessments")
-        existing = conn.execute(sa.select(assessments).where(assessments.c.id == row["id"])).first()
-        if existing is not None:
-            return _same_or_fail(existing._mapping, row)
-        row |= {"seq": seq + 1, "prev_hash": prev_hash, "created_at": datetime.now(UTC)}
-        row["hash"] = chain_hash(assessment_content(row, row["seq"]), prev_hash)
-        conn.execute(assessments.insert().values(**row))
-        _move_head(conn, "assessments", row["seq"], row["hash"])
-        return _stored(row, [])
+    def record(self, *, prepared: PreparedRecord | None = None, **fields: Any) -> StoredAssessment:
+        """Append one assessment to the log (prepared, or the fields prepare_record takes); returns
+        after COMMIT (durable)."""
+        if prepared is None:
+            prepared = prepare_record(
+                fields["facts"],
+                fields["assessment"],
+                fields["raw_input"],
+                fields["caller"],
+                fields["ruleset_hash"],
+                assessment_id=fields["assessment_id"],
+            )
+        stored: StoredAssessment = self._submit(_AssessmentWrite(prepared))
+        return stored
 
     def add_feedback(self, card_uuid: str, item: dict[str, Any], *, caller: Caller | None = None) -> bool:
         """Append CDS Hooks feedback; False when the same item was already recorded (idempotent).
@@ -214,38 +270,37 @@ class SqlStore:
         The sender's issuer and tenant are kept with it. Feedback on an assessment of another
         issuer or tenant is refused (ForeignRecordError), never attached to that record.
         """
-        key = feedback_key(card_uuid, item)
         owner = (caller.issuer, caller.tenant) if caller is not None else (None, None)
-        return self._write(lambda conn: self._append_feedback(conn, card_uuid, item, key, owner))
+        write = _FeedbackWrite(card_uuid, canonical_json(item), feedback_key(card_uuid, item), owner)
+        added: bool = self._submit(write)
+        return added
 
-    def _append_feedback(
-        self, conn: sa.Connection, card_uuid: str, item: dict[str, Any], key: str, owner: tuple[Any, Any]
-    ) -> bool:
-        if owner[0] is not None:
-            card = conn.execute(
-                sa.select(assessments.c.issuer, assessments.c.tenant).where(assessments.c.id == card_uuid)
-            ).first()
-            if card is not None and (card.issuer, card.tenant) != owner:
-                raise ForeignRecordError(card_uuid)
-        seq, prev_hash = _lock_head(conn, "feedback")
-        seen = conn.execute(sa.select(feedback.c.id).where(feedback.c.dedupe_key == key)).first()
-        if seen is not None:
-            return False
-        row = {
-            "id": str(uuid.uuid4()),
-            "seq": seq + 1,
-            "received_at": datetime.now(UTC),
-            "card_uuid": card_uuid,
-            "dedupe_key": key,
-            "item": canonical_json(item),
-            "prev_hash": prev_hash,
-            "issuer": owner[0],
-            "tenant": owner[1],
-        }
-        row["hash"] = chain_hash(feedback_content(row, row["seq"]), prev_hash)
-        conn.execute(feedback.insert().values(**row))
-        _move_head(conn, "feedback", row["seq"], row["hash"])
-        return True
+    def _submit(self, write: _Write) -> Any:
+        """Write alone, or in the next group when group commit is on; a write's own refusal raises here."""
+        if self.group is not None:
+            return self.group.submit(write)
+        outcome = self._write_works([write])[0]
+        if isinstance(outcome, Refused):
+            raise outcome.error
+        return outcome
+
+    def _write_works(self, writes: Sequence[_Write]) -> list[Any]:
+        """Append `writes` in one transaction on a pooled DB-API connection, with _write's failure
+        handling (no SQLAlchemy Connection per write: the statements are compiled already)."""
+        for attempt in (1, 2):
+            with self._write_guard, self._guard:
+                raw = self.engine.raw_connection()
+                try:
+                    return _Tx(raw, self._sql, self.engine.dialect).run(writes)
+                except sa.exc.IntegrityError:
+                    raise
+                except sa.exc.DBAPIError:
+                    self._discard(raw)
+                    if attempt == 2:
+                        raise
+                finally:
+                    raw.close()  # back to the pool, rolled back if the transaction did not commit
+        raise AssertionError("unreachable")
 
     def claim_jti(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
         """Mark a JWT id used until `expires_at`, for every process sharing this store; False if in use."""
@@ -281,7 +336,7 @@ class SqlStore:
 
     # ------------------------------------------------------------------ write resilience
 
-    def _write(self, work: Any) -> Any:
+    def _write(self, work: Callable[[sa.Connection], _T]) -> _T:
         """Run `work(conn)` in one write transaction. A connection whose write failed is discarded, with
         the rest of the pool: connections opened while the database was read-only stay read-only, so
         keeping them would fail every later write. One retry on a fresh connection, because the failed
@@ -299,7 +354,7 @@ class SqlStore:
                         raise
         raise AssertionError("unreachable")
 
-    def _discard(self, conn: sa.Connection) -> None:
+    def _discard(self, conn: sa.Connection | PoolProxiedConnection) -> None:
         if self._memory:
             return  # the one in-memory connection is the database itself
         conn.invalidate()
@@ -403,71 +458,230 @@ class _NoGuard(contextlib.AbstractContextManager[None]):
         return None
 
 
+# ---------------------------------------------------------------------- prebuilt write statements
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """One Core statement compiled for one dialect: its SQL text, how to bind each parameter and,
+    for a SELECT, how to read each column (e.g. SQLite keeps timestamps as text)."""
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    columns: tuple[str, ...] = ()
+    readers: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    @classmethod
+    def of(cls, statement: sa.ClauseElement, dialect: sa.Dialect) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
+        positional = bool(compiled.positional)
+        names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+        binds = compiled.binds
+        processors = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+        selected = list(statement.selected_columns) if isinstance(statement, sa.Select) else []
+        return cls(
+            compiled.string,
+            names,
+            positional,
+            processors,
+            tuple(str(c.key) for c in selected),
+            tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected),
+        )
+
+    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        bound = [
+            values[n] if p is None else p(values[n]) for n, p in zip(self.names, self.processors, strict=True)
+        ]
+        return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
+
+    def read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        return {
+            name: value if read is None else read(value)
+            for name, read, value in zip(self.columns, self.readers, row, strict=True)
+        }
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """Every statement of the write path, compiled once per dialect (no per-write SQL compilation)."""
+
+    insert_assessment: _Compiled
+    insert_feedback: _Compiled
+    lock_head: _Compiled
+    move_head: _Compiled
+    card_owner: _Compiled
+    assessment_by_id: _Compiled
+    begin: str | None  # SQLite: take the write lock up front; PostgreSQL begins by itself
+
+
+_COMPILED: dict[tuple[str, str, str], _Statements] = {}
+
+
+def _statements(dialect: sa.Dialect) -> _Statements:
+    """The write statements for this kind of dialect (the compiled text depends on nothing else here)."""
+    key = (dialect.name, str(dialect.driver), str(dialect.paramstyle))
+    if key not in _COMPILED:  # a race compiles twice, to the same text
+        _COMPILED[key] = _compile_statements(dialect)
+    return _COMPILED[key]
+
+
+def _compile_statements(dialect: sa.Dialect) -> _Statements:
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite_dialect.insert
+    head = sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.chain == sa.bindparam("chain"))
+    if dialect.name == "postgresql":
+        head = head.with_for_update()  # SQLite: BEGIN IMMEDIATE already holds the write lock
+    move = (
+        chain_head.update()
+        .where(chain_head.c.chain == sa.bindparam("chain_name"))
+        .values(seq=sa.bindparam("seq"), hash=sa.bindparam("hash"))
+    )
+    owner = sa.select(assessments.c.issuer, assessments.c.tenant).where(
+        assessments.c.id == sa.bindparam("card_uuid")
+    )
+    return _Statements(
+        insert_assessment=_Compiled.of(
+            insert(assessments).on_conflict_do_nothing(index_elements=["id"]), dialect
+        ),
+        insert_feedback=_Compiled.of(
+            insert(feedback).on_conflict_do_nothing(index_elements=["dedupe_key"]), dialect
+        ),
+        lock_head=_Compiled.of(head, dialect),
+        move_head=_Compiled.of(move, dialect),
+        card_owner=_Compiled.of(owner, dialect),
+        assessment_by_id=_Compiled.of(
+            sa.select(assessments).where(assessments.c.id == sa.bindparam("id")), dialect
+        ),
+        begin="BEGIN IMMEDIATE" if dialect.name == "sqlite" else None,
+    )
+
+
+class _Tx:
+    """One write transaction on a pooled DB-API connection, and the chain heads it holds locked."""
+
+    def __init__(self, raw: PoolProxiedConnection, sql: _Statements, dialect: sa.Dialect) -> None:
+        self.raw, self.sql, self.dialect = raw, sql, dialect
+        self.cursor = raw.cursor()
+        self._error: type[Exception] = dialect.loaded_dbapi.Error
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._moved: set[str] = set()
+
+    def run(self, writes: Sequence[_Write]) -> list[Any]:
+        """Lock the heads the writes need (one fixed order: no deadlock), append, move the heads, COMMIT."""
+        try:
+            if self.sql.begin is not None:
+                self._driver(self.sql.begin, lambda: self.cursor.execute(str(self.sql.begin)))
+            for chain in sorted({w.chain for w in writes}):
+                row = self.execute(self.sql.lock_head, {"chain": chain}).fetchone()
+                if row is None:
+                    raise StoreError(f"the decision log has no {chain} chain head")
+                self._heads[chain] = (int(row[0]), str(row[1]))
+            outcomes = [self._one(w) for w in writes]
+            for chain in sorted(self._moved):
+                seq, hash_ = self._heads[chain]
+                self.execute(self.sql.move_head, {"seq": seq, "hash": hash_, "chain_name": chain})
+            self._driver("COMMIT", self.raw.commit)
+            return outcomes
+        finally:
+            self.cursor.close()
+
+    def _one(self, write: _Write) -> Any:
+        try:
+            return write.apply(self)
+        except (DuplicateAssessmentError, ForeignRecordError) as exc:  # this write's own refusal
+            return Refused(exc)
+
+    def execute(self, statement: _Compiled, values: Mapping[str, Any]) -> Any:
+        return self._driver(
+            statement.sql, lambda: self.cursor.execute(statement.sql, statement.params(values))
+        )
+
+    def _driver(self, sql: str, call: Callable[[], _T]) -> _T:
+        """A driver error becomes SQLAlchemy's (IntegrityError, OperationalError ...), as a Connection
+        would raise it, but without the parameters (patient data) in its message."""
+        try:
+            return call()
+        except self._error as exc:
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, self._error, hide_parameters=True, dialect=self.dialect
+            ) from exc
+
+    def head(self, chain: str) -> tuple[int, str]:
+        return self._heads[chain]
+
+    def advance(self, chain: str, seq: int, hash_: str) -> None:
+        self._heads[chain] = (seq, hash_)
+        self._moved.add(chain)
+
+
+class _Write:
+    """One caller's append to one chain (a group commit runs several in one transaction)."""
+
+    chain: str
+
+    def apply(self, tx: _Tx) -> Any:
+        raise NotImplementedError
+
+
+class _AssessmentWrite(_Write):
+    chain = "assessments"
+
+    def __init__(self, prepared: PreparedRecord) -> None:
+        self.prepared = prepared
+
+    def apply(self, tx: _Tx) -> StoredAssessment:
+        p = self.prepared
+        last_seq, prev_hash = tx.head(self.chain)
+        seq, created_at = last_seq + 1, datetime.now(UTC)
+        row_hash = p.chain_hash(created_at, seq, prev_hash)
+        row = p.row() | {"seq": seq, "created_at": created_at, "prev_hash": prev_hash, "hash": row_hash}
+        if tx.execute(tx.sql.insert_assessment, row).rowcount == 0:  # this id is in the log already
+            found = tx.execute(tx.sql.assessment_by_id, {"id": p.id}).fetchone()
+            existing = tx.sql.assessment_by_id.read(found)
+            if existing is None:
+                raise StoreError(f"assessment {p.id} was neither stored nor found")
+            return _same_or_fail(existing, p)
+        tx.advance(self.chain, seq, row_hash)
+        return p.stored(seq, created_at)
+
+
+class _FeedbackWrite(_Write):
+    chain = "feedback"
+
+    def __init__(
+        self, card_uuid: str, item_json: str, key: str, owner: tuple[str | None, str | None]
+    ) -> None:
+        self.card_uuid, self.item_json, self.key, self.owner = card_uuid, item_json, key, owner
+
+    def apply(self, tx: _Tx) -> bool:
+        if self.owner[0] is not None:
+            card = tx.execute(tx.sql.card_owner, {"card_uuid": self.card_uuid}).fetchone()
+            if card is not None and (card[0], card[1]) != self.owner:
+                raise ForeignRecordError(self.card_uuid)
+        last_seq, prev_hash = tx.head(self.chain)
+        row: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "seq": last_seq + 1,
+            "received_at": datetime.now(UTC),
+            "card_uuid": self.card_uuid,
+            "dedupe_key": self.key,
+            "item": self.item_json,
+            "prev_hash": prev_hash,
+            "issuer": self.owner[0],
+            "tenant": self.owner[1],
+        }
+        row["hash"] = chain_hash(feedback_content(row, row["seq"]), prev_hash)
+        if tx.execute(tx.sql.insert_feedback, row).rowcount == 0:  # the same feedback was recorded before
+            return False
+        tx.advance(self.chain, row["seq"], row["hash"])
+        return True
+
+
 # ---------------------------------------------------------------------- rows and hashed content
-
-
-def _new_assessment_row(
-    assessment_id: str,
-    facts: dict[str, Any],
-    assessment: dict[str, Any],
-    raw_input: bytes,
-    caller: Caller,
-    ruleset_hash: str,
-) -> dict[str, Any]:
-    if not assessment_id or len(assessment_id) > 64:
-        raise ValueError("assessment_id: required, at most 64 characters")
-    stated = assessment.get("assessment_id")
-    if stated not in (None, assessment_id):
-        raise ValueError("assessment.assessment_id differs from assessment_id")
-    try:
-        decision = str(assessment["decision"])
-        evaluation_date = date.fromisoformat(str(assessment["evaluation_date"]))
-        ruleset_version = str(assessment["ruleset_version"])
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"assessment: missing or invalid field {exc}") from exc
-    return {
-        "id": assessment_id,
-        "channel": caller.channel,
-        "service_id": caller.service_id,
-        "hook_instance": caller.hook_instance,
-        "issuer": caller.issuer,
-        "tenant": caller.tenant,
-        "evaluation_date": evaluation_date,
-        "ruleset_version": ruleset_version,
-        "ruleset_hash": ruleset_hash,
-        "decision": decision,
-        "input_digest": sha256_hex(raw_input),
-        # Field order kept as the models write it (readable exports); the hash covers this exact text.
-        "facts": _compact_json(facts),
-        "assessment": _compact_json(assessment),
-    }
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def assessment_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
-    """What an assessment's hash covers: every stored field (facts and output as stored JSON text)."""
-    return {
-        "id": row["id"],
-        "seq": seq,
-        "created_at": utc_text(row["created_at"]),
-        "caller": _hashed_caller(row),
-        "evaluation_date": row["evaluation_date"].isoformat(),
-        "ruleset_version": row["ruleset_version"],
-        "ruleset_hash": row["ruleset_hash"],
-        "decision": row["decision"],
-        "input_digest": row["input_digest"],
-        "facts": row["facts"],
-        "assessment": row["assessment"],
-    }
-
-
-def _hashed_caller(row: Mapping[str, Any]) -> dict[str, Any]:
-    # The tenant (schema 0002) is hashed only when there is one: records written before keep their hash.
-    caller = {k: row[k] for k in _CALLER_FIELDS}
-    return caller | ({"tenant": row["tenant"]} if row.get("tenant") is not None else {})
 
 
 def feedback_content(row: Mapping[str, Any], seq: int) -> dict[str, Any]:
@@ -507,14 +721,16 @@ def feedback_key(card_uuid: str, item: dict[str, Any]) -> str:
 def _override_reason(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
-    coding = value.get("reason") if isinstance(value.get("reason"), dict) else {}
+    given = value.get("reason")
+    coding: dict[str, Any] = given if isinstance(given, dict) else {}
     reason = {k: coding.get(k) for k in ("system", "code") if coding.get(k) is not None}
     if value.get("userComment") is not None:
         reason["comment"] = value["userComment"]
     return reason or None
 
 
-def _stored(row: Mapping[str, Any], items: list[dict[str, Any]]) -> StoredAssessment:
+def _stored(row: Mapping[Any, Any], items: list[dict[str, Any]]) -> StoredAssessment:
+    """A StoredAssessment from a row as read (a RowMapping: keys are names or columns) or a dict."""
     created = row["created_at"]
     return StoredAssessment(
         id=row["id"],
@@ -526,8 +742,8 @@ def _stored(row: Mapping[str, Any], items: list[dict[str, Any]]) -> StoredAssess
         ruleset_hash=row["ruleset_hash"],
         decision=row["decision"],
         input_digest=row["input_digest"],
-        facts=json.loads(row["facts"]),
-        assessment=json.loads(row["assessment"]),
+        facts=load_json(row["facts"]),
+        assessment=load_json(row["assessment"]),
         feedback=items,
     )
 
@@ -545,7 +761,7 @@ def _feedback_items(
     if owner is not None and owner[0] is not None:
         mine = (feedback.c.issuer == owner[0]) & _same_tenant(feedback, owner[1])
         query = query.where(sa.or_(feedback.c.issuer.is_(None), mine))
-    return [json.loads(item) for item in conn.execute(query).scalars()]
+    return [load_json(item) for item in conn.execute(query).scalars()]
 
 
 def _readiness_write(conn: sa.Connection) -> None:
@@ -559,6 +775,8 @@ def _readiness_write(conn: sa.Connection) -> None:
             conn.execute(sa.text("SELECT pg_is_in_recovery()"))
         return
     raw = conn.connection.driver_connection
+    if raw is None:
+        raise StoreError("the database connection was closed")
     raw.execute(f"PRAGMA busy_timeout={_READINESS_BUSY_TIMEOUT_MS}")
     try:
         with conn.begin() as tx:  # BEGIN IMMEDIATE: takes the write lock
@@ -572,34 +790,26 @@ def _readiness_write(conn: sa.Connection) -> None:
         raw.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
 
 
-def _same_or_fail(existing: Mapping[str, Any], row: dict[str, Any]) -> StoredAssessment:
+def _same_or_fail(existing: Mapping[Any, Any], prepared: PreparedRecord) -> StoredAssessment:
     """A retried record() of the same assessment is answered from the log, not stored twice."""
+    written = prepared.row()
     compared = ("input_digest", "facts", "assessment", "channel", "issuer", "tenant")
-    same = all(existing[k] == row[k] for k in compared)
-    if not same:
-        raise DuplicateAssessmentError(f"assessment {row['id']} was already recorded with different content")
+    if not all(existing[k] == written[k] for k in compared):
+        raise DuplicateAssessmentError(
+            f"assessment {prepared.id} was already recorded with different content"
+        )
     return _stored(existing, [])
 
 
-def _lock_head(conn: sa.Connection, chain: str) -> tuple[int, str]:
-    query = sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.chain == chain)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already holds the write lock
-    head = conn.execute(query).one()
-    return int(head.seq), str(head.hash)
-
-
-def _move_head(conn: sa.Connection, chain: str, seq: int, hash_: str) -> None:
-    conn.execute(chain_head.update().where(chain_head.c.chain == chain).values(seq=seq, hash=hash_))
-
-
-def _chain_rows(conn: sa.Connection, table: sa.Table, content: Any) -> Iterator[ChainRow]:
+def _chain_rows(
+    conn: sa.Connection, table: sa.Table, content: Callable[[Mapping[str, Any], int], dict[str, Any]]
+) -> Iterator[ChainRow]:
     after: int | None = None
     while True:
         query = sa.select(table).order_by(table.c.seq).limit(_PAGE)
         if after is not None:
             query = query.where(table.c.seq > after)
-        page = [dict(r._mapping) for r in conn.execute(query)]
+        page = [r._asdict() for r in conn.execute(query)]
         if not page:
             return
         for r in page:
@@ -608,7 +818,7 @@ def _chain_rows(conn: sa.Connection, table: sa.Table, content: Any) -> Iterator[
                 id=r["id"],
                 prev_hash=r["prev_hash"],
                 hash=r["hash"],
-                content=lambda seq, r=r: content(r, seq),
+                content=functools.partial(content, r),
             )
         after = page[-1]["seq"]
 
