@@ -49,13 +49,14 @@ log = logging.getLogger("ldncds.http")
 def create_app(
     settings: Settings | None = None,
     *,
-    engine: Engine | None = None,
+    engine: Engine | PooledEngine | None = None,
     store: DecisionStore | None = None,
     fhir_transport: httpx.AsyncBaseTransport | None = None,
     worker_log_level: str | None = None,
 ) -> FastAPI:
-    """Build the app. `engine` given (or engine_processes 0): evaluate in-process; else the work of
-    each request (FHIR mapping, engine, cards) runs in restartable worker processes.
+    """Build the app. `engine` an Engine (or engine_processes 0): evaluate in-process; else the work
+    of each request (FHIR mapping, engine, cards) runs in restartable worker processes, those of
+    `engine` when it is a PooledEngine (its owner closes it) or the app's own.
 
     `fhir_transport` replaces the network for FHIR and JWKS fetches (tests use httpx.MockTransport).
     `worker_log_level`: the workers write JSON log lines at this level (as `serve` configures them).
@@ -65,6 +66,7 @@ def create_app(
     own_store = store is None
     if store is None:
         store = _open_store(settings)
+    own_pool = engine is None
     evaluator = engine or _evaluator(settings, worker_log_level)
 
     @asynccontextmanager
@@ -76,7 +78,7 @@ def create_app(
         yield
         if watch is not None:
             watch.cancel()
-        if isinstance(evaluator, PooledEngine):
+        if own_pool and isinstance(evaluator, PooledEngine):
             evaluator.close()
         if own_store and hasattr(app.state.store, "close"):
             app.state.store.close()
