@@ -1,17 +1,25 @@
 """HTTP latency of a real `ldncds serve` on 127.0.0.1: patient-view next to /ping, at several concurrencies.
 
     .venv/bin/python benchmarks/http_latency.py [--requests 400] [--concurrency 1 20 50]
+        [--engine-processes N] [--chart-resources 118]
 
 Starts the server as a subprocess on a free port (SQLite store in a temporary ./data), waits until it
 is ready, warms it up, then sends each workload with asyncio + httpx (one connection per concurrent
-client) and prints a markdown table. Every patient-view request runs the engine in a worker process
-and commits its assessment to SQLite before the answer, as in production.
+client) and prints a markdown table. Every patient-view request maps the chart, runs the engine and
+builds the card in a worker process and commits its assessment to SQLite before the answer, as in
+production (`--engine-processes 0`: all of it in the server process).
+
+CPU per request is read from /proc for the server process and, apart, for its children (the engine
+workers) while each row runs: the server process is GIL-bound, so its CPU per request bounds the
+throughput of one server process. `--chart-resources N` adds a patient-view row with a large chart:
+the patient of the repository's Synthea sample whose chart is closest to N resources.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import platform
@@ -25,11 +33,21 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST = ROOT / "tests" / "fixtures" / "http" / "patient_view_candidate.json"
+SYNTHEA = ROOT / "tests" / "fixtures" / "bulk" / "synthea-bulk-10"
+# Synthea resource type -> (prefetch key, the patient reference field)
+PREFETCH_OF = {
+    "Condition": ("conditions", "subject"),
+    "MedicationRequest": ("medications", "subject"),
+    "Procedure": ("procedures", "subject"),
+    "AllergyIntolerance": ("allergies", "patient"),
+}
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -39,6 +57,8 @@ class Result:
     latencies_ms: list[float]
     errors: int
     seconds: float
+    server_cpu_s: float = float("nan")
+    workers_cpu_s: float = float("nan")
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -51,8 +71,35 @@ class Result:
         return (
             f"| {self.workload} | {self.concurrency} | {n} | {self.percentile(50):.1f} | "
             f"{self.percentile(99):.1f} | {statistics.fmean(self.latencies_ms):.1f} | "
-            f"{n / self.seconds:.0f} | {self.errors} |"
+            f"{n / self.seconds:.0f} | {self.errors} | {self.server_cpu_s * 1000 / max(1, n):.2f} | "
+            f"{self.workers_cpu_s * 1000 / max(1, n):.2f} |"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15 of stat)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return found
+
+
+def cpu_snapshot(pid: int) -> tuple[float, dict[int, float]]:
+    """(server CPU, CPU of each child): children are compared by pid, so a replaced worker counts
+    only from when it started."""
+    return cpu_seconds(pid), {child: cpu_seconds(child) for child in children(pid)}
 
 
 def free_port() -> int:
@@ -67,7 +114,7 @@ def start_server(port: int, workdir: Path, engine_processes: int | None) -> subp
         [str(script)] if script.exists() else [sys.executable, "-c", "from ldncds.cli import app; app()"]
     )
     command += ["serve", "--port", str(port)]
-    if engine_processes:
+    if engine_processes is not None:
         command += ["--engine-processes", str(engine_processes)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDNCDS_")} | {
         "LDNCDS_LOG_LEVEL": "WARNING"
@@ -91,27 +138,60 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 120)
     raise SystemExit("the server did not become ready")
 
 
-def patient_view_body() -> bytes:
-    body = json.loads(REQUEST.read_text())
-    body["hookInstance"] = str(uuid.uuid4())
-    return json.dumps(body).encode()
+def patient_view_request() -> dict[str, Any]:
+    return json.loads(REQUEST.read_text())
 
 
-async def one(client: httpx.AsyncClient, workload: str) -> float | None:
+def synthea_chart_request(resources: int) -> tuple[dict[str, Any], int]:
+    """A patient-view request whose prefetch is the chart of the Synthea sample patient closest to
+    `resources` resources (Patient, conditions, medication requests, procedures, allergies)."""
+    charts: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted(SYNTHEA.glob("*.ndjson.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                resource = json.loads(line)
+                kind = resource["resourceType"]
+                if kind == "Patient":
+                    charts.setdefault(resource["id"], {})["patient"] = [resource]
+                elif kind in PREFETCH_OF:
+                    key, field = PREFETCH_OF[kind]
+                    patient = resource.get(field, {}).get("reference", "").rsplit("/", 1)[-1]
+                    patient = patient.removeprefix("urn:uuid:")
+                    charts.setdefault(patient, {}).setdefault(key, []).append(resource)
+    sizes = {pid: sum(map(len, chart.values())) for pid, chart in charts.items() if "patient" in chart}
+    chosen = min(sizes, key=lambda pid: (abs(sizes[pid] - resources), pid))
+    chart = charts[chosen]
+    prefetch: dict[str, Any] = {"patient": chart["patient"][0]}
+    for key, _ in PREFETCH_OF.values():
+        entries = [{"resource": r} for r in chart.get(key, [])]
+        prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+    body = patient_view_request()
+    body["context"]["patientId"] = chart["patient"][0]["id"]
+    body["prefetch"] = prefetch
+    return body, sizes[chosen]
+
+
+def hook_body(request: dict[str, Any]) -> bytes:
+    return json.dumps(request | {"hookInstance": str(uuid.uuid4())}).encode()
+
+
+async def one(client: httpx.AsyncClient, workload: str, request: dict[str, Any] | None) -> float | None:
     start = time.perf_counter()
-    if workload == "GET /ping":
+    if request is None:
         response = await client.get("/ping")
     else:
         response = await client.post(
             "/cds-services/ldn-candidacy",
-            content=patient_view_body(),
+            content=hook_body(request),
             headers={"Content-Type": "application/json"},
         )
     elapsed = (time.perf_counter() - start) * 1000
     return elapsed if response.status_code == 200 else None
 
 
-async def run(base: str, workload: str, concurrency: int, total: int) -> Result:
+async def run(
+    base: str, workload: str, request: dict[str, Any] | None, concurrency: int, total: int
+) -> Result:
     latencies: list[float] = []
     errors = 0
     remaining = total
@@ -123,7 +203,7 @@ async def run(base: str, workload: str, concurrency: int, total: int) -> Result:
             while remaining > 0:
                 remaining -= 1
                 try:
-                    result = await one(client, workload)
+                    result = await one(client, workload, request)
                 except httpx.HTTPError:
                     result = None
                 if result is None:
@@ -136,35 +216,60 @@ async def run(base: str, workload: str, concurrency: int, total: int) -> Result:
     return Result(workload, concurrency, latencies, errors, time.perf_counter() - start)
 
 
+def measured(server: int, base: str, workload: str, request: dict[str, Any] | None, c: int, n: int) -> Result:
+    before, workers_before = cpu_snapshot(server)
+    result = asyncio.run(run(base, workload, request, c, n))
+    after, workers_after = cpu_snapshot(server)
+    result.server_cpu_s = after - before
+    result.workers_cpu_s = sum(cpu - workers_before.get(pid, 0.0) for pid, cpu in workers_after.items())
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="Requests per workload and concurrency.")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20, 50])
-    parser.add_argument("--engine-processes", type=int, default=None)
+    parser.add_argument(
+        "--engine-processes", type=int, default=None, help="0: evaluate in the server process."
+    )
+    parser.add_argument(
+        "--chart-resources", type=int, default=None, help="Add a row: a Synthea chart of ~N resources."
+    )
     args = parser.parse_args()
 
+    workloads: list[tuple[str, dict[str, Any] | None]] = [
+        ("GET /ping", None),
+        ("POST patient-view", patient_view_request()),
+    ]
+    if args.chart_resources:
+        chart, size = synthea_chart_request(args.chart_resources)
+        workloads.append((f"POST patient-view, {size}-resource chart", chart))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="ldncds-bench-") as workdir:
         server = start_server(port, Path(workdir), args.engine_processes)
         try:
             wait_ready(base, server)
-            asyncio.run(run(base, "POST patient-view", 4, 40))  # warm-up: imports, caches, SQLite pages
-            asyncio.run(run(base, "GET /ping", 4, 40))
+            for name, request in workloads:  # warm-up: imports, caches, SQLite pages
+                asyncio.run(run(base, name, request, 4, 40))
             results = [
-                asyncio.run(run(base, workload, c, args.requests))
+                measured(server.pid, base, name, request, c, args.requests)
                 for c in args.concurrency
-                for workload in ("GET /ping", "POST patient-view")
+                for name, request in workloads
             ]
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
     print(
         f"ldncds serve on 127.0.0.1, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{args.requests} requests per row, one keep-alive connection per client\n"
+        f"{args.requests} requests per row, one keep-alive connection per client; CPU ms per request "
+        "of the server process and of its engine workers (user + system, from /proc)\n"
     )
-    print("| workload | clients | requests | p50 ms | p99 ms | mean ms | req/s | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| workload | clients | requests | p50 ms | p99 ms | mean ms | req/s | errors "
+        "| server CPU ms/req | workers CPU ms/req |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
 

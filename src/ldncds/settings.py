@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     )
     engine_processes: int | None = Field(
         default=None,
-        ge=1,
-        description="Engine worker processes per server process (default: CPUs / workers).",
+        ge=0,
+        description="Engine worker processes per server process (default: CPUs / workers); "
+        "0 evaluates in the server process.",
     )
     engine_timeout_seconds: float = Field(
         default=30.0, gt=0, description="An evaluation taking longer is stopped."
@@ -197,8 +198,10 @@ class Settings(BaseSettings):
 
     @property
     def engine_process_count(self) -> int:
-        """engine_processes, or the CPUs shared out between the server processes."""
-        return self.engine_processes or max(1, (os.cpu_count() or 1) // max(1, self.workers))
+        """engine_processes (0: in the server process), or the CPUs shared between the server processes."""
+        if self.engine_processes is not None:
+            return self.engine_processes
+        return max(1, (os.cpu_count() or 1) // max(1, self.workers))
 
     @property
     def effective_database_url(self) -> str:

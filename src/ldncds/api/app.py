@@ -2,11 +2,13 @@
 
 create_app(settings, engine=Engine(...), store=...)   # in-process engine: tests, fast
 create_app(settings)                                   # engine in worker processes, store from settings
+create_app(Settings(engine_processes=0))               # in-process engine built from the settings
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -23,7 +25,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
-from ldncds.fhir import facts_from_resources
 from ldncds.service.errors import install_handlers
 from ldncds.service.security import (
     JwtVerifier,
@@ -40,7 +41,7 @@ from ldncds.store.interface import DecisionStore
 from .cors import install_cors
 from .guard import GuardMiddleware
 from .observability import Metrics, RequestLogMiddleware, configure_logging
-from .workers import PooledEngine
+from .workers import Job, PooledEngine
 
 log = logging.getLogger("ldncds.http")
 
@@ -48,29 +49,28 @@ log = logging.getLogger("ldncds.http")
 def create_app(
     settings: Settings | None = None,
     *,
-    engine: Engine | None = None,
+    engine: Engine | PooledEngine | None = None,
     store: DecisionStore | None = None,
     fhir_transport: httpx.AsyncBaseTransport | None = None,
+    worker_log_level: str | None = None,
 ) -> FastAPI:
-    """Build the app. `engine` given: evaluate in-process; else in restartable worker processes.
+    """Build the app. `engine` an Engine (or engine_processes 0): evaluate in-process; else the work
+    of each request (FHIR mapping, engine, cards) runs in restartable worker processes, those of
+    `engine` when it is a PooledEngine (its owner closes it) or the app's own.
 
     `fhir_transport` replaces the network for FHIR and JWKS fetches (tests use httpx.MockTransport).
+    `worker_log_level`: the workers write JSON log lines at this level (as `serve` configures them).
     """
     settings = settings or Settings()
     check_bind(settings)
     own_store = store is None
     if store is None:
         store = _open_store(settings)
-    evaluator: Engine | PooledEngine = engine or PooledEngine(
-        load_ruleset(settings.rules_dir),
-        settings.engine_process_count,
-        job_timeout=settings.engine_timeout_seconds,
-    )
+    own_pool = engine is None
+    evaluator = engine or _evaluator(settings, worker_log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if isinstance(evaluator, PooledEngine):
-            await run_in_threadpool(_warm_up, evaluator)
         watch = None
         if not open_to_network(settings):
             _refuse_inherited_sockets()  # --workers, gunicorn: sockets bound before the app starts
@@ -78,7 +78,7 @@ def create_app(
         yield
         if watch is not None:
             watch.cancel()
-        if isinstance(evaluator, PooledEngine):
+        if own_pool and isinstance(evaluator, PooledEngine):
             evaluator.close()
         if own_store and hasattr(app.state.store, "close"):
             app.state.store.close()
@@ -181,7 +181,19 @@ def serve_app() -> FastAPI:
     """Factory for uvicorn (`ldncds serve`): JSON logs, settings from the environment."""
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, worker_log_level=settings.log_level)
+
+
+def _evaluator(settings: Settings, worker_log_level: str | None) -> Engine | PooledEngine:
+    if settings.engine_process_count == 0:
+        return Engine(settings.rules_dir)
+    return PooledEngine(
+        load_ruleset(settings.rules_dir),
+        settings.engine_process_count,
+        job_timeout=settings.engine_timeout_seconds,
+        warm_up=_warm_up_jobs(),
+        log_level=worker_log_level,
+    )
 
 
 def _routes(app: FastAPI) -> None:
@@ -266,6 +278,7 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _SUBJECT = {"reference": "Patient/warm-up"}
+_WARM_UP_PATIENT = {"resourceType": "Patient", "id": "warm-up", "birthDate": "1970"}
 _WARM_UP_SECTIONS: dict[str, Any] = {  # synthetic, one resource of each type the adapter reads
     "conditions": [{"resourceType": "Condition", "id": "c", "subject": _SUBJECT, "code": {"text": "x"}}],
     "medications": [
@@ -281,11 +294,31 @@ _WARM_UP_SECTIONS: dict[str, Any] = {  # synthetic, one resource of each type th
 }  # fmt: skip
 
 
-def _warm_up(evaluator: PooledEngine) -> None:
-    """Pay first-request costs (FHIR model classes, the workers' first assessment) before serving."""
-    patient = {"resourceType": "Patient", "id": "warm-up", "birthDate": "1970"}
-    facts = facts_from_resources(patient, _WARM_UP_SECTIONS, patient_id="warm-up").facts
-    evaluator.assess(facts, date(2026, 1, 1))
+def _warm_up_jobs() -> tuple[Job, ...]:
+    """First-request costs each worker pays before serving: the work modules, the FHIR model
+    classes, the first assessment and its JSON (a Bundle of the synthetic resources), the hook path."""
+    from ldncds.cdshooks.work import HookTask, patient_view
+
+    from .work import BodyTask, assess_body
+
+    resources = [_WARM_UP_PATIENT, *(r for section in _WARM_UP_SECTIONS.values() for r in section)]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+    hook = {
+        "hook": "patient-view",
+        "hookInstance": "warm-up",
+        "context": {"userId": "Practitioner/warm-up", "patientId": "warm-up"},
+        "prefetch": {"patient": _WARM_UP_PATIENT}
+        | {key: _bundle(section) for key, section in _WARM_UP_SECTIONS.items()},
+    }
+    on = date(2026, 1, 1)
+    return (
+        Job(assess_body, BodyTask(json.dumps(bundle).encode(), bundle=True, on=on)),
+        Job(patient_view, HookTask(json.dumps(hook).encode(), on, "http://warm-up.invalid")),
+    )
+
+
+def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
 
 
 def _open_store(settings: Settings) -> Any:

@@ -35,7 +35,10 @@ def serve(
         bool, typer.Option("--insecure", help="Allow a non-loopback bind without JWT issuers.")
     ] = False,
     engine_processes: Annotated[
-        int | None, typer.Option(help="Engine worker processes per server process (default CPUs / workers).")
+        int | None,
+        typer.Option(
+            help="Engine worker processes per server process (default CPUs / workers; 0: in the server)."
+        ),
     ] = None,
     skip_scenarios: Annotated[
         bool,

@@ -16,6 +16,8 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +54,16 @@ class _RequestContext:
 
 
 _CURRENT: ContextVar[_RequestContext | None] = ContextVar("ldncds_request", default=None)
+
+
+@contextmanager
+def request_id_context(request_id: str | None) -> Iterator[None]:
+    """Log lines written inside carry `request_id` (an engine worker, working for that request)."""
+    token = _CURRENT.set(_RequestContext(request_id, {}) if request_id else None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 def current_request_id() -> str | None:

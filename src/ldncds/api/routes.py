@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -15,12 +14,13 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Assessment, PatientFacts, earliest, latest
-from ldncds.fhir import FhirInputError, facts_from_bundle
 from ldncds.service.bundle import FhirBundle
-from ldncds.service.errors import ApiError, OperationOutcome
-from ldncds.service.evaluation import assess_and_record, parse_evaluation_date
+from ldncds.service.errors import OperationOutcome
+from ldncds.service.evaluation import evaluate, json_response, parse_evaluation_date
 from ldncds.service.security import require_client, require_metrics_token
 from ldncds.store.interface import Caller
+
+from .work import BodyTask, assess_body
 
 log = logging.getLogger("ldncds.http")
 
@@ -94,28 +94,16 @@ async def create_assessment(
             json_schema_extra={"format": "date"},
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Assess one patient; the assessment is stored (and gets its id) before the answer is sent."""
     on = parse_evaluation_date(request, evaluation_date)
-    if isinstance(body, FhirBundle):
-        try:
-            bundle = await request.json()  # not strict: an invalid record is named, its section incomplete
-            facts = (await run_in_threadpool(partial(facts_from_bundle, bundle, strict=False))).facts
-        except FhirInputError as exc:
-            raise ApiError(
-                400, f"Unreadable FHIR data: {exc.message}", expression=exc.path or "body"
-            ) from None
-    else:
-        facts = body
-        _check_birth_date(facts, on, request.app.state.settings.max_age_years)
-    assessment = await assess_and_record(
-        request, facts, on, raw_input=await request.body(), caller=Caller(channel="api")
-    )
-    return JSONResponse(
-        assessment.model_dump(mode="json", exclude_none=True),
-        status_code=201,
-        headers={"Location": f"/api/v1/assessments/{assessment.assessment_id}"},
-    )
+    if isinstance(body, PatientFacts):
+        _check_birth_date(body, on, request.app.state.settings.max_age_years)
+    task = BodyTask(await request.body(), isinstance(body, FhirBundle), on)
+    outcome = await evaluate(request, assess_body, task, caller=Caller(channel="api"))
+    assert outcome.record is not None  # an assessment always has a record
+    location = f"/api/v1/assessments/{outcome.record.assessment_id}"
+    return json_response(outcome.body, status_code=201, headers={"Location": location})
 
 
 def _check_birth_date(facts: PatientFacts, on: date, max_age_years: int) -> None:

@@ -1,9 +1,11 @@
 """Engine worker processes: a crash in durable_rules' C core costs one request, not the service.
 
-Each worker builds its Engine once at start-up and then assesses one patient per message. A worker
-that dies (segfault, kill) or hangs past the time limit is replaced; only the request it was
-working on fails. Unlike ProcessPoolExecutor, one dead worker does not break the requests running
-on the others, and a hung evaluation can be stopped.
+Each worker builds its Engine once at start-up, runs its warm-up jobs, and then runs one request's
+work per message (service/worklet.py: FHIR mapping, scope, engine, cards, JSON), so the GIL-bound
+server process keeps only HTTP, auth, EHR fetches and the store, and large charts are parsed in
+parallel. A worker that dies (segfault, kill) or hangs past the time limit, mapping or assessing,
+is replaced; only the request it was working on fails. Unlike ProcessPoolExecutor, one dead worker
+does not break the requests running on the others, and a hung evaluation can be stopped.
 """
 
 from __future__ import annotations
@@ -13,69 +15,99 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
-from ldncds.engine import Assessment, EngineError, LoadedRuleset, PatientFacts
+from ldncds.engine import Engine, LoadedRuleset
 from ldncds.leanstart import LEAN_SPAWN, settle
+from ldncds.service.errors import ApiError
+from ldncds.service.security import LinkSigner, current_link_signer, reset_link_signer, use_link_signer
+from ldncds.service.worklet import EngineFailed, Outcome, Work
+
+from .observability import configure_logging, current_request_id, request_id_context
 
 log = logging.getLogger("ldncds.workers")
 # Never fork a threaded server; each worker starts clean, without the CLI import graph.
 _SPAWN = LEAN_SPAWN
 
 
-class EngineUnavailable(EngineError):
-    """The engine process crashed or hung; it has been replaced, but this request gets no advice."""
-
-
 class WorkerCrashed(RuntimeError):
     """The worker died or hung: no advice for this request."""
 
 
-class WorkerEngineError(RuntimeError):
-    """The engine in the worker refused to answer (EngineError or an unexpected exception)."""
+class WorkFailed(RuntimeError):
+    """The work raised an unexpected exception in the worker (a bug: answered 500, as in-process)."""
 
 
 @dataclass(frozen=True)
 class Job:
-    facts_json: str
-    evaluation_date: date
-    planned_start: date | None = None
+    """One request's work, and the request context its cards and log lines need."""
+
+    work: Work[Any]
+    task: Any
+    links: LinkSigner | None = None  # signs the cards' page links (JWT on)
+    request_id: str | None = None
 
 
-def _worker_main(conn: Connection, rules_dir: str) -> None:
-    from ldncds.engine import Engine, EngineError, PatientFacts
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker (and every replacement) starts with."""
 
+    rules_dir: str
+    warm_up: tuple[Job, ...] = ()  # run once before the worker says it is ready
+    log_level: str | None = None  # JSON log lines as the server writes them; None: leave logging be
+
+
+def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
     try:
-        engine = Engine(Path(rules_dir))
+        engine = Engine(Path(setup.rules_dir))
+        for warm_up in setup.warm_up:  # first-request costs: imports, FHIR model classes, first assessment
+            warm_up.work(engine, warm_up.task)
     except Exception as exc:  # the parent sees the message and stops start-up
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    if setup.log_level is not None:  # after the warm-up: its synthetic patient is no one's news
+        configure_logging(setup.log_level)
     settle()
     conn.send(("ready", engine.version))
     while True:
         try:
             job: Job | None = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
+        except Exception as exc:  # noqa: BLE001 - a job that cannot be unpickled is that job's error
+            conn.send(("error", type(exc).__name__))
+            continue
         if job is None:
             return
+        answer = _answer(engine, job)
         try:
-            facts = PatientFacts.model_validate_json(job.facts_json)
-            result = engine.assess(facts, job.evaluation_date, job.planned_start)
-            conn.send(("ok", result.model_dump_json()))
-        except EngineError as exc:
-            conn.send(("engine_error", str(exc)))
-        except Exception as exc:  # noqa: BLE001 - any failure is "no advice", never a dead worker
-            conn.send(("engine_error", f"unexpected {type(exc).__name__}"))
+            conn.send(answer)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be pickled
+            conn.send(("error", type(exc).__name__))
+
+
+def _answer(engine: Engine, job: Job) -> tuple[str, Any]:
+    token = use_link_signer(job.links)
+    try:
+        with request_id_context(job.request_id):
+            return ("ok", job.work(engine, job.task))
+    except ApiError as exc:  # an answer that is an error (400, 412, no advice): the server sends it
+        return ("refused", exc)
+    except Exception as exc:  # noqa: BLE001 - a bug is that request's error, never a dead worker
+        return ("error", type(exc).__name__)
+    finally:
+        reset_link_signer(token)
 
 
 class _Worker:
-    def __init__(self, rules_dir: Path) -> None:
+    def __init__(self, setup: WorkerSetup) -> None:
         self.conn, child = _SPAWN.Pipe()
         self.process = _SPAWN.Process(
-            target=_worker_main, args=(child, str(rules_dir)), daemon=True, name="ldncds-engine"
+            target=_worker_main, args=(child, setup), daemon=True, name="ldncds-engine"
         )
         self.process.start()
         child.close()
@@ -110,17 +142,22 @@ class WorkerPool:
     """A fixed number of engine processes; each request borrows one."""
 
     def __init__(
-        self, rules_dir: Path, size: int, *, job_timeout: float = 30.0, start_timeout: float = 120.0
+        self,
+        setup: WorkerSetup,
+        size: int,
+        *,
+        job_timeout: float = 30.0,
+        start_timeout: float = 120.0,
     ) -> None:
         if size < 1:
             raise ValueError("the engine needs at least one worker process")
-        self._rules_dir, self._job_timeout, self._start_timeout = rules_dir, job_timeout, start_timeout
+        self._setup, self._job_timeout, self._start_timeout = setup, job_timeout, start_timeout
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self.restarts = 0
         self.closed = False
-        starting = [_Worker(rules_dir) for _ in range(size)]  # compile in parallel
+        starting = [_Worker(setup) for _ in range(size)]  # compile in parallel
         try:
             for worker in starting:
                 self._add(worker.wait_ready(start_timeout))
@@ -141,8 +178,8 @@ class WorkerPool:
         with self._lock:
             return not self.closed and bool(self._all)
 
-    def assess_json(self, job: Job) -> str:
-        """The Assessment as JSON. Blocks until a worker is free; raises WorkerCrashed/WorkerEngineError."""
+    def submit(self, job: Job) -> tuple[str, Any]:
+        """(status, payload) of the job. Blocks until a worker is free; raises WorkerCrashed."""
         if self.closed:
             raise WorkerCrashed("the engine is shutting down")
         worker = self._idle.get()
@@ -156,20 +193,18 @@ class WorkerPool:
         finally:
             self._idle.put(worker)
 
-    def _run(self, worker: _Worker, job: Job) -> str:
+    def _run(self, worker: _Worker, job: Job) -> tuple[str, Any]:
         try:
             worker.conn.send(job)
             if not worker.conn.poll(self._job_timeout):
                 raise WorkerCrashed("the engine did not answer in time")
-            status, payload = worker.conn.recv()
+            answer: tuple[str, Any] = worker.conn.recv()
         except (EOFError, OSError) as exc:
             raise WorkerCrashed("the engine process died") from exc
-        if status != "ok":
-            raise WorkerEngineError(payload)
-        return payload
+        return answer
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._rules_dir).wait_ready(self._start_timeout)
+        return _Worker(self._setup).wait_ready(self._start_timeout)
 
     def _add(self, worker: _Worker) -> None:
         with self._lock:
@@ -197,15 +232,24 @@ class WorkerPool:
 
 
 class PooledEngine:
-    """Looks like an `Engine` (ruleset, version, assess) but evaluates in worker processes.
+    """Looks like an `Engine` to the server (ruleset, version) but runs the work in worker processes.
 
-    The rule files are loaded here too (without compiling them into durable_rules) so cards,
-    discovery and pages can read titles and value sets without touching the C core.
+    The rule files are loaded here too (without compiling them into durable_rules) so discovery,
+    pages and readiness can read titles and value sets without touching the C core.
     """
 
-    def __init__(self, ruleset: LoadedRuleset, processes: int, *, job_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        ruleset: LoadedRuleset,
+        processes: int,
+        *,
+        job_timeout: float = 30.0,
+        warm_up: tuple[Job, ...] = (),
+        log_level: str | None = None,
+    ) -> None:
         self.ruleset = ruleset
-        self.pool = WorkerPool(ruleset.directory, processes, job_timeout=job_timeout)
+        setup = WorkerSetup(str(ruleset.directory), warm_up, log_level)
+        self.pool = WorkerPool(setup, processes, job_timeout=job_timeout)
         if self.pool.version != ruleset.version:
             self.pool.close()
             raise RuntimeError("the rule files changed while the engine workers started")
@@ -214,16 +258,20 @@ class PooledEngine:
     def version(self) -> str:
         return self.ruleset.version
 
-    def assess(
-        self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
-    ) -> Assessment:
-        job = Job(facts.model_dump_json(), evaluation_date, planned_start)
+    def run(self, work: Work[Any], task: Any) -> Outcome:
+        """`work(engine, task)` in a worker; its ApiError is raised here, a crash or hang is no advice."""
+        job = Job(work, task, current_link_signer(), current_request_id())
         try:
-            return Assessment.model_validate_json(self.pool.assess_json(job))
+            status, payload = self.pool.submit(job)
         except WorkerCrashed as exc:
-            raise EngineUnavailable(str(exc)) from exc
-        except WorkerEngineError as exc:
-            raise EngineError(str(exc)) from exc
+            raise EngineFailed("EngineUnavailable") from exc
+        if status == "ok":
+            outcome: Outcome = payload
+            return outcome
+        if status == "refused":
+            raise payload
+        log.error("the work failed in the engine worker", extra={"fields": {"error": payload}})
+        raise WorkFailed(payload)
 
     def close(self) -> None:
         self.pool.close()

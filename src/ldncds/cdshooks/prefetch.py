@@ -327,12 +327,35 @@ _PIECE = re.compile(r"^(\w+)\[(\d+)\](.*)$")
 _BY_KEY = {k.key: k for k in PREFETCH_KEYS}
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What the server read from fhirServer, as a change to the request's own prefetch: the value of
+    every key that differs from it (fetched, completed pages, MISSING) and the keys fetched. With the
+    raw request it rebuilds the Gathered in an engine worker, so the prefetch is never sent twice."""
+
+    values: dict[str, Any]
+    fetched: tuple[str, ...]
+
+
 @dataclass
 class Gathered:
     """What could be had for each prefetch key; `values[key]` is a value, None or MISSING."""
 
     values: dict[str, Any] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
+
+    @classmethod
+    def over(cls, prefetch: Mapping[str, Any], change: Fetched | None = None) -> Gathered:
+        """The prefetch as `gather` takes it, with what was fetched: `over(p)` is `gather(p, ctx, None)`."""
+        values = {key.key: prefetch.get(key.key, MISSING) for key in PREFETCH_KEYS}
+        if change is None:
+            return cls(values)
+        return cls(values | change.values, list(change.fetched))
+
+    def change_to(self, prefetch: Mapping[str, Any]) -> Fetched:
+        """What this holds beyond `prefetch` (the inverse of `over`)."""
+        values = {k: v for k, v in self.values.items() if prefetch.get(k, MISSING) is not v}
+        return Fetched(values, tuple(self.fetched))
 
     def missing(self, keys: list[str] | tuple[str, ...]) -> list[str]:
         """Keys with nothing usable: absent and not fetched, or only an OperationOutcome (an error)."""
@@ -464,6 +487,7 @@ __all__ = [
     "TEMPLATES",
     "FetchLimits",
     "FhirFetcher",
+    "Fetched",
     "Gathered",
     "fhir_server_allowed",
     "gather",

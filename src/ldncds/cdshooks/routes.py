@@ -1,34 +1,32 @@
 """CDS Hooks HTTP endpoints: discovery, the three services and feedback.
 
 The request path is straight: prefetch (or FHIR fetch) -> FHIR adapter -> facts -> engine ->
-stored assessment -> card. Validation errors are 400 naming the field; missing required data 412.
+stored assessment -> card. This process validates the request, fetches what the prefetch lacks and
+stores the assessment; the rest (cdshooks/work.py) runs where the engine runs, an engine worker
+process when there are any. Validation errors are 400 naming the field; missing required data 412.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import httpx
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.engine import Assessment, Medication, PatientFacts, in_scope
-from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.service.errors import ApiError, OperationOutcome
-from ldncds.service.evaluation import assess_and_record, run_engine, site_today
+from ldncds.service.evaluation import evaluate, json_response, site_today
 from ldncds.service.security import require_client, with_identity
+from ldncds.service.worklet import Outcome, json_bytes
 from ldncds.store.interface import Caller, ForeignRecordError
 
-from . import orders
-from .cards import decision_card
 from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
-from .drafts import read_drafts, unreadable_card
 from .models import (
-    Card,
     CardsResponse,
     Discovery,
     FeedbackReceipt,
@@ -38,17 +36,13 @@ from .models import (
     OrderSignRequest,
     PatientViewRequest,
 )
-from .prefetch import REQUIRED_KEYS, FetchLimits, FhirFetcher, Gathered, fhir_server_allowed, gather
+from .prefetch import Fetched, FetchLimits, FhirFetcher, fhir_server_allowed, gather
+from .work import HookTask, OrderTask, cards_outcome, order_check, patient_view
 
 log = logging.getLogger("ldncds.cdshooks")
 
-REQUIRED_FOR_CANDIDACY = list(REQUIRED_KEYS)
-REQUIRED_FOR_ORDER_CHECK = ["medications"]
-# Required lists an EHR may answer with an OperationOutcome while a hard stop found elsewhere still
-# decides (a found opioid blocks whatever the allergy list says). Patient and conditions decide scope.
-DEGRADABLE = ("medications", "allergies")
 _PORTAL_USERS = ("Patient/", "RelatedPerson/")
-_INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_DISCOVERY = json_bytes(DISCOVERY.model_dump(mode="json", exclude_none=True))
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -81,51 +75,40 @@ class _FhirJsonRoute(APIRoute):
 router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)], route_class=_FhirJsonRoute)
 
 
-def _cards(cards: list[Card], request: Request, service_id: str) -> JSONResponse:
-    cards = sorted(cards, key=lambda c: _INDICATOR_ORDER[c.indicator])
-    for card in cards:
-        request.app.state.metrics.cards.labels(service_id, card.indicator).inc()
-    body = CardsResponse(cards=cards).model_dump(mode="json", exclude_none=True)
-    return JSONResponse(body)
+def _cards(outcome: Outcome, request: Request, service_id: str) -> Response:
+    for indicator in outcome.indicators:
+        request.app.state.metrics.cards.labels(service_id, indicator).inc()
+    return json_response(outcome.body)
 
 
 @router.get("/cds-services", response_model=Discovery, response_model_exclude_none=True)
-async def discovery() -> JSONResponse:
+async def discovery() -> Response:
     """The services this server offers (CDS Hooks discovery)."""
-    return JSONResponse(DISCOVERY.model_dump(mode="json", exclude_none=True))
+    return json_response(_DISCOVERY)
 
 
 @router.post("/cds-services/ldn-candidacy", response_model=CardsResponse, responses=_errors(400, 412, 503))
-async def candidacy(body: PatientViewRequest, request: Request) -> JSONResponse:
-    """patient-view: one decision card for a patient with an in-scope pain condition, else no cards."""
+async def candidacy(body: PatientViewRequest, request: Request) -> Response:
+    """patient-view: one decision card for a patient with an in-scope pain condition, else no cards.
+    Mapping, scope, engine and card run where the engine runs; this process fetches and stores."""
     _note(request, body.hook, body.hookInstance)
-    context = body.context
-    if context.userId.startswith(_PORTAL_USERS):
-        return _cards([], request, CANDIDACY)
-    gathered = await _gather(request, body)
-    facts, unavailable = await run_in_threadpool(
-        _map, gathered, context.patientId, REQUIRED_FOR_CANDIDACY, DEGRADABLE
-    )
-    ruleset = request.app.state.engine.ruleset
-    if facts.deceased or not await run_in_threadpool(in_scope, facts, site_today(request), ruleset):
-        return _cards([], request, CANDIDACY)
-    if unavailable and (await run_engine(request, facts, site_today(request))).decision != "contraindicated":
-        _require(unavailable)  # only a hard stop found in the rest can be answered without them
-    assessment = await _assess(request, body, facts, CANDIDACY)
-    base = request.app.state.settings.public_base_url
-    return _cards(
-        [decision_card(assessment, base_url=base, patient_id=context.patientId)], request, CANDIDACY
-    )
+    if body.context.userId.startswith(_PORTAL_USERS):
+        return _cards(cards_outcome([]), request, CANDIDACY)
+    ehr = _ehr(request, body)
+    fetched = await _fetch(request, body, ehr) if ehr is not None else None
+    task = HookTask(await request.body(), site_today(request), _base_url(request), fetched)
+    outcome = await evaluate(request, patient_view, task, caller=_caller(request, body, CANDIDACY))
+    return _cards(outcome, request, CANDIDACY)
 
 
 @router.post("/cds-services/ldn-order-select", response_model=CardsResponse, responses=_errors(400, 412, 503))
-async def order_select(body: OrderSelectRequest, request: Request) -> JSONResponse:
+async def order_select(body: OrderSelectRequest, request: Request) -> Response:
     """order-select: checks only the selected draft orders (the rest of draftOrders is context)."""
     return await _order_check(request, body, ORDER_SELECT, body.context.selections)
 
 
 @router.post("/cds-services/ldn-order-sign", response_model=CardsResponse, responses=_errors(400, 412, 503))
-async def order_sign(body: OrderSignRequest, request: Request) -> JSONResponse:
+async def order_sign(body: OrderSignRequest, request: Request) -> Response:
     """order-sign: checks every draft order about to be signed."""
     return await _order_check(request, body, ORDER_SIGN, None)
 
@@ -172,81 +155,51 @@ def _note(request: Request, hook: str, hook_instance: str) -> None:
     request.state.hook_instance = hook_instance
 
 
-async def _gather(request: Request, body: HookRequest) -> Gathered:
-    context = body.context.model_dump()
+def _base_url(request: Request) -> str:
+    base: str = request.app.state.settings.public_base_url
+    return base
+
+
+def _caller(request: Request, body: HookRequest, service_id: str) -> Caller:
+    return Caller(
+        channel="cds-hooks",
+        service_id=service_id,
+        hook_instance=body.hookInstance,
+        issuer=getattr(request.state, "issuer", None),
+    )
+
+
+class _Ehr(NamedTuple):
+    """The hook's FHIR server, as far as this request may read from it."""
+
+    server: str
+    token: str
+    limits: FetchLimits
+
+
+def _ehr(request: Request, body: HookRequest) -> _Ehr | None:
+    """Where missing prefetch may be fetched from, or None when nothing may be fetched."""
     settings = request.app.state.settings
     if body.fhirAuthorization is None or body.fhirServer is None:
-        return await gather(body.prefetch, context, None)
+        return None
     if not fhir_server_allowed(body.fhirServer, settings.fhir_server_allowlist):
         log.warning("fhirServer not in the allow-list: nothing fetched")
-        return await gather(body.prefetch, context, None)
+        return None
     limits = FetchLimits(
         timeout=settings.fhir_timeout_seconds,
         deadline=settings.fhir_fetch_deadline_seconds,
         max_bytes=settings.fhir_max_response_bytes,
         max_pages=settings.fhir_max_pages,
     )
+    return _Ehr(body.fhirServer, body.fhirAuthorization.access_token, limits)
+
+
+async def _fetch(request: Request, body: HookRequest, ehr: _Ehr) -> Fetched:
+    """The prefetch completed from the EHR's FHIR server with the hook's token, as a change to it."""
     async with httpx.AsyncClient(transport=request.app.state.fhir_transport) as client:
-        fetcher = FhirFetcher(client, body.fhirServer, body.fhirAuthorization.access_token, limits)
-        return await gather(body.prefetch, context, fetcher)
-
-
-def _require(missing: list[str]) -> None:
-    if missing:
-        raise ApiError(
-            412,
-            f"Required data not in the prefetch and not retrievable from fhirServer: {', '.join(missing)}.",
-            code="required",
-            expression=[f"prefetch.{k}" for k in missing],
-        )
-
-
-def _map(
-    gathered: Gathered, patient_id: str, required: list[str], degradable: tuple[str, ...] = ()
-) -> tuple[PatientFacts, list[str]]:
-    """Prefetch/fetched FHIR -> facts, and the `degradable` required keys the EHR answered with an
-    error (the caller may still decide from the rest). 412 when any other required key is missing."""
-    failed = [  # answered with an OperationOutcome (not merely absent)
-        k
-        for k in gathered.missing(required)
-        if k in degradable and gathered.values.get(k, MISSING) is not MISSING
-    ]
-    _require([k for k in gathered.missing(required) if k not in failed])
-    given = gathered.adapter_input()
-    try:
-        # Not strict: an invalid record is named (unreadable) and its section incomplete, so the
-        # hard stops found in the rest still reach the clinician; never a candidate on partial data.
-        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id, strict=False)
-    except FhirInputError as exc:
-        raise ApiError(
-            400, f"Unreadable FHIR data: {exc.message}", expression=given.locate(exc.path)
-        ) from None
-    facts = result.facts
-    # A search answered with an error OperationOutcome leaves its section "not available".
-    unavailable = [k for k in required if k != "patient" and getattr(facts, k) is None]
-    _require([k for k in unavailable if k not in degradable])
-    if given.notes:  # optional keys absent or failed: named in the answer
-        facts = facts.model_copy(update={"notes": [*given.notes, *facts.notes]})
-    if result.warnings:
-        log.info("FHIR mapping warnings", extra={"fields": {"count": len(result.warnings)}})
-    return facts, sorted(set(unavailable) | set(failed))
-
-
-async def _assess(request: Request, body: HookRequest, facts: PatientFacts, service_id: str) -> Assessment:
-    caller = Caller(
-        channel="cds-hooks",
-        service_id=service_id,
-        hook_instance=body.hookInstance,
-        issuer=getattr(request.state, "issuer", None),
-    )
-    on = site_today(request)
-    return await assess_and_record(request, facts, on, raw_input=await request.body(), caller=caller)
-
-
-def _draft_orders(body: OrderSelectRequest | OrderSignRequest) -> tuple[list[Medication], list[str]]:
-    """Drafts read leniently (only what the checks need); the ones that could not be read, named."""
-    drafts = read_drafts(body.context.draftOrders.model_dump(exclude_unset=True), body.context.patientId)
-    return drafts.medications, drafts.unreadable
+        fetcher = FhirFetcher(client, ehr.server, ehr.token, ehr.limits)
+        gathered = await gather(body.prefetch, body.context.model_dump(), fetcher)
+    return gathered.change_to(body.prefetch or {})
 
 
 async def _order_check(
@@ -254,34 +207,21 @@ async def _order_check(
     body: OrderSelectRequest | OrderSignRequest,
     service_id: str,
     selections: list[str] | None,
-) -> JSONResponse:
+) -> Response:
     _note(request, body.hook, body.hookInstance)
     if body.context.userId.startswith(_PORTAL_USERS):
-        return _cards([], request, service_id)
-    engine = request.app.state.engine
-    draft_meds, unreadable = await run_in_threadpool(_draft_orders, body)
-    views = orders.medication_views(draft_meds, site_today(request), engine.ruleset.valuesets)
-    drafts = orders.selected(views, selections)
-    if selections is not None:
-        unreadable = [u for u in unreadable if u in selections]
-    not_checked = [unreadable_card(unreadable)] if unreadable else []
-    naltrexone_orders = [d for d in drafts if d.is_naltrexone]
-    opioid_orders = [d for d in drafts if d.is_opioid]
-    if not naltrexone_orders and not opioid_orders:
-        return _cards(not_checked, request, service_id)  # nothing to check: the record is not even read
-    gathered = await _gather(request, body)
-    facts, _ = await run_in_threadpool(_map, gathered, body.context.patientId, REQUIRED_FOR_ORDER_CHECK)
-    record = orders.medication_views(facts.medications or [], site_today(request), engine.ruleset.valuesets)
-    # The order checks are rules: the drafts are assessed with the record, and the answer is logged.
-    checked = {d.source for d in drafts}
-    with_drafts = orders.with_drafts(facts, [m for m in draft_meds if m.source in checked])
-    assessment = await _assess(request, body, with_drafts, service_id)
-    cards = orders.order_cards(
-        naltrexone_orders,
-        opioid_orders,
-        record,
-        assessment,
-        base_url=request.app.state.settings.public_base_url,
-        ruleset_version=engine.version,
+        return _cards(cards_outcome([]), request, service_id)
+    ehr = _ehr(request, body)
+    task = OrderTask(
+        await request.body(),
+        site_today(request),
+        _base_url(request),
+        selections=None if selections is None else tuple(selections),
+        fetch_first=ehr is not None,  # the drafts decide whether the record is read at all
     )
-    return _cards([*cards, *not_checked], request, service_id)
+    caller = _caller(request, body, service_id)
+    outcome = await evaluate(request, order_check, task, caller=caller)
+    if outcome.needs_record and ehr is not None:
+        task = replace(task, fetched=await _fetch(request, body, ehr), fetch_first=False)
+        outcome = await evaluate(request, order_check, task, caller=caller)
+    return _cards(outcome, request, service_id)

@@ -47,6 +47,19 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.code, self.expression = status, message, code, expression
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (keyword-only arguments; a subclass's own attributes travel as its state), so an
+        # engine worker process can answer with it.
+        return _api_error, (type(self), self.status, self.message, self.code, self.expression), self.__dict__
+
+
+def _api_error(
+    cls: type[ApiError], status: int, message: str, code: IssueCode, expression: str | list[str] | None
+) -> ApiError:
+    error = cls.__new__(cls)
+    ApiError.__init__(error, status, message, code=code, expression=expression)
+    return error
+
 
 class Unauthorized(Exception):
     """A refused credential: answered 401 with an empty body; the reason is only logged."""

@@ -1,16 +1,21 @@
-"""The one path every channel takes: facts -> engine -> assessment id -> store -> caller.
+"""The one path every HTTP channel takes: work (facts -> engine -> assessment id -> answer JSON),
+then the store, then the caller.
 
-The assessment is stored before anything is answered; if it cannot be stored, there is no advice.
+The work runs where the engine runs (service/worklet.py); the assessment is stored before anything
+is answered; if it cannot be stored, there is no advice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Assessment, PatientFacts
@@ -19,6 +24,9 @@ from ldncds.store.record import record_assessment
 
 from .errors import ApiError
 from .security import with_identity
+from .worklet import EngineFailed, Outcome, Record, Work, run
+
+T = TypeVar("T")
 
 log = logging.getLogger("ldncds.http")
 
@@ -59,42 +67,51 @@ def _invalid(field: str, message: str, given: str) -> RequestValidationError:
     )
 
 
-async def run_engine(request: Request, facts: PatientFacts, on: date) -> Assessment:
-    """Assess in a worker thread (in-process engine) or worker process; any failure is a 503, no advice."""
-    engine = request.app.state.engine
-    try:
-        return await run_in_threadpool(engine.assess, facts, on)
-    except Exception as exc:  # EngineError, a crashed worker, or a bug: never partial advice
-        log.error("no advice: the engine failed", extra={"fields": {"error": type(exc).__name__}})
-        raise ApiError(
-            503, "No advice: the rule engine failed on this request. Please try again.", code="exception"
-        ) from None
+async def evaluate(request: Request, work: Work[T], task: T, *, caller: Caller) -> Outcome:
+    """Run `work` where the engine runs (a worker process, or this process) and store the assessment
+    it made, in one thread hop; only then may the caller answer with `outcome.body`.
 
-
-async def assess_and_record(
-    request: Request, facts: PatientFacts, on: date, *, raw_input: bytes, caller: Caller
-) -> Assessment:
-    """Assess, give the assessment its id and store it durably; only then may the caller answer.
-
-    The caller is recorded with the verified token's issuer and tenant (tenancy of every record)."""
+    The caller is recorded with the verified token's issuer and tenant (tenancy of every record).
+    A refusal of the work (ApiError: 400, 412) propagates; engine or store failure is a 503."""
     caller = with_identity(request, caller)
-    assessment = await run_engine(request, facts, on)
     state = request.app.state
+    raw_input = await request.body()
+    outcome = await run_in_threadpool(
+        _run_and_record, state.engine, state.store, work, task, raw_input, caller
+    )
+    if outcome.record is not None:
+        request.state.decision = outcome.record.decision
+        state.metrics.decisions.labels(caller.channel, outcome.record.decision).inc()
+    return outcome
+
+
+def _run_and_record(
+    evaluator: Any, store: Any, work: Work[T], task: T, raw_input: bytes, caller: Caller
+) -> Outcome:
     try:
-        await run_in_threadpool(
-            record_assessment,
-            state.store,
-            facts,
-            assessment,
-            raw_input,
-            caller,
-            state.engine.ruleset.content_hash,
-        )
+        outcome = run(evaluator, work, task)
+    except EngineFailed as exc:
+        log.error("no advice: the engine failed", extra={"fields": {"error": exc.cause}})
+        raise
+    if outcome.record is not None:
+        _store(store, outcome.record, raw_input, caller, evaluator.ruleset.content_hash)
+    return outcome
+
+
+def _store(store: Any, record: Record, raw_input: bytes, caller: Caller, ruleset_hash: str) -> None:
+    """Durably store before anything is answered; if it cannot be stored, there is no advice."""
+    # Rebuilt here only for record_assessment's signature, until the store takes the JSON as it is.
+    facts = PatientFacts.model_validate_json(record.facts_json)
+    assessment = Assessment.model_validate_json(record.assessment_json)
+    try:
+        record_assessment(store, facts, assessment, raw_input, caller, ruleset_hash)
     except Exception as exc:  # the message could quote stored values: log the type only
         log.error("no advice: the assessment was not stored", extra={"fields": {"error": type(exc).__name__}})
         raise ApiError(
             503, "No advice: the assessment could not be recorded. Please try again.", code="transient"
         ) from None
-    request.state.decision = assessment.decision
-    state.metrics.decisions.labels(caller.channel, assessment.decision).inc()
-    return assessment
+
+
+def json_response(body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer whose body was serialised already (by the work, in orjson)."""
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")

@@ -436,6 +436,11 @@ def use_link_signer(signer: LinkSigner | None) -> contextvars.Token[LinkSigner |
     return _current_signer.set(signer)
 
 
+def current_link_signer() -> LinkSigner | None:
+    """The signer of the request being served (an engine worker is handed it with the work)."""
+    return _current_signer.get()
+
+
 def reset_link_signer(token: contextvars.Token[LinkSigner | None]) -> None:
     _current_signer.reset(token)
 

@@ -1,0 +1,39 @@
+"""Work functions that fail inside an engine worker process, for the worker tests.
+
+Module-level, so the pool can send them to a worker by name (the spawned worker imports this
+module: the tests folder is on its sys.path, inherited from the test process).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from typing import Any
+
+from ldncds.cdshooks import work
+from ldncds.engine import Engine
+from ldncds.service.worklet import Outcome
+
+
+def _in_a_worker() -> None:
+    if multiprocessing.parent_process() is None:
+        raise RuntimeError("this work kills its process: run it only in an engine worker")
+
+
+def patient_view_crashing_in_mapping(engine: Engine, task: work.HookTask) -> Outcome:
+    """The real patient-view work, whose FHIR mapping kills the worker (as a segfault would)."""
+    _in_a_worker()
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    work.facts_from_resources = crash  # type: ignore[assignment]  # this process dies with it
+    return work.patient_view(engine, task)
+
+
+def patient_view_with_a_bug(engine: Engine, task: work.HookTask) -> Outcome:
+    """The real patient-view work, then an unexpected exception (a bug in the worker)."""
+    _in_a_worker()
+    work.patient_view(engine, task)
+    raise KeyError("a bug")
