@@ -194,7 +194,7 @@ def _began(m: Medication) -> date:
 
 
 def therapy_course(medications: Sequence[Medication], on: date, valuesets: ValueSets) -> Course | None:
-    taken = [m for m in medications if _taken(m, on) and _is_naltrexone(m, valuesets)]
+    taken = _naltrexone_taken(medications, on, valuesets)
     if not taken:
         return None
     current = [m for m in taken if _current(m, on)]
@@ -204,6 +204,10 @@ def therapy_course(medications: Sequence[Medication], on: date, valuesets: Value
     start = _course_start(newest, taken, valuesets)
     doses = [m.daily_dose_mg for m in current if m.daily_dose_mg is not None]
     return Course(newest, start, _began(newest), max(doses) if doses else None, None)
+
+
+def _naltrexone_taken(medications: Sequence[Medication], on: date, valuesets: ValueSets) -> list[Medication]:
+    return [m for m in medications if _taken(m, on) and _is_naltrexone(m, valuesets)]
 
 
 def _taken(m: Medication, on: date) -> bool:
