@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -28,7 +28,7 @@ from .assessment import (
     TherapyStatus,
     TitrationPlan,
 )
-from .derive import Derived, FactRef, derive, results_of
+from .derive import Derived, FactRef, derive
 from .facts import PatientFacts
 from .loader import LoadedRule, LoadedRuleset, load_ruleset
 from .matching import DurableMatcher, EngineError, Firing, OracleMatcher
@@ -47,7 +47,7 @@ from .ruleschema import (
     TherapyOutcome,
     TitrationOutcome,
 )
-from .scope import in_scope, unread_sections_incomplete
+from .scope import in_scope
 from .vocabulary import DECISIONS
 
 __all__ = ["Engine", "EngineError", "default_rules_dir"]
@@ -114,13 +114,12 @@ class Engine:
     def assess(
         self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
     ) -> Assessment:
-        facts = unread_sections_incomplete(facts)
         derived = derive(facts, evaluation_date, self.ruleset.valuesets)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
         second = self.matcher.run("conclusions", self._conclusion_facts(findings, derived))
         start = planned_start or evaluation_date
-        return self._assemble(findings, second, derived, _Context(facts, evaluation_date, start))
+        return self._assemble(findings, second, derived, _Context(evaluation_date, start))
 
     # ------------------------------------------------------------ explanations
 
@@ -294,7 +293,7 @@ class Engine:
             )
         for value in DECISIONS:
             refs[f"decision:{value}"] = FactRef(f"decision:{value}", "decision", "assessment", value)
-        conclusions = Derived(facts=derived.facts, refs=refs)
+        conclusions = replace(derived, refs=refs)
         decisions = [f for f in firings if isinstance(self._then(f), DecisionOutcome)]
         if len(decisions) != 1:
             # The decision rules must be exclusive and complete; anything else is an error, not advice.
@@ -324,7 +323,7 @@ class Engine:
             missing=missing,
             also_missing=also_missing,
             counterfactuals=_counterfactuals(decision, findings, self.ruleset.criteria, self._breadth),
-            data_notes=list(ctx.facts.notes),
+            data_notes=list(derived.notes),
             disclaimer=self._disclaimer,
             explanation=explanation,
             rules_fired=sorted(set(findings.fired) | {f.rule_id for f in firings}),
@@ -344,7 +343,6 @@ class Engine:
             derived,
             self._explain,
             self.ruleset,
-            ctx.facts,
             ctx.on,
         )
 
@@ -401,7 +399,7 @@ class Engine:
                 anchor = date.fromisoformat(events[0])
             due_from = anchor + timedelta(days=then.due.from_days)
             due_by = anchor + timedelta(days=then.due.to_days)
-            done = self._done_by(then, ctx, due_from, due_by)
+            done = _done_by(then, derived, due_from, due_by)
             state = _state(ctx.on, due_from, due_by, done is not None)
             out.append(
                 MonitoringReminder(
@@ -417,32 +415,28 @@ class Engine:
             )
         return sorted(out, key=lambda r: (r.due_from, r.id))
 
-    def _done_by(
-        self, then: ReminderOutcome, ctx: _Context, due_from: date, due_by: date
-    ) -> FactCitation | None:
-        """The result showing a reminder was done: one of its value set, dated in its window (with grace)."""
-        if not then.done_when:
-            return None
-        grace = timedelta(days=then.due.grace_days)
-        for day, value, source in reversed(
-            results_of(ctx.facts.observations or [], then.done_when, ctx.on, self.ruleset.valuesets)
-        ):
-            if due_from - grace <= day <= due_by + grace:
-                shown = f"{value:g}" if value is not None else "recorded"
-                return FactCitation(
-                    source=source,
-                    kind="observation",
-                    display=f"{then.done_when}: {shown}",
-                    date=day.isoformat(),
-                )
-        return None
-
 
 @dataclass(frozen=True)
 class _Context:
-    facts: PatientFacts
     on: date
     start: date
+
+
+def _done_by(then: ReminderOutcome, derived: Derived, due_from: date, due_by: date) -> FactCitation | None:
+    """The result showing a reminder was done: one of its value set, dated in its window (with grace)."""
+    if not then.done_when:
+        return None
+    grace = timedelta(days=then.due.grace_days)
+    for day, value, source in reversed(derived.results_in(then.done_when)):
+        if due_from - grace <= day <= due_by + grace:
+            shown = f"{value:g}" if value is not None else "recorded"
+            return FactCitation(
+                source=source,
+                kind="observation",
+                display=f"{then.done_when}: {shown}",
+                date=day.isoformat(),
+            )
+    return None
 
 
 THERAPY_OUTCOMES = (TherapyOutcome, ResponseOutcome, AdverseEffectOutcome)

@@ -4,13 +4,19 @@ This is normalisation, not clinical policy: dates become day counts relative to 
 date, codes become value-set memberships, statuses become a small vocabulary. Every threshold and
 every code list stays in rules/. Fields whose value is unknown are left out, and a missing field
 never matches a test, so "unknown" can never pass for "false".
+
+This module is the only reader of PatientFacts (tests/engine/test_derive_only_reader.py): what the
+rest of the engine needs from the patient's records (the follow-up's result series, the results a
+reminder counts as done, the data notes) is computed here into `Derived`, once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, cast
+from types import MappingProxyType
+from typing import Any, NamedTuple, cast
 
 from .assessment import FactCitation
 from .codes import canonical_system
@@ -18,6 +24,7 @@ from .facts import (
     Allergy,
     Coding,
     Condition,
+    DataNote,
     Medication,
     Observation,
     PatientFacts,
@@ -72,33 +79,54 @@ class FactRef:
         )
 
 
-@dataclass
+class Result(NamedTuple):
+    """One usable observation result in a value set, dated on or before the evaluation date."""
+
+    date: date
+    value: float | None
+    source: str
+
+
+class Point(NamedTuple):
+    """One numeric result of an outcome instrument."""
+
+    date: date
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Derived:
+    """Everything the engine knows about the patient, read from PatientFacts by `derive` alone.
+
+    `facts` and `refs` are what the rules match and explanations cite; `results` holds, per value set,
+    the usable results up to the evaluation date (oldest first) for the follow-up and the reminders;
+    `notes` are the records that could not be read (or were read with a caveat), named in every answer.
+    """
+
     facts: list[dict[str, Any]] = field(default_factory=list)
     refs: dict[str, FactRef] = field(default_factory=dict)
+    results: Mapping[str, tuple[Result, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    notes: tuple[DataNote, ...] = ()
 
     def add(self, fact: dict[str, Any], ref: FactRef) -> None:
         self.facts.append({k: v for k, v in fact.items() if v is not None})
         self.refs[ref.id] = ref
 
+    def results_in(self, value_set: str) -> tuple[Result, ...]:
+        """Usable results in a value set up to the evaluation date, oldest first."""
+        return self.results.get(value_set, ())
+
+    def series(self, instrument: str) -> list[Point]:
+        """Numeric results of one outcome instrument, oldest first."""
+        return [Point(r.date, r.value, r.source) for r in self.results_in(instrument) if r.value is not None]
+
 
 def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
-    out = Derived()
+    observations = _observation_rows(facts.observations or (), on, valuesets)
+    out = Derived(results=_results(observations, on), notes=tuple(facts.notes))
     _patient(out, facts, on)
-    for section in SECTIONS:
-        items = getattr(facts, section)
-        out.add(
-            {
-                "kind": "record",
-                "id": f"record:{section}",
-                "section": section,
-                "available": items is not None,
-                "complete": items is not None and section not in facts.incomplete,
-            },
-            FactRef(
-                f"record:{section}", "record", f"{facts.source} ({section})", _section_label(section, items)
-            ),
-        )
+    _records(out, facts)
     for i, c in enumerate(facts.conditions or ()):
         _condition(out, f"c{i}", c, on, valuesets)
     for i, m in enumerate(facts.medications or ()):
@@ -107,12 +135,41 @@ def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
         _procedure(out, f"p{i}", p, on, valuesets)
     for i, a in enumerate(facts.allergies or ()):
         _allergy(out, f"a{i}", a, valuesets)
-    _observations(out, facts.observations or [], on, valuesets)
-    if course := therapy_course(facts, on, valuesets):
+    _observations(out, observations, on)
+    if course := therapy_course(facts.medications or (), on, valuesets):
         _therapy(out, course, on)
         for instrument in sorted(n for n in valuesets.names if n.startswith(INSTRUMENT_PREFIX)):
-            _response(out, instrument, course, facts.observations or [], on, valuesets)
+            _response(out, instrument, course, on, valuesets)
     return out
+
+
+def _records(out: Derived, facts: PatientFacts) -> None:
+    """One fact per section: was it supplied at all, and is it known to be complete?"""
+    incomplete = _incomplete(facts)
+    for section in SECTIONS:
+        items = getattr(facts, section)
+        out.add(
+            {
+                "kind": "record",
+                "id": f"record:{section}",
+                "section": section,
+                "available": items is not None,
+                "complete": items is not None and section not in incomplete,
+            },
+            FactRef(
+                f"record:{section}", "record", f"{facts.source} ({section})", _section_label(section, items)
+            ),
+        )
+
+
+def _incomplete(facts: PatientFacts) -> set[str]:
+    """Sections that may be partial: those said so, and every section a record could not be read from.
+
+    The facts contract, whoever built the facts: an unreadable record leaves its section incomplete,
+    so the rules treat that section as partial, never as complete.
+    """
+    unread = {n.section for n in facts.notes if n.severity == "unreadable" and n.section}
+    return set(facts.incomplete) | unread
 
 
 INSTRUMENT_PREFIX = "instrument_"
@@ -136,33 +193,45 @@ def _began(m: Medication) -> date:
     return earliest(cast(str, m.start))
 
 
-def therapy_course(facts: PatientFacts, on: date, valuesets: ValueSets) -> Course | None:
-    meds = [
-        m
-        for m in facts.medications or ()
-        if m.status != "entered-in-error" and m.start and _is_naltrexone(m, valuesets)
-    ]
-    taken = [
-        m for m in meds if _EXPOSURE.get(m.status or "unknown") in ("current", "ended") and _began(m) <= on
-    ]
+def therapy_course(medications: Sequence[Medication], on: date, valuesets: ValueSets) -> Course | None:
+    taken = _naltrexone_taken(medications, on, valuesets)
     if not taken:
         return None
     current = [m for m in taken if _current(m, on)]
     if not current:
-        ends = [latest(m.end) for m in taken if m.end]
-        return Course(None, min(_began(m) for m in taken), None, None, max(ends) if ends else None)
-    newest = max(current, key=lambda m: _began(m))  # the order with today's dose
+        return _stopped_course(taken)
+    newest = max(current, key=_began)  # the order with today's dose
+    start = _course_start(newest, taken, valuesets)
+    doses = [m.daily_dose_mg for m in current if m.daily_dose_mg is not None]
+    return Course(newest, start, _began(newest), max(doses) if doses else None, None)
+
+
+def _naltrexone_taken(medications: Sequence[Medication], on: date, valuesets: ValueSets) -> list[Medication]:
+    return [m for m in medications if _taken(m, on) and _is_naltrexone(m, valuesets)]
+
+
+def _taken(m: Medication, on: date) -> bool:
+    """Begun by the evaluation date and taken (now or in the past): not planned, cancelled or in error."""
+    exposure = _EXPOSURE.get(m.status or "unknown")
+    return m.start is not None and exposure in ("current", "ended") and _began(m) <= on
+
+
+def _stopped_course(taken: list[Medication]) -> Course:
+    ends = [latest(m.end) for m in taken if m.end]
+    return Course(None, min(_began(m) for m in taken), None, None, max(ends) if ends else None)
+
+
+def _course_start(newest: Medication, taken: list[Medication], valuesets: ValueSets) -> date:
+    """Walk back through earlier orders while the gaps are short: one continuous course."""
     start = _began(newest)
-    for m in sorted(taken, key=lambda m: _began(m), reverse=True):
-        # Walk back through earlier orders while the gaps are short: one continuous course.
+    for m in sorted(taken, key=_began, reverse=True):
         if (
             _began(m) < start
             and m.end
             and (start - latest(m.end)).days <= valuesets.parameter(COURSE_GAP_DAYS)
         ):
             start = _began(m)
-    doses = [m.daily_dose_mg for m in current if m.daily_dose_mg is not None]
-    return Course(newest, start, _began(newest), max(doses) if doses else None, None)
+    return start
 
 
 def _is_naltrexone(m: Medication, valuesets: ValueSets) -> bool:
@@ -218,37 +287,10 @@ def _therapy(out: Derived, course: Course, on: date) -> None:
     )
 
 
-def results_of(
-    observations: list[Observation], value_set: str, on: date, valuesets: ValueSets
-) -> list[tuple[date, float | None, str]]:
-    """Usable results in a value set up to the evaluation date: (date, value, source), oldest first."""
-    found = []
-    for o in observations:
-        if o.status not in _USABLE_OBSERVATION or not o.effective or latest(o.effective) > on:
-            continue
-        if value_set in _memberships(o.codes, valuesets):
-            found.append((latest(o.effective), o.value_num, o.source))
-    return sorted(found, key=lambda r: (r[0], r[2]))
-
-
-def instrument_series(
-    observations: list[Observation], instrument: str, on: date, valuesets: ValueSets
-) -> list[tuple[date, float, str]]:
-    """Numeric results of one outcome instrument, oldest first."""
-    return [(d, v, s) for d, v, s in results_of(observations, instrument, on, valuesets) if v is not None]
-
-
-def _response(
-    out: Derived,
-    instrument: str,
-    course: Course,
-    observations: list[Observation],
-    on: date,
-    valuesets: ValueSets,
-) -> None:
+def _response(out: Derived, instrument: str, course: Course, on: date, valuesets: ValueSets) -> None:
     if course.current is None:
         return
-    series = instrument_series(observations, instrument, on, valuesets)
+    series = out.series(instrument)
     if not series:
         return  # an instrument never used says nothing, not even "no baseline"
     window_start = course.start - timedelta(days=valuesets.parameter(BASELINE_WINDOW_DAYS))
@@ -357,36 +399,18 @@ def _code_label(codes: list[Coding]) -> str | None:
 def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueSets) -> None:
     if c.verification_status in {"refuted", "entered-in-error"}:
         return
-    clinical = "unknown"
-    if c.clinical_status in _CURRENT:
-        clinical = "current"
-    elif c.clinical_status in _NOT_CURRENT:
-        clinical = "not_current"
-    if c.abatement and earliest(c.abatement) <= on:
-        clinical = "not_current"  # R4: abated implies not current, whatever the status says
-    onset = c.onset if c.onset and earliest(c.onset) <= on else None  # a future onset is no evidence
-    recorded = c.recorded_date if c.recorded_date and earliest(c.recorded_date) <= on else None
-    basis, dmin, dmax = "none", None, None
-    if onset:
-        basis, dmin, dmax = (
-            "onset",
-            max(0, _days(on, onset, bound="latest") or 0),
-            _days(on, onset, bound="earliest"),
-        )
-    elif recorded:
-        basis, dmin = "recorded", max(0, _days(on, recorded, bound="latest") or 0)
+    onset = _known_by(c.onset, on)  # a future onset is no evidence
+    recorded = _known_by(c.recorded_date, on)
+    basis, dmin, dmax = _duration(on, onset, recorded)
     verification = "confirmed" if c.verification_status == "confirmed" else "possible"
     clinical_text = c.clinical_status or "status not recorded"
     status = f"{clinical_text}, {c.verification_status or 'verification not recorded'}"
-    dated = (
-        f"onset {onset}" if onset else (f"recorded {recorded}" if recorded else "no onset or recorded date")
-    )
     out.add(
         {
             "kind": "condition",
             "id": fid,
             "value_sets": _memberships(c.codes, valuesets),
-            "clinical": clinical,
+            "clinical": _clinical(c, on),
             "verification": verification,
             "duration_days_min": dmin,
             "duration_days_max": dmax,
@@ -399,9 +423,37 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             c.source,
             _display(c.codes, c.text),
             onset or recorded,
-            f"{_code_label(c.codes) or 'uncoded'}; {status}; {dated}",
+            f"{_code_label(c.codes) or 'uncoded'}; {status}; {_dated(onset, recorded)}",
         ),
     )
+
+
+def _clinical(c: Condition, on: date) -> str:
+    if c.abatement and earliest(c.abatement) <= on:
+        return "not_current"  # R4: abated implies not current, whatever the status says
+    if c.clinical_status in _CURRENT:
+        return "current"
+    return "not_current" if c.clinical_status in _NOT_CURRENT else "unknown"
+
+
+def _known_by(value: str | None, on: date) -> str | None:
+    """A (partial) date that may already have passed on the evaluation date, else None."""
+    return value if value and earliest(value) <= on else None
+
+
+def _duration(on: date, onset: str | None, recorded: str | None) -> tuple[str, int | None, int | None]:
+    """How long the condition has lasted at least and at most, and what that is counted from."""
+    if onset:
+        return "onset", max(0, _days(on, onset, bound="latest") or 0), _days(on, onset, bound="earliest")
+    if recorded:
+        return "recorded", max(0, _days(on, recorded, bound="latest") or 0), None
+    return "none", None, None
+
+
+def _dated(onset: str | None, recorded: str | None) -> str:
+    if onset:
+        return f"onset {onset}"
+    return f"recorded {recorded}" if recorded else "no onset or recorded date"
 
 
 def _days_since_recorded(on: date, onset: str | None, recorded: str | None) -> int | None:
@@ -551,54 +603,110 @@ def _allergy(out: Derived, fid: str, a: Allergy, valuesets: ValueSets) -> None:
     )
 
 
-def _observations(out: Derived, observations: list[Observation], on: date, valuesets: ValueSets) -> None:
-    rows = []
-    for i, o in enumerate(observations):
-        if o.status in {"entered-in-error", "cancelled"}:
-            continue
-        usable = o.status in _USABLE_OBSERVATION
-        days_since = _days(on, o.effective, bound="latest")
-        rows.append((f"o{i}", o, _memberships(o.codes, valuesets), usable, days_since))
-    newest: dict[str, tuple[int, str]] = {}
-    for fid, _o, sets, usable, days_since in rows:
-        if not usable or days_since is None or days_since < 0:
-            continue
-        for vs in sets:
-            if vs not in newest or days_since < newest[vs][0]:
-                newest[vs] = (days_since, fid)
-    negatives = [
-        (earliest(o.effective), set(sets))
-        for _fid, o, sets, usable, _d in rows
-        if usable and o.result == "negative" and o.effective and latest(o.effective) <= on
+@dataclass(frozen=True)
+class _ObservationRow:
+    """An observation that is not cancelled or in error, with what every later step asks of it."""
+
+    fid: str
+    obs: Observation
+    sets: list[str]
+    usable: bool
+    days_since: int | None
+
+
+def _observation_rows(
+    observations: Iterable[Observation], on: date, valuesets: ValueSets
+) -> list[_ObservationRow]:
+    return [
+        _ObservationRow(
+            f"o{i}",
+            o,
+            _memberships(o.codes, valuesets),
+            o.status in _USABLE_OBSERVATION,
+            _days(on, o.effective, bound="latest"),
+        )
+        for i, o in enumerate(observations)
+        if o.status not in {"entered-in-error", "cancelled"}
     ]
-    for fid, o, sets, usable, days_since in rows:
-        # Strictly later, judged on the conservative bounds of partial dates: a same-day negative
-        # does not lift a positive (their order within the day is unknown).
-        later_negative = bool(
-            o.effective and any(day > latest(o.effective) and shared & set(sets) for day, shared in negatives)
-        )
-        value = o.result or (
-            f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text
-        )
+
+
+def _results(rows: list[_ObservationRow], on: date) -> Mapping[str, tuple[Result, ...]]:
+    """Per value set, the usable results dated up to the evaluation date, oldest first."""
+    found: dict[str, list[Result]] = {}
+    for row in rows:
+        o = row.obs
+        if not row.usable or not o.effective or latest(o.effective) > on:
+            continue
+        for vs in row.sets:
+            found.setdefault(vs, []).append(Result(latest(o.effective), o.value_num, o.source))
+    return MappingProxyType(
+        {vs: tuple(sorted(results, key=lambda r: (r.date, r.source))) for vs, results in found.items()}
+    )
+
+
+def _newest(rows: list[_ObservationRow]) -> dict[str, str]:
+    """Per value set, the fact id of its most recent usable result (the first of a day's ties)."""
+    newest: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        if not row.usable or row.days_since is None or row.days_since < 0:
+            continue
+        for vs in row.sets:
+            if vs not in newest or row.days_since < newest[vs][0]:
+                newest[vs] = (row.days_since, row.fid)
+    return {vs: fid for vs, (_, fid) in newest.items()}
+
+
+def _negatives(rows: list[_ObservationRow], on: date) -> list[tuple[date, set[str]]]:
+    """Usable negative results known by the evaluation date: earliest day each can denote, its sets."""
+    return [
+        (earliest(row.obs.effective), set(row.sets))
+        for row in rows
+        if row.usable
+        and row.obs.result == "negative"
+        and row.obs.effective
+        and latest(row.obs.effective) <= on
+    ]
+
+
+def _later_negative(row: _ObservationRow, negatives: list[tuple[date, set[str]]]) -> bool:
+    # Strictly later, judged on the conservative bounds of partial dates: a same-day negative
+    # does not lift a positive (their order within the day is unknown).
+    effective = row.obs.effective
+    return bool(
+        effective and any(day > latest(effective) and shared & set(row.sets) for day, shared in negatives)
+    )
+
+
+def _value_label(o: Observation) -> str | None:
+    if o.result:
+        return o.result
+    return f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text
+
+
+def _observations(out: Derived, rows: list[_ObservationRow], on: date) -> None:
+    newest = _newest(rows)
+    negatives = _negatives(rows, on)
+    for row in rows:
+        o = row.obs
         out.add(
             {
                 "kind": "observation",
-                "id": fid,
-                "value_sets": sets,
-                "usable": usable,
-                "days_since": days_since,
+                "id": row.fid,
+                "value_sets": row.sets,
+                "usable": row.usable,
+                "days_since": row.days_since,
                 "value_num": o.value_num,
                 "result": o.result,
-                "latest_in": sorted(vs for vs in sets if newest.get(vs, (0, ""))[1] == fid),
-                "later_negative": later_negative,
+                "latest_in": sorted(vs for vs in row.sets if newest.get(vs) == row.fid),
+                "later_negative": _later_negative(row, negatives),
             },
             FactRef(
-                fid,
+                row.fid,
                 "observation",
                 o.source,
                 _display(o.codes, None),
                 o.effective,
-                f"{_code_label(o.codes) or 'uncoded'}; {value or 'no value'}; "
+                f"{_code_label(o.codes) or 'uncoded'}; {_value_label(o) or 'no value'}; "
                 f"status {o.status or 'not recorded'}",
             ),
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import yaml
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from .ruleschema import (
     Parameter,
     ParameterContext,
     ParameterUse,
+    Pattern,
     ReminderOutcome,
     Rule,
     RuleFile,
@@ -383,33 +385,73 @@ def _link(
     )
 
 
+Fail = Callable[[str], None]  # raises RulesetError naming the file and the rule
+
+
 def _check_references(rs: LoadedRuleset) -> None:
+    """Every name a rule uses exists: fact kinds of its phase, value sets, criteria, findings, pathways."""
     for rule_id, lr in rs.rules.items():
-        rule, kinds = lr.rule, FINDINGS_KINDS if lr.phase == "findings" else CONCLUSION_KINDS
         fail = _failer(lr.file, rule_id)
-        for pattern in rule.when:
-            if pattern.fact not in kinds:
-                fail(f"a {lr.concern} rule cannot read {pattern.fact!r} facts (allowed: {list(kinds)})")
-            for key, test in pattern.where.items():
-                if key in SET_FIELD_OF and key != "latest_in":
-                    names = next(iter(test.values())) if isinstance(test, dict) else [test]
-                    for vs in names:
-                        if vs not in rs.valuesets.names:
-                            fail(f"unknown value set {vs!r}")
-        out = rule.then
-        if isinstance(out, CriterionOutcome):
-            crit = rs.criteria.get(out.criterion)
-            if crit is None:
-                fail(f"unknown criterion {out.criterion!r}")
-            if out.status == "met" and rule.uses_text_matches():
-                fail("a text match may block a recommendation but never qualify one")
-        if isinstance(out, HardStopOutcome) and out.hard_stop not in rs.hard_stops:
-            fail(f"unknown hard stop {out.hard_stop!r}")
-        if isinstance(out, CautionOutcome) and out.caution not in rs.cautions:
-            fail(f"unknown caution {out.caution!r}")
-        if isinstance(out, ReminderOutcome) and out.done_when and out.done_when not in rs.valuesets.names:
-            fail(f"unknown value set {out.done_when!r} in done_when")
-        _check_dynamic_words(rs, rule, fail)
+        for pattern in lr.rule.when:
+            _check_pattern(rs, lr, pattern, fail)
+        if check := _OUTCOME_CHECKS.get(type(lr.rule.then)):
+            check(rs, lr.rule, fail)
+        _check_dynamic_words(rs, lr.rule, fail)
+    _check_pathways(rs)
+
+
+def _check_pattern(rs: LoadedRuleset, lr: LoadedRule, pattern: Pattern, fail: Fail) -> None:
+    kinds = FINDINGS_KINDS if lr.phase == "findings" else CONCLUSION_KINDS
+    if pattern.fact not in kinds:
+        fail(f"a {lr.concern} rule cannot read {pattern.fact!r} facts (allowed: {list(kinds)})")
+    for vs in _value_sets_named(pattern):
+        if vs not in rs.valuesets.names:
+            fail(f"unknown value set {vs!r}")
+
+
+def _value_sets_named(pattern: Pattern) -> Iterator[str]:
+    """The value sets a pattern tests membership of (`latest_in` names them only as words)."""
+    for key, test in pattern.where.items():
+        if key in SET_FIELD_OF and key != "latest_in":
+            yield from (next(iter(test.values())) if isinstance(test, dict) else [test])
+
+
+def _check_criterion(rs: LoadedRuleset, rule: Rule, fail: Fail) -> None:
+    out = cast(CriterionOutcome, rule.then)
+    if out.criterion not in rs.criteria:
+        fail(f"unknown criterion {out.criterion!r}")
+    if out.status == "met" and rule.uses_text_matches():
+        fail("a text match may block a recommendation but never qualify one")
+
+
+def _check_hard_stop(rs: LoadedRuleset, rule: Rule, fail: Fail) -> None:
+    out = cast(HardStopOutcome, rule.then)
+    if out.hard_stop not in rs.hard_stops:
+        fail(f"unknown hard stop {out.hard_stop!r}")
+
+
+def _check_caution(rs: LoadedRuleset, rule: Rule, fail: Fail) -> None:
+    out = cast(CautionOutcome, rule.then)
+    if out.caution not in rs.cautions:
+        fail(f"unknown caution {out.caution!r}")
+
+
+def _check_reminder(rs: LoadedRuleset, rule: Rule, fail: Fail) -> None:
+    out = cast(ReminderOutcome, rule.then)
+    if out.done_when and out.done_when not in rs.valuesets.names:
+        fail(f"unknown value set {out.done_when!r} in done_when")
+
+
+# What each kind of outcome names that must exist (outcome types are distinct classes).
+_OUTCOME_CHECKS: dict[type, Callable[[LoadedRuleset, Rule, Fail], None]] = {
+    CriterionOutcome: _check_criterion,
+    HardStopOutcome: _check_hard_stop,
+    CautionOutcome: _check_caution,
+    ReminderOutcome: _check_reminder,
+}
+
+
+def _check_pathways(rs: LoadedRuleset) -> None:
     pathways = {r.rule.then.pathway for r in rs.rules.values() if isinstance(r.rule.then, CriterionOutcome)}
     for crit in rs.criteria.values():
         for p in crit.applies_to_pathways or []:
@@ -417,7 +459,7 @@ def _check_references(rs: LoadedRuleset) -> None:
                 raise RulesetError("eligibility", f"criterion {crit.id}: unknown pathway {p!r}")
 
 
-def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail: Callable[[str], None]) -> None:
+def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail: Fail) -> None:
     """Words whose list is the ruleset itself: caution ids, instrument value sets."""
     known = {
         "@cautions": set(rs.cautions),
@@ -434,7 +476,7 @@ def _check_dynamic_words(rs: LoadedRuleset, rule: Rule, fail: Callable[[str], No
                     fail(f"{key}: {value!r} is not one of {sorted(known[allowed])}")
 
 
-def _failer(file: str, rule_id: str) -> Callable[[str], None]:
+def _failer(file: str, rule_id: str) -> Fail:
     def fail(message: str) -> None:
         raise RulesetError(file, message, rule_id)
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-from .derive import derive
+from .derive import Derived, derive
 from .facts import PatientFacts
 from .loader import LoadedRuleset
 from .matching import OracleMatcher
 from .ruleschema import CriterionOutcome, TherapyOutcome
 
-__all__ = ["in_scope", "unread_sections_incomplete"]
+__all__ = ["in_scope"]
 
 
 class _Scope:
@@ -32,8 +32,7 @@ class _Scope:
             if isinstance(lr.rule.then, CriterionOutcome) and lr.rule.then.pathway
         )
 
-    def __call__(self, facts: PatientFacts, on: date) -> bool:
-        derived = derive(unread_sections_incomplete(facts), on, self.ruleset.valuesets)
+    def __call__(self, derived: Derived) -> bool:
         if any(f["kind"] == "therapy" and f.get("status") == "current" for f in derived.facts):
             return True  # full-dose naltrexone too: the assessment has to say it is not LDN
         for firing in self.matcher.run("findings", derived.facts):
@@ -60,13 +59,4 @@ def in_scope(facts: PatientFacts, evaluation_date: date, ruleset: LoadedRuleset)
             if len(_SCOPES) >= 8:  # a few rulesets per process at most (tests load more)
                 _SCOPES.clear()
             scope = _SCOPES[id(ruleset)] = _Scope(ruleset)
-    return scope(facts, evaluation_date)
-
-
-def unread_sections_incomplete(facts: PatientFacts) -> PatientFacts:
-    """A record that could not be read leaves its section incomplete (the facts contract), whoever
-    built the facts: the rules then treat that section as partial, never as complete."""
-    unread = {n.section for n in facts.notes if n.severity == "unreadable" and n.section}
-    if not unread - set(facts.incomplete):
-        return facts
-    return facts.model_copy(update={"incomplete": sorted(set(facts.incomplete) | unread)})
+    return scope(derive(facts, evaluation_date, ruleset.valuesets))

@@ -13,8 +13,7 @@ from datetime import date
 from typing import Any
 
 from .assessment import AdverseEffect, Explanation, InstrumentResponse, ResultPoint, TherapyStatus, Threshold
-from .derive import INSTRUMENT_PREFIX, Derived, instrument_series
-from .facts import PatientFacts
+from .derive import INSTRUMENT_PREFIX, Derived
 from .loader import LoadedRule, LoadedRuleset
 from .matching import Firing
 from .ruleschema import AdverseEffectOutcome, RecommendationOutcome, ResponseOutcome, TherapyOutcome
@@ -78,7 +77,6 @@ def status(
     derived: Derived,
     explain: Explain,
     ruleset: LoadedRuleset,
-    facts: PatientFacts,
     on: date,
 ) -> TherapyStatus:
     ref = derived.refs["therapy"]
@@ -86,8 +84,7 @@ def status(
     start = date.fromisoformat(ref.date or on.isoformat())
     dose_days = therapy.get("days_at_current_dose")
     instruments = [
-        _instrument(name, findings, derived, explain, ruleset, facts, on, start)
-        for name in sorted(findings.statuses)
+        _instrument(name, findings, derived, explain, ruleset, start) for name in sorted(findings.statuses)
     ]
     rec_firing, rec = recommendation if recommendation else (None, None)
     return TherapyStatus(
@@ -111,15 +108,10 @@ def _instrument(
     derived: Derived,
     explain: Explain,
     ruleset: LoadedRuleset,
-    facts: PatientFacts,
-    on: date,
     start: date,
 ) -> InstrumentResponse:
     response = next(f for f in derived.facts if f["id"] == f"response:{name}")
-    series = [
-        ResultPoint(date=d, value=v, source=s)
-        for d, v, s in instrument_series(facts.observations or [], name, on, ruleset.valuesets)
-    ]
+    series = [ResultPoint(date=p.date, value=p.value, source=p.source) for p in derived.series(name)]
     before = [p for p in series if p.date <= start]
     after = [p for p in series if p.date > start]
     baseline = before[-1] if response.get("baseline_known") else None

@@ -179,40 +179,21 @@ def check(rs: LoadedRuleset) -> list[Problem]:
     return problems
 
 
+Combo = tuple[dict[str, Any], ...]  # one point of the value space: a value per axis
+Gaps = dict[tuple[Any, ...], list[tuple[Any, ...]]]  # fixed words -> the quantities no rule covers
+Overlaps = dict[tuple[str, ...], tuple[Any, ...]]  # rules that disagree -> (words, quantity) of one point
+
+
 def _check_group(criterion: str, kind: str, members: list[Member]) -> list[Problem]:
     numeric = {f for m in members for f in _numeric_fields(m.pattern)}
-    families = _families(kind, numeric)
     words = _words(kind, members)
-    context = _context(members, kind, words)
-    axes: list[list[dict[str, Any]]] = []
-    for name, fields in families.items():
-        integral = field_unit(kind, fields[0]) in {"days", "years", "count"} and all(
-            float(v).is_integer() for f in fields for v in _thresholds(members, f)
-        )
-        pts = _points(sorted({v for f in fields for v in _thresholds(members, f)}), integral)
-        if len(fields) == 2:
-            axes.append(
-                [{fields[0]: a, fields[1]: b, "_q": (name, a, b)} for a in pts for b in pts if a <= b]
-            )
-        else:
-            axes.append([{fields[0]: a, "_q": (name, a, a)} for a in pts])
+    axes = [_axis(kind, name, fields, members) for name, fields in _families(kind, numeric).items()]
     word_axes = [[{k: v} for v in values] for k, values in words.items()]
     combos = list(itertools.product(*axes, *word_axes))
     if len(combos) > _MAX_POINTS:
         return []
+    gaps, overlaps = _scan(kind, members, combos, words, _context(members, kind, words))
     file = members[0].file
-    status = {m.rule_id: m.status for m in members}
-    gaps: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-    overlaps: dict[tuple[str, ...], tuple[Any, ...]] = {}
-    for combo in combos:
-        fact = _fact(kind, combo)
-        hits = tuple(m.rule_id for m in members if _matches(m.pattern, fact, context))
-        label_words = tuple(sorted((k, v) for part in combo for k, v in part.items() if k in words))
-        quantity = tuple(part["_q"] for part in combo if "_q" in part)
-        if not hits:
-            gaps.setdefault(label_words, []).append(quantity)
-        elif len({status[h] for h in hits}) > 1:  # two rules agreeing on one point is no conflict
-            overlaps.setdefault(tuple(sorted(set(hits))), (label_words, quantity))
     ids = tuple(sorted({m.rule_id for m in members}))
     out = [Problem("gap", criterion, file, ids, _describe(kind, w, q)) for w, q in gaps.items()]
     out += [
@@ -222,7 +203,38 @@ def _check_group(criterion: str, kind: str, members: list[Member]) -> list[Probl
     return out
 
 
-def _fact(kind: str, combo: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+def _axis(kind: str, name: str, fields: tuple[str, ...], members: list[Member]) -> list[dict[str, Any]]:
+    """The points to try for one quantity: one field, or a min/max pair bounding an uncertain value."""
+    values = sorted({v for f in fields for v in _thresholds(members, f)})
+    integral = field_unit(kind, fields[0]) in {"days", "years", "count"} and all(
+        float(v).is_integer() for v in values
+    )
+    pts = _points(values, integral)
+    if len(fields) == 2:
+        return [{fields[0]: a, fields[1]: b, "_q": (name, a, b)} for a in pts for b in pts if a <= b]
+    return [{fields[0]: a, "_q": (name, a, a)} for a in pts]
+
+
+def _scan(
+    kind: str, members: list[Member], combos: list[Combo], words: dict[str, list[Any]], context: set[str]
+) -> tuple[Gaps, Overlaps]:
+    """Every point covered by no rule (a gap) or by rules that disagree (an overlap)."""
+    status = {m.rule_id: m.status for m in members}
+    gaps: Gaps = {}
+    overlaps: Overlaps = {}
+    for combo in combos:
+        fact = _fact(kind, combo)
+        hits = tuple(m.rule_id for m in members if _matches(m.pattern, fact, context))
+        label_words = tuple(sorted((k, v) for part in combo for k, v in part.items() if k in words))
+        quantity = tuple(part["_q"] for part in combo if "_q" in part)
+        if not hits:
+            gaps.setdefault(label_words, []).append(quantity)
+        elif len({status[h] for h in hits}) > 1:  # two rules agreeing on one point is no conflict
+            overlaps.setdefault(tuple(sorted(set(hits))), (label_words, quantity))
+    return gaps, overlaps
+
+
+def _fact(kind: str, combo: Combo) -> dict[str, Any]:
     fact: dict[str, Any] = {"kind": kind}
     for part in combo:
         fact.update({k: v for k, v in part.items() if k != "_q"})

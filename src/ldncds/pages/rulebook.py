@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,72 +241,124 @@ def _record_words(where: dict[str, Any]) -> str:
 def describe_outcome(rule: Rule, rs: LoadedRuleset) -> dict[str, Any]:
     """What the rule concludes: a sentence (segments) and, for a plan, its steps."""
     then = rule.then
-    items: list[str] = []
-    if isinstance(then, CriterionOutcome):
-        title = rs.criteria[then.criterion].title if then.criterion in rs.criteria else then.criterion
-        seg = [
-            _text("Criterion "),
-            _link(title, f"criterion-{then.criterion}"),
-            _text(f" is {status_label(then.status).lower()}"),
+    words = _OUTCOME_WORDS.get(type(then), _fields_words)
+    steps = _titration_steps(then) if isinstance(then, TitrationOutcome) else []
+    return {"segments": words(then, rs), "steps": steps}
+
+
+def _title(catalog: Mapping[str, Any], key: str) -> str:
+    """A catalogue entry's title, or its id when the ruleset does not define it."""
+    return str(catalog[key].title) if key in catalog else key
+
+
+def _criterion_words(then: CriterionOutcome, rs: LoadedRuleset) -> list[Segment]:
+    seg = [
+        _text("Criterion "),
+        _link(_title(rs.criteria, then.criterion), f"criterion-{then.criterion}"),
+        _text(f" is {status_label(then.status).lower()}"),
+    ]
+    if then.pathway:
+        seg.append(_text(f" (pathway: {then.pathway})"))
+    if then.missing:
+        seg.append(_text(f". Missing: {then.missing}"))
+    return seg
+
+
+def _hard_stop_words(then: HardStopOutcome, rs: LoadedRuleset) -> list[Segment]:
+    seg = [_text("Hard stop: "), _link(_title(rs.hard_stops, then.hard_stop), f"hard-stop-{then.hard_stop}")]
+    if then.washout_days:
+        seg.append(_text(f"; earliest start {then.washout_days} days after the last dose"))
+    return seg
+
+
+def _caution_words(then: CautionOutcome, rs: LoadedRuleset) -> list[Segment]:
+    seg = [_text("Caution: "), _link(_title(rs.cautions, then.caution), f"caution-{then.caution}")]
+    if then.alert:
+        seg.append(_text(f". Same-day alert: {then.alert}"))
+    return seg
+
+
+def _note_words(then: NoteOutcome, rs: LoadedRuleset) -> list[Segment]:
+    return [_text(f"Note: {then.note}")]
+
+
+def _decision_words(then: DecisionOutcome, rs: LoadedRuleset) -> list[Segment]:
+    return [_text(f"Decision: {decision_label(then.decision)}")]
+
+
+def _titration_words(then: TitrationOutcome, rs: LoadedRuleset) -> list[Segment]:
+    return [
+        _text(
+            f"Titration plan ({then.titration}); any dose above "
+            f"{then.flag_above_mg:g} mg is flagged as above the studied range:"
+        )
+    ]
+
+
+def _titration_steps(then: TitrationOutcome) -> list[str]:
+    return [
+        f"{s.dose_mg:g} mg {s.timing}, from week {s.from_week}"
+        + (f" to week {s.to_week}" if s.to_week is not None else " onwards")
+        for s in then.steps
+    ]
+
+
+def _dose_adjustment_words(then: DoseAdjustmentOutcome, rs: LoadedRuleset) -> list[Segment]:
+    return [_text(f"Dose adjustment: {then.dose_adjustment}")]
+
+
+def _reminder_words(then: ReminderOutcome, rs: LoadedRuleset) -> list[Segment]:
+    anchor = ANCHOR_WORDS.get(then.due.anchor, then.due.anchor.replace("_", " "))
+    due = _due_window(then.due.from_days, then.due.to_days, anchor)
+    seg = [_text(f"Reminder: {then.what.strip()} Due {due}.")]
+    if then.done_when:
+        seg += [
+            _text(" Marked done by a result in value set "),
+            _link(then.done_when, f"valueset-{then.done_when}"),
+            _text(f" dated in that window (give or take {then.due.grace_days} days)."),
         ]
-        if then.pathway:
-            seg.append(_text(f" (pathway: {then.pathway})"))
-        if then.missing:
-            seg.append(_text(f". Missing: {then.missing}"))
-    elif isinstance(then, HardStopOutcome):
-        title = rs.hard_stops[then.hard_stop].title if then.hard_stop in rs.hard_stops else then.hard_stop
-        seg = [_text("Hard stop: "), _link(title, f"hard-stop-{then.hard_stop}")]
-        if then.washout_days:
-            seg.append(_text(f"; earliest start {then.washout_days} days after the last dose"))
-    elif isinstance(then, CautionOutcome):
-        title = rs.cautions[then.caution].title if then.caution in rs.cautions else then.caution
-        seg = [_text("Caution: "), _link(title, f"caution-{then.caution}")]
-        if then.alert:
-            seg.append(_text(f". Same-day alert: {then.alert}"))
-    elif isinstance(then, NoteOutcome):
-        seg = [_text(f"Note: {then.note}")]
-    elif isinstance(then, DecisionOutcome):
-        seg = [_text(f"Decision: {decision_label(then.decision)}")]
-    elif isinstance(then, TitrationOutcome):
-        seg = [
-            _text(
-                f"Titration plan ({then.titration}); any dose above "
-                f"{then.flag_above_mg:g} mg is flagged as above the studied range:"
-            )
-        ]
-        items = [
-            f"{s.dose_mg:g} mg {s.timing}, from week {s.from_week}"
-            + (f" to week {s.to_week}" if s.to_week is not None else " onwards")
-            for s in then.steps
-        ]
-    elif isinstance(then, DoseAdjustmentOutcome):
-        seg = [_text(f"Dose adjustment: {then.dose_adjustment}")]
-    elif isinstance(then, ReminderOutcome):
-        anchor = ANCHOR_WORDS.get(then.due.anchor, then.due.anchor.replace("_", " "))
-        due = _due_window(then.due.from_days, then.due.to_days, anchor)
-        seg = [_text(f"Reminder: {then.what.strip()} Due {due}.")]
-        if then.done_when:
-            seg += [
-                _text(" Marked done by a result in value set "),
-                _link(then.done_when, f"valueset-{then.done_when}"),
-                _text(f" dated in that window (give or take {then.due.grace_days} days)."),
-            ]
-    elif isinstance(then, TherapyOutcome):
-        seg = [_text("The patient is on low-dose naltrexone: on-therapy follow-up applies")]
-    elif isinstance(then, ResponseOutcome):
-        seg = [_text(f"Response of this measure: {label_of(RESPONSE_LABELS, then.response).lower()}")]
-    elif isinstance(then, AdverseEffectOutcome):
-        serious = " (serious)" if then.serious else ""
-        seg = [
-            _text(f"Adverse effect {then.adverse_effect.replace('_', ' ')}{serious}: {then.action.strip()}")
-        ]
-    elif isinstance(then, RecommendationOutcome):
-        label = label_of(OVERALL_RESPONSE_LABELS, then.response_status)
-        seg = [_text(f"Overall response {label}: {then.recommendation.strip()}")]
-    else:  # an outcome this page does not know yet: list its fields rather than hide it
-        fields = then.model_dump(exclude_none=True)
-        seg = [_text("; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in fields.items()))]
-    return {"segments": seg, "steps": items}
+    return seg
+
+
+def _therapy_words(then: TherapyOutcome, rs: LoadedRuleset) -> list[Segment]:
+    return [_text("The patient is on low-dose naltrexone: on-therapy follow-up applies")]
+
+
+def _response_words(then: ResponseOutcome, rs: LoadedRuleset) -> list[Segment]:
+    return [_text(f"Response of this measure: {label_of(RESPONSE_LABELS, then.response).lower()}")]
+
+
+def _adverse_effect_words(then: AdverseEffectOutcome, rs: LoadedRuleset) -> list[Segment]:
+    serious = " (serious)" if then.serious else ""
+    return [_text(f"Adverse effect {then.adverse_effect.replace('_', ' ')}{serious}: {then.action.strip()}")]
+
+
+def _recommendation_words(then: RecommendationOutcome, rs: LoadedRuleset) -> list[Segment]:
+    label = label_of(OVERALL_RESPONSE_LABELS, then.response_status)
+    return [_text(f"Overall response {label}: {then.recommendation.strip()}")]
+
+
+def _fields_words(then: Any, rs: LoadedRuleset) -> list[Segment]:
+    """An outcome this page does not know yet: list its fields rather than hide it."""
+    fields = then.model_dump(exclude_none=True)
+    return [_text("; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in fields.items()))]
+
+
+# Each outcome type in words (the types are distinct classes, so the exact type picks the entry).
+_OUTCOME_WORDS: dict[type, Callable[[Any, LoadedRuleset], list[Segment]]] = {
+    CriterionOutcome: _criterion_words,
+    HardStopOutcome: _hard_stop_words,
+    CautionOutcome: _caution_words,
+    NoteOutcome: _note_words,
+    DecisionOutcome: _decision_words,
+    TitrationOutcome: _titration_words,
+    DoseAdjustmentOutcome: _dose_adjustment_words,
+    ReminderOutcome: _reminder_words,
+    TherapyOutcome: _therapy_words,
+    ResponseOutcome: _response_words,
+    AdverseEffectOutcome: _adverse_effect_words,
+    RecommendationOutcome: _recommendation_words,
+}
 
 
 def _due_window(first: int, last: int, anchor: str) -> str:
