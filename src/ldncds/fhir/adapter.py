@@ -375,6 +375,30 @@ def _validate_full(item: _Item) -> Model:
             message = message.replace(str(value), "<value>")  # never echo the offending value
         # `from None`: the chained pydantic error would print the input values.
         raise FhirInputError(_join_loc(item.path, first["loc"]), f"{_label(item.raw)}: {message}") from None
+    except (TypeError, KeyError):  # fhir.resources crashes on a contained resource of no known type
+        where = _unknown_contained(item.raw, item.path) or item.path
+        raise FhirInputError(where, f"{_label(item.raw)}: not a FHIR resource type") from None
+
+
+def _unknown_contained(resource: dict[str, Any], path: str) -> str | None:
+    """Path of the first `contained[i].resourceType` that names no FHIR resource, at any depth."""
+    contained = resource.get("contained")
+    for i, entry in enumerate(contained if isinstance(contained, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        here = f"{_sub(path, 'contained')}[{i}]"
+        if "resourceType" in entry and not _is_resource_type(entry["resourceType"]):
+            return f"{here}.resourceType"
+        if found := _unknown_contained(entry, here):
+            return found
+    return None
+
+
+def _is_resource_type(rtype: object) -> bool:
+    try:
+        return isinstance(rtype, str) and _model_class(rtype) is not None
+    except ValueError:
+        return False
 
 
 def _is_newer(candidate: Model, current: Model) -> bool:

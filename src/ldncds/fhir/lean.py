@@ -880,7 +880,8 @@ def parse(raw: dict[str, Any]) -> DomainResource | None:
     None covers both an invalid resource and a valid one using elements not modelled here: only full
     validation can tell them apart, and only its errors are reported.
     """
-    model = MODELS.get(raw.get("resourceType"))  # type: ignore[arg-type]
+    rtype = raw.get("resourceType")
+    model = MODELS.get(rtype) if isinstance(rtype, str) else None
     if model is None:
         return None
     try:
