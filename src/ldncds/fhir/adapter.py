@@ -359,9 +359,13 @@ def _join_loc(base: str, loc: tuple[int | str, ...]) -> str:
 
 def _validate(item: _Item, validation: Validation) -> Model:
     """The resource's validated model; lean when the lean models vouch for it, else fhir.resources'."""
-    if validation == "lean" and (model := lean.parse(item.raw)) is not None:
-        return model
-    return _validate_full(item)
+    model = _vouched(item, validation)
+    return model if model is not None else _validate_full(item)
+
+
+def _vouched(item: _Item, validation: Validation) -> Model | None:
+    """The lean model, when lean validation is on and the lean models vouch for the resource."""
+    return lean.parse(item.raw) if validation == "lean" else None
 
 
 def _validate_full(item: _Item) -> Model:
@@ -582,10 +586,17 @@ def _dispense_ends(pairs: list[tuple[_Item, Model]], ctx: MapContext) -> dict[st
     return ends
 
 
-def _read(item: _Item, section: _Section, name: str, warnings: _Log) -> Model:
-    """The validated model, or (not strict) None with an "unreadable" note and the section incomplete."""
+def _read(item: _Item, section: _Section, name: str, warnings: _Log) -> Model | None:
+    """The validated model, or None with an "unreadable" note and the section incomplete: when it
+    carries a modifierExtension, or (not strict) is invalid."""
+    model = _vouched(item, warnings.validation)
+    if model is not None:
+        return model  # the lean models refuse modifierExtension: a record they vouch for has none
+    if _has_modifier(item.raw):
+        _note_modifier(item, section, name, warnings)
+        return None
     try:
-        return _validate(item, warnings.validation)
+        return _validate_full(item)
     except FhirInputError as exc:
         if warnings.strict:
             raise
@@ -594,6 +605,14 @@ def _read(item: _Item, section: _Section, name: str, warnings: _Log) -> Model:
         reason = f"could not be read (invalid FHIR at {where}: {exc.message.split(': ', 1)[-1]})"
         warnings.note(_label(item.raw), name, reason, "unreadable")
         return None
+
+
+def _note_modifier(item: _Item, section: _Section, name: str, warnings: _Log) -> None:
+    # FHIR: a resource with a modifier extension it does not know must not be processed as if the
+    # extension were absent. ldncds knows none, so the record is unreadable.
+    section.incomplete = True
+    reason = "carries a modifierExtension that changes its meaning; not read"
+    warnings.note(_label(item.raw), name, reason, "unreadable")
 
 
 def _split(
@@ -609,20 +628,13 @@ def _split(
         ignored: Counter[str] = Counter()
         for item in section.items:
             rtype = item.raw["resourceType"]
-            if _has_modifier(item.raw):
-                # FHIR: a resource with a modifier extension it does not know must not be processed
-                # as if the extension were absent. ldncds knows none, so the record is unreadable.
-                section.incomplete = True
-                reason = "carries a modifierExtension that changes its meaning; not read"
-                warnings.note(_label(item.raw), name, reason, "unreadable")
-            elif rtype == "Medication" and (model := _read(item, section, name, warnings)) is not None:
-                medications.append((item, model))
-            elif rtype in SECTION_TYPES[name] and (model := _read(item, section, name, warnings)) is not None:
-                usable[name].append((item, model))
-            elif rtype == "Medication" or rtype in SECTION_TYPES[name]:
-                continue  # unreadable: already named
-            else:
-                ignored[rtype] += 1
+            if rtype != "Medication" and rtype not in SECTION_TYPES[name]:
+                if _has_modifier(item.raw):
+                    _note_modifier(item, section, name, warnings)
+                else:
+                    ignored[rtype] += 1
+            elif (model := _read(item, section, name, warnings)) is not None:
+                (medications if rtype == "Medication" else usable[name]).append((item, model))
         if ignored:
             warnings.append(f"{name}: ignored resources of unexpected type ({_kinds(ignored)})")
         for rtype, count in sorted(ignored.items()):

@@ -41,21 +41,30 @@ from fhir.resources.R4B.fhirtypes import (
 )
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-Choices = tuple[tuple[str, ...], ...]
+Choices = tuple[frozenset[str], ...]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _one_of(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
 def _check_choices(model: BaseModel, choices: Choices, required: Choices) -> None:
-    """R4 [x] elements: at most one type of each choice; exactly one where the element is required."""
+    """R4 [x] elements: at most one type of each choice; exactly one where the element is required.
+
+    Two keys of one choice are refused even when one is null (R4B would accept that): stricter is
+    sound, the record then goes to full validation.
+    """
+    given = model.model_fields_set
     for group in choices:
-        if sum(getattr(model, name) is not None for name in group) > 1:
-            raise ValueError(f"only one of {', '.join(group)} may be given")
+        if len(given & group) > 1:
+            raise ValueError(f"only one of {', '.join(sorted(group))} may be given")
     for group in required:
         if all(getattr(model, name) is None for name in group):
-            raise ValueError(f"one of {', '.join(group)} is required")
+            raise ValueError(f"one of {', '.join(sorted(group))} is required")
 
 
 class Element(_Model):
@@ -154,7 +163,7 @@ class Narrative(Element):
 
 
 class Annotation(ChoiceElement):
-    __choices__ = (("authorReference", "authorString"),)
+    __choices__ = (_one_of("authorReference", "authorString"),)
     authorReference: Reference | None = None
     authorString: StringType | None = None
     time: DateTimeType | None = None
@@ -192,7 +201,7 @@ class Address(Element):
     period: Period | None = None
 
 
-_EXTENSION_VALUES = (
+_EXTENSION_VALUES = _one_of(
     "valueAddress", "valueAge", "valueAnnotation", "valueBoolean", "valueCanonical", "valueCode",
     "valueCodeableConcept", "valueCoding", "valueContactPoint", "valueDate", "valueDateTime",
     "valueDecimal", "valueDuration", "valueHumanName", "valueId", "valueIdentifier", "valueInstant",
@@ -238,7 +247,7 @@ class Extension(ChoiceElement):
 
 
 class TimingRepeat(ChoiceElement):
-    __choices__ = (("boundsDuration", "boundsRange", "boundsPeriod"),)
+    __choices__ = (_one_of("boundsDuration", "boundsRange", "boundsPeriod"),)
     boundsDuration: Duration | None = None
     boundsRange: Range | None = None
     boundsPeriod: Period | None = None
@@ -265,7 +274,7 @@ class Timing(Element):
 
 
 class DosageDoseAndRate(ChoiceElement):
-    __choices__ = (("doseRange", "doseQuantity"), ("rateRatio", "rateRange", "rateQuantity"))
+    __choices__ = (_one_of("doseRange", "doseQuantity"), _one_of("rateRatio", "rateRange", "rateQuantity"))
     type: CodeableConcept | None = None
     doseRange: Range | None = None
     doseQuantity: Quantity | None = None
@@ -275,7 +284,7 @@ class DosageDoseAndRate(ChoiceElement):
 
 
 class Dosage(ChoiceElement):
-    __choices__ = (("asNeededBoolean", "asNeededCodeableConcept"),)
+    __choices__ = (_one_of("asNeededBoolean", "asNeededCodeableConcept"),)
     sequence: IntegerType | None = None
     text: StringType | None = None
     additionalInstruction: list[CodeableConcept] | None = None
@@ -320,7 +329,7 @@ class DomainResource(_Model):
 
 
 class MedicationIngredient(ChoiceElement):
-    __choices__ = (("itemCodeableConcept", "itemReference"),)
+    __choices__ = (_one_of("itemCodeableConcept", "itemReference"),)
     __required_choices__ = __choices__
     itemCodeableConcept: CodeableConcept | None = None
     itemReference: Reference | None = None
@@ -351,9 +360,11 @@ class _Clinical(DomainResource):
     contained: list[Medication] | None = None
 
 
-_ONSET = ("onsetDateTime", "onsetAge", "onsetPeriod", "onsetRange", "onsetString")
-_ABATEMENT = ("abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange", "abatementString")
-_MEDICATION = ("medicationCodeableConcept", "medicationReference")
+_ONSET = _one_of("onsetDateTime", "onsetAge", "onsetPeriod", "onsetRange", "onsetString")
+_ABATEMENT = _one_of(
+    "abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange", "abatementString"
+)
+_MEDICATION = _one_of("medicationCodeableConcept", "medicationReference")
 
 
 class ConditionStage(Element):
@@ -413,7 +424,7 @@ class MedicationRequestDispenseRequest(Element):
 
 
 class MedicationRequestSubstitution(ChoiceElement):
-    __choices__ = (("allowedBoolean", "allowedCodeableConcept"),)
+    __choices__ = (_one_of("allowedBoolean", "allowedCodeableConcept"),)
     __required_choices__ = __choices__
     allowedBoolean: BooleanType | None = None
     allowedCodeableConcept: CodeableConcept | None = None
@@ -421,7 +432,7 @@ class MedicationRequestSubstitution(ChoiceElement):
 
 
 class MedicationRequest(_Clinical):
-    __choices__ = (("reportedBoolean", "reportedReference"), _MEDICATION)
+    __choices__ = (_one_of("reportedBoolean", "reportedReference"), _MEDICATION)
     __required_choices__ = (_MEDICATION,)
     resourceType: Literal["MedicationRequest"]
     identifier: list[Identifier] | None = None
@@ -461,7 +472,7 @@ class MedicationRequest(_Clinical):
 
 
 class MedicationStatement(_Clinical):
-    __choices__ = (_MEDICATION, ("effectiveDateTime", "effectivePeriod"))
+    __choices__ = (_MEDICATION, _one_of("effectiveDateTime", "effectivePeriod"))
     __required_choices__ = (_MEDICATION,)
     resourceType: Literal["MedicationStatement"]
     identifier: list[Identifier] | None = None
@@ -498,7 +509,7 @@ class MedicationDispenseSubstitution(Element):
 
 
 class MedicationDispense(_Clinical):
-    __choices__ = (("statusReasonCodeableConcept", "statusReasonReference"), _MEDICATION)
+    __choices__ = (_one_of("statusReasonCodeableConcept", "statusReasonReference"), _MEDICATION)
     __required_choices__ = (_MEDICATION,)
     resourceType: Literal["MedicationDispense"]
     identifier: list[Identifier] | None = None
@@ -535,7 +546,7 @@ class MedicationAdministrationPerformer(Element):
 
 
 class MedicationAdministrationDosage(ChoiceElement):
-    __choices__ = (("rateRatio", "rateQuantity"),)
+    __choices__ = (_one_of("rateRatio", "rateQuantity"),)
     text: StringType | None = None
     site: CodeableConcept | None = None
     route: CodeableConcept | None = None
@@ -546,7 +557,7 @@ class MedicationAdministrationDosage(ChoiceElement):
 
 
 class MedicationAdministration(_Clinical):
-    __choices__ = (_MEDICATION, ("effectiveDateTime", "effectivePeriod"))
+    __choices__ = (_MEDICATION, _one_of("effectiveDateTime", "effectivePeriod"))
     __required_choices__ = __choices__
     resourceType: Literal["MedicationAdministration"]
     identifier: list[Identifier] | None = None
@@ -585,7 +596,7 @@ class ProcedureFocalDevice(Element):
 
 class Procedure(_Clinical):
     __choices__ = (
-        ("performedDateTime", "performedPeriod", "performedString", "performedAge", "performedRange"),
+        _one_of("performedDateTime", "performedPeriod", "performedString", "performedAge", "performedRange"),
     )
     resourceType: Literal["Procedure"]
     identifier: list[Identifier] | None = None
@@ -624,9 +635,9 @@ class Procedure(_Clinical):
 
 class ServiceRequest(_Clinical):
     __choices__ = (
-        ("quantityQuantity", "quantityRatio", "quantityRange"),
-        ("occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"),
-        ("asNeededBoolean", "asNeededCodeableConcept"),
+        _one_of("quantityQuantity", "quantityRatio", "quantityRange"),
+        _one_of("occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"),
+        _one_of("asNeededBoolean", "asNeededCodeableConcept"),
     )
     resourceType: Literal["ServiceRequest"]
     identifier: list[Identifier] | None = None
@@ -738,7 +749,7 @@ class AllergyIntolerance(_Clinical):
     reaction: list[AllergyIntoleranceReaction] | None = None
 
 
-_VALUE = (
+_VALUE = _one_of(
     "valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger", "valueRange",
     "valueRatio", "valueTime", "valueDateTime", "valuePeriod",
 )  # fmt: skip
@@ -774,7 +785,10 @@ class ObservationComponent(ChoiceElement):
 
 
 class Observation(_Clinical):
-    __choices__ = (("effectiveDateTime", "effectivePeriod", "effectiveTiming", "effectiveInstant"), _VALUE)
+    __choices__ = (
+        _one_of("effectiveDateTime", "effectivePeriod", "effectiveTiming", "effectiveInstant"),
+        _VALUE,
+    )
     resourceType: Literal["Observation"]
     identifier: list[Identifier] | None = None
     basedOn: list[Reference] | None = None
@@ -837,7 +851,10 @@ class PatientLink(Element):
 class Patient(_Clinical):
     """Patient.photo (Attachment) is not modelled (full validation reads it)."""
 
-    __choices__ = (("deceasedBoolean", "deceasedDateTime"), ("multipleBirthBoolean", "multipleBirthInteger"))
+    __choices__ = (
+        _one_of("deceasedBoolean", "deceasedDateTime"),
+        _one_of("multipleBirthBoolean", "multipleBirthInteger"),
+    )
     resourceType: Literal["Patient"]
     identifier: list[Identifier] | None = None
     active: BooleanType | None = None
