@@ -82,7 +82,7 @@ class FhirInputError(ValueError):
 @dataclass
 class MappingResult:
     facts: PatientFacts
-    warnings: _Log
+    warnings: list[str]
 
     @property
     def notes(self) -> list[DataNote]:
