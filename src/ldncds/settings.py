@@ -102,7 +102,8 @@ class Settings(BaseSettings):
         default="lean",
         description="How FHIR resources are validated before they are read. `lean`: lean models of the "
         "elements ldncds reads (the same FHIR type rules); a resource they cannot vouch for is validated "
-        "in full, so both accept the same records. `full`: every resource with fhir.resources R4B.",
+        "in full, so both accept the same records. `full`: every resource with fhir.resources R4B. "
+        "Read once per process.",
     )
     # --- Deployment behind a proxy, CORS for browser clients (issue 14) ----------------------------
     root_path: str = Field(
