@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -114,6 +115,13 @@ class Settings(BaseSettings):
         default=20_000_000, ge=1024, description="Largest FHIR response read; a larger one is refused."
     )
     fhir_max_pages: int = Field(default=50, ge=1, description="Search pages followed per prefetch key.")
+    fhir_validation: Literal["lean", "full"] = Field(
+        default="lean",
+        description="How FHIR resources are validated before they are read. `lean`: lean models of the "
+        "elements ldncds reads (the same FHIR type rules); a resource they cannot vouch for is validated "
+        "in full, so both accept the same records. `full`: every resource with fhir.resources R4B. "
+        "Read once per process.",
+    )
     # --- Deployment behind a proxy, CORS for browser clients (issue 14) ----------------------------
     root_path: str = Field(
         default="",

@@ -572,3 +572,24 @@ def test_r5_shape_is_rejected() -> None:
     with pytest.raises(FhirInputError) as info:
         facts_from_resources(None, {"medications": [r5_request]})
     assert info.value.path == "medications[0].medication"
+
+
+@pytest.mark.parametrize("validation", ["lean", "full"])
+@pytest.mark.parametrize("rtype", [None, 3, "", "NotAType"])
+def test_a_contained_resource_of_no_known_type_is_named_not_a_crash(validation: str, rtype: Any) -> None:
+    """fhir.resources raises TypeError/KeyError here; the caller must get a 400 naming the field."""
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-c",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/pt-1"},
+        "contained": [{"resourceType": "Medication", "id": "ok"}, {"resourceType": rtype, "id": "m1"}],
+        "medicationReference": {"reference": "#m1"},
+    }
+    with pytest.raises(FhirInputError) as info:
+        facts_from_resources(None, {"medications": [request]}, validation=validation)
+    assert info.value.path == "medications[0].contained[1].resourceType"
+    lenient = facts_from_resources(None, {"medications": [request]}, strict=False, validation=validation)
+    assert lenient.facts.medications == [] and lenient.facts.incomplete == ["medications"]
+    assert [n.source for n in lenient.notes] == ["MedicationRequest/mr-c"]

@@ -1,7 +1,13 @@
 """FHIR R4 JSON (prefetch sections, Bundles, bulk-export groups) -> engine `PatientFacts`.
 
-Resources are validated one by one with the fhir.resources R4B classes (R4B = R4 for every type read
-here); facts are then read from the validated models, so each resource is parsed exactly once.
+Resources are validated one by one, then facts are read from the validated models, so each resource
+is parsed once. Validation (setting `fhir_validation`, or the `validation` argument):
+
+- "lean" (default): the lean models of `fhir.lean` (the same FHIR type rules, without fhir.resources'
+  per-element Python validators). A resource they cannot vouch for (invalid, or using an element they
+  do not model) is validated with fhir.resources instead, so lean and full accept the same records
+  and every error, with its field path, is full validation's.
+- "full": every resource with the fhir.resources R4B classes (R4B = R4 for every type read here).
 """
 
 from __future__ import annotations
@@ -9,18 +15,19 @@ from __future__ import annotations
 import enum
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from ldncds.engine import DataNote, PatientFacts
-from ldncds.fhir.mappers import MAPPERS, MapContext, dispense_supply
+from ldncds.fhir import lean
+from ldncds.fhir.mappers import MAPPERS, MapContext, Severity, dispense_supply
 from ldncds.fhir.references import parse_reference
-from ldncds.fhir.values import date_str, later
+from ldncds.fhir.values import date_str, later, pick
 
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
 SECTION_TYPES: dict[SectionName, tuple[str, ...]] = {
@@ -35,8 +42,13 @@ SECTION_TYPES: dict[SectionName, tuple[str, ...]] = {
     "allergies": ("AllergyIntolerance",),
     "observations": ("Observation",),
 }
+SECTIONS: tuple[SectionName, ...] = get_args(SectionName)
 _TYPE_SECTION: dict[str, SectionName] = {t: name for name, types in SECTION_TYPES.items() for t in types}
-_SEXES = frozenset({"female", "male", "other", "unknown"})
+Sex = Literal["female", "male", "other", "unknown"]
+_SEXES: tuple[Sex, ...] = get_args(Sex)
+Validation = Literal["lean", "full"]
+# A validated resource: a `fhir.lean` model, or a fhir.resources one (same attribute names).
+Model = Any
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _LOC_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
 
@@ -91,34 +103,36 @@ class _Section:
     incomplete: bool = False
 
 
+@cache
+def configured_validation() -> Validation:
+    """The `fhir_validation` setting, read once per process (LDNCDS_FHIR_VALIDATION or the config file)."""
+    from ldncds.settings import Settings
+
+    return Settings().fhir_validation
+
+
 class _Log(list[str]):
     """Mapping warnings (plain lines, for logs and tests) plus the DataNotes the caller is shown.
 
     `strict`: a record that fails FHIR validation raises FhirInputError (the caller answers 4xx or,
     like screening, drops it by file and line). Not strict: it becomes an "unreadable" DataNote and
-    its section is incomplete, so one bad record never costs the whole answer.
+    its section is incomplete, so one bad record never costs the whole answer. `validation`: lean or
+    full (module docstring); None: the configured one.
     """
 
-    def __init__(self, *, strict: bool = True) -> None:
+    def __init__(self, *, strict: bool = True, validation: Validation | None = None) -> None:
         super().__init__()
         self.notes: list[DataNote] = []
         self.strict = strict
+        self.validation: Validation = validation or configured_validation()
 
-    def note(self, source: str, section: str | None, reason: str, severity: str = "caveat") -> None:
+    def note(self, source: str, section: str | None, reason: str, severity: Severity = "caveat") -> None:
         self.append(f"{source}: {reason}")
-        section = section if section in SECTION_TYPES else None
         self.notes.append(
-            DataNote(source=source[:512], section=section, reason=reason[:1024], severity=severity)  # type: ignore[arg-type]
+            DataNote(
+                source=source[:512], section=pick(section, SECTIONS), reason=reason[:1024], severity=severity
+            )
         )
-
-
-def _note(
-    warnings: list[str], source: str, section: str | None, reason: str, severity: str = "caveat"
-) -> None:
-    if isinstance(warnings, _Log):
-        warnings.note(source, section, reason, severity)
-    else:
-        warnings.append(f"{source}: {reason}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -132,12 +146,13 @@ def facts_from_resources(
     patient_id: str | None = None,
     path_prefix: str = "",
     strict: bool = True,
+    validation: Validation | None = None,
 ) -> MappingResult:
     """Map a Patient plus prefetch-style sections (Bundle, list, single resource, None or MISSING)."""
     unknown = set(sections) - set(SECTION_TYPES)
     if unknown:
         raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {list(SECTION_TYPES)}")
-    warnings: list[str] = _Log(strict=strict)
+    warnings = _Log(strict=strict, validation=validation)
     patients: list[_Item] = []
     if patient is not None:
         holder = _Section()
@@ -153,20 +168,26 @@ def facts_from_resources(
 
 
 def facts_from_bundle(
-    bundle: dict[str, Any], *, patient_id: str | None = None, strict: bool = True
+    bundle: dict[str, Any],
+    *,
+    patient_id: str | None = None,
+    strict: bool = True,
+    validation: Validation | None = None,
 ) -> MappingResult:
     """Map a Bundle taken as the complete record: a type with no entries means "none" ([])."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise FhirInputError("resourceType", "expected a Bundle")
-    warnings: list[str] = _Log(strict=strict)
+    warnings = _Log(strict=strict, validation=validation)
     whole = _Section()
     _add_bundle(whole, bundle, "", "bundle", warnings)
     return _from_whole_record(whole, patient_id, warnings)
 
 
-def facts_from_ndjson_group(resources: list[dict[str, Any]], *, strict: bool = True) -> MappingResult:
+def facts_from_ndjson_group(
+    resources: list[dict[str, Any]], *, strict: bool = True, validation: Validation | None = None
+) -> MappingResult:
     """Map all resources of one patient from a bulk export (the whole record: absent types -> [])."""
-    warnings: list[str] = _Log(strict=strict)
+    warnings = _Log(strict=strict, validation=validation)
     whole = _Section()
     for i, resource in enumerate(resources):
         _add_value(whole, resource, f"[{i}]", "export", warnings)
@@ -196,7 +217,7 @@ def _resource_type(value: Any, path: str) -> str:
     return rtype
 
 
-def _section_from_value(name: str, value: Any, path: str, warnings: list[str]) -> _Section | None:
+def _section_from_value(name: str, value: Any, path: str, warnings: _Log) -> _Section | None:
     if value is MISSING:
         return None
     section = _Section()
@@ -208,7 +229,7 @@ def _section_from_value(name: str, value: Any, path: str, warnings: list[str]) -
     return section
 
 
-def _add_value(section: _Section, value: Any, path: str, name: str, warnings: list[str]) -> None:
+def _add_value(section: _Section, value: Any, path: str, name: str, warnings: _Log) -> None:
     rtype = _resource_type(value, path)
     if rtype == "Bundle":
         _add_bundle(section, value, path, name, warnings)
@@ -218,7 +239,7 @@ def _add_value(section: _Section, value: Any, path: str, name: str, warnings: li
         section.items.append(_Item(value, path, None))
 
 
-def _add_bundle(section: _Section, bundle: dict[str, Any], path: str, name: str, warnings: list[str]) -> None:
+def _add_bundle(section: _Section, bundle: dict[str, Any], path: str, name: str, warnings: _Log) -> None:
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise FhirInputError(_sub(path, "entry"), "expected a list")
@@ -242,11 +263,11 @@ def _add_bundle(section: _Section, bundle: dict[str, Any], path: str, name: str,
     links = bundle.get("link") or []
     if isinstance(links, list) and any(isinstance(x, dict) and x.get("relation") == "next" for x in links):
         section.incomplete = True
-        _note(warnings, f"{name} search", name, "more pages exist (Bundle next link) and were not read")
+        warnings.note(f"{name} search", name, "more pages exist (Bundle next link) and were not read")
     elif _truncated(bundle, entries):
         section.incomplete = True
-        _note(
-            warnings, f"{name} search", name,
+        warnings.note(
+            f"{name} search", name,
             f"the search found {bundle['total']} records but only {_matches(entries)} were sent",
         )  # fmt: skip
 
@@ -272,7 +293,7 @@ def _truncated(bundle: dict[str, Any], entries: list[Any]) -> bool:
 
 
 def _note_outcome(
-    section: _Section, outcome: dict[str, Any], name: str, warnings: list[str], *, bare: bool
+    section: _Section, outcome: dict[str, Any], name: str, warnings: _Log, *, bare: bool
 ) -> None:
     """Error outcomes (or an outcome instead of data) make the section unknown; warnings, incomplete.
 
@@ -285,14 +306,14 @@ def _note_outcome(
     if bare or severities & {"error", "fatal"}:
         section.unavailable = True
         reason = "the server returned an error (OperationOutcome); this section is not available"
-        _note(warnings, f"{name} search", name, reason, "unreadable")
+        warnings.note(f"{name} search", name, reason, "unreadable")
     elif "warning" in severities:
         section.incomplete = True
         reason = "the server returned warnings (OperationOutcome); data may be incomplete"
-        _note(warnings, f"{name} search", name, reason)
+        warnings.note(f"{name} search", name, reason)
 
 
-def _from_whole_record(whole: _Section, patient_id: str | None, warnings: list[str]) -> MappingResult:
+def _from_whole_record(whole: _Section, patient_id: str | None, warnings: _Log) -> MappingResult:
     """Split a complete record by type; every section is supplied, so absent types mean none."""
     sections = {name: _Section([], whole.unavailable, whole.incomplete) for name in SECTION_TYPES}
     patients: list[_Item] = []
@@ -308,7 +329,7 @@ def _from_whole_record(whole: _Section, patient_id: str | None, warnings: list[s
     if ignored:
         warnings.append(f"ignored resources the rules do not use ({_kinds(ignored)})")
     for rtype, count in sorted(ignored.items()):
-        _note(warnings, rtype, None, f"{count} {rtype} record(s) not read: the rules do not use this type")
+        warnings.note(rtype, None, f"{count} {rtype} record(s) not read: the rules do not use this type")
     return _run(patients, sections, patient_id, warnings)
 
 
@@ -336,7 +357,18 @@ def _join_loc(base: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _validate(item: _Item) -> Any:
+def _validate(item: _Item, validation: Validation) -> Model:
+    """The resource's validated model; lean when the lean models vouch for it, else fhir.resources'."""
+    model = _vouched(item, validation)
+    return model if model is not None else _validate_full(item)
+
+
+def _vouched(item: _Item, validation: Validation) -> Model | None:
+    """The lean model, when lean validation is on and the lean models vouch for the resource."""
+    return lean.parse(item.raw) if validation == "lean" else None
+
+
+def _validate_full(item: _Item) -> Model:
     try:
         return _model_class(item.raw["resourceType"]).model_validate(item.raw)
     except ValidationError as exc:
@@ -347,9 +379,33 @@ def _validate(item: _Item) -> Any:
             message = message.replace(str(value), "<value>")  # never echo the offending value
         # `from None`: the chained pydantic error would print the input values.
         raise FhirInputError(_join_loc(item.path, first["loc"]), f"{_label(item.raw)}: {message}") from None
+    except (TypeError, KeyError):  # fhir.resources crashes on a contained resource of no known type
+        where = _unknown_contained(item.raw, item.path) or item.path
+        raise FhirInputError(where, f"{_label(item.raw)}: not a FHIR resource type") from None
 
 
-def _is_newer(candidate: Any, current: Any) -> bool:
+def _unknown_contained(resource: dict[str, Any], path: str) -> str | None:
+    """Path of the first `contained[i].resourceType` that names no FHIR resource, at any depth."""
+    contained = resource.get("contained")
+    for i, entry in enumerate(contained if isinstance(contained, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        here = f"{_sub(path, 'contained')}[{i}]"
+        if "resourceType" in entry and not _is_resource_type(entry["resourceType"]):
+            return f"{here}.resourceType"
+        if found := _unknown_contained(entry, here):
+            return found
+    return None
+
+
+def _is_resource_type(rtype: object) -> bool:
+    try:
+        return isinstance(rtype, str) and _model_class(rtype) is not None
+    except ValueError:
+        return False
+
+
+def _is_newer(candidate: Model, current: Model) -> bool:
     """Higher meta.versionId (when both numeric) wins, else later meta.lastUpdated; ties keep current."""
     new, old = candidate.meta, current.meta
     new_v, old_v = (m.versionId if m is not None else None for m in (new, old))
@@ -359,13 +415,13 @@ def _is_newer(candidate: Any, current: Any) -> bool:
     return bool(new_t and old_t and new_t > old_t)
 
 
-def _dedupe(pairs: list[tuple[_Item, Any]], warnings: list[str]) -> list[tuple[_Item, Any]]:
+def _dedupe(pairs: list[tuple[_Item, Model]], warnings: _Log) -> list[tuple[_Item, Model]]:
     """One entry per `Type/id`: the newest version; copies that differ and cannot be ordered all stay.
 
     Keeping only the first of two unorderable versions could drop the one that blocks (an active
     opioid order), so both are kept for the rules and the caller is told.
     """
-    kept: dict[Any, list[tuple[_Item, Any]]] = {}
+    kept: dict[Any, list[tuple[_Item, Model]]] = {}
     for item, model in pairs:
         key: Any = f"{item.raw['resourceType']}/{model.id}" if model.id else id(item)
         versions = kept.setdefault(key, [])
@@ -377,7 +433,7 @@ def _dedupe(pairs: list[tuple[_Item, Any]], warnings: list[str]) -> list[tuple[_
         _merge_version(versions, item, model)
         if len(versions) > before:
             reason = "supplied twice with different content and no version or update time; both copies used"
-            _note(warnings, key, _TYPE_SECTION.get(item.raw["resourceType"]), reason)
+            warnings.note(key, _TYPE_SECTION.get(item.raw["resourceType"]), reason)
     return [version for versions in kept.values() for version in versions]
 
 
@@ -385,7 +441,7 @@ def _content(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k != "meta"}
 
 
-def _merge_version(versions: list[tuple[_Item, Any]], item: _Item, model: Any) -> None:
+def _merge_version(versions: list[tuple[_Item, Model]], item: _Item, model: Model) -> None:
     """Add one more copy of an id: replace older copies, drop identical ones, keep unorderable ones."""
     if any(_content(v[0].raw) == _content(item.raw) for v in versions):
         return
@@ -397,7 +453,7 @@ def _merge_version(versions: list[tuple[_Item, Any]], item: _Item, model: Any) -
 
 def reference_target(reference: str) -> tuple[str | None, str | None]:
     """(type, id) of a literal reference (see `ldncds.fhir.references.parse_reference`)."""
-    return tuple(parse_reference(reference))  # type: ignore[return-value]
+    return parse_reference(reference)
 
 
 def _is_patient(ref: Any, patient_id: str, urls: set[str]) -> bool | None:
@@ -413,7 +469,7 @@ def _is_patient(ref: Any, patient_id: str, urls: set[str]) -> bool | None:
     return rtype in (None, "Patient") and rid == patient_id
 
 
-def _belongs(rtype: str, model: Any, patient_id: str, urls: set[str]) -> bool | None:
+def _belongs(rtype: str, model: Model, patient_id: str, urls: set[str]) -> bool | None:
     """Whether a resource is about the patient; an Appointment is when the patient takes part."""
     if rtype == "AllergyIntolerance":
         return _is_patient(model.patient, patient_id, urls)
@@ -434,8 +490,8 @@ def _any_patient(appointment: Any) -> bool:
 
 
 def _own(
-    pairs: list[tuple[_Item, Any]], patient_id: str | None, urls: set[str], warnings: list[str]
-) -> list[tuple[_Item, Any]]:
+    pairs: list[tuple[_Item, Model]], patient_id: str | None, urls: set[str], warnings: _Log
+) -> list[tuple[_Item, Model]]:
     """Drop entries about another patient (defence against mixed bundles)."""
     if patient_id is None:
         return pairs
@@ -451,7 +507,7 @@ def _own(
     return kept
 
 
-def _medication_resolver(meds: list[tuple[_Item, Any]]) -> Callable[[str | None, list[Any]], Any]:
+def _medication_resolver(meds: list[tuple[_Item, Model]]) -> Callable[[str | None, list[Any]], Any]:
     index: dict[str, Any] = {}
     for item, model in meds:
         if model.id:
@@ -474,11 +530,11 @@ def _medication_resolver(meds: list[tuple[_Item, Any]]) -> Callable[[str | None,
 
 
 def _choose_patient(
-    patients: list[_Item], patient_id: str | None, warnings: list[str]
-) -> tuple[_Item | None, Any]:
+    patients: list[_Item], patient_id: str | None, warnings: _Log
+) -> tuple[_Item | None, Model]:
     if not patients:
         return None, None
-    pairs = [(item, _validate(item)) for item in patients]
+    pairs = [(item, _validate(item, warnings.validation)) for item in patients]
     if patient_id is not None:
         matching = [(item, model) for item, model in pairs if model.id in (patient_id, None)]
         if not matching:
@@ -491,7 +547,7 @@ def _choose_patient(
     return _dedupe(pairs, warnings)[-1]
 
 
-def _map_item(item: _Item, model: Any, ctx: MapContext) -> list[Any]:
+def _map_item(item: _Item, model: Model, ctx: MapContext) -> list[Any]:
     rtype = item.raw["resourceType"]
     source = f"{rtype}/{model.id}" if model.id else f"{rtype} at {item.path or 'resource'}"
     try:
@@ -515,7 +571,7 @@ def _has_modifier(resource: dict[str, Any]) -> bool:
     return False
 
 
-def _dispense_ends(pairs: list[tuple[_Item, Any]], ctx: MapContext) -> dict[str, str]:
+def _dispense_ends(pairs: list[tuple[_Item, Model]], ctx: MapContext) -> dict[str, str]:
     """`MedicationRequest/<id>` -> the latest end of supply among the dispenses that fill it."""
     ends: dict[str, str] = {}
     for item, model in pairs:
@@ -530,26 +586,41 @@ def _dispense_ends(pairs: list[tuple[_Item, Any]], ctx: MapContext) -> dict[str,
     return ends
 
 
-def _read(item: _Item, section: _Section, name: str, warnings: list[str]) -> Any:
-    """The validated model, or (not strict) None with an "unreadable" note and the section incomplete."""
+def _read(item: _Item, section: _Section, name: str, warnings: _Log) -> Model | None:
+    """The validated model, or None with an "unreadable" note and the section incomplete: when it
+    carries a modifierExtension, or (not strict) is invalid."""
+    model = _vouched(item, warnings.validation)
+    if model is not None:
+        return model  # the lean models refuse modifierExtension: a record they vouch for has none
+    if _has_modifier(item.raw):
+        _note_modifier(item, section, name, warnings)
+        return None
     try:
-        return _validate(item)
+        return _validate_full(item)
     except FhirInputError as exc:
-        if getattr(warnings, "strict", True):
+        if warnings.strict:
             raise
         section.incomplete = True
         where = exc.path.removeprefix(item.path).lstrip(".") or "resource"
         reason = f"could not be read (invalid FHIR at {where}: {exc.message.split(': ', 1)[-1]})"
-        _note(warnings, _label(item.raw), name, reason, "unreadable")
+        warnings.note(_label(item.raw), name, reason, "unreadable")
         return None
 
 
+def _note_modifier(item: _Item, section: _Section, name: str, warnings: _Log) -> None:
+    # FHIR: a resource with a modifier extension it does not know must not be processed as if the
+    # extension were absent. ldncds knows none, so the record is unreadable.
+    section.incomplete = True
+    reason = "carries a modifierExtension that changes its meaning; not read"
+    warnings.note(_label(item.raw), name, reason, "unreadable")
+
+
 def _split(
-    sections: dict[SectionName, _Section | None], warnings: list[str]
-) -> tuple[dict[SectionName, list[tuple[_Item, Any]]], list[tuple[_Item, Any]]]:
+    sections: Mapping[SectionName, _Section | None], warnings: _Log
+) -> tuple[dict[SectionName, list[tuple[_Item, Model]]], list[tuple[_Item, Model]]]:
     """Validate each usable item once; Medication side resources are pooled for reference resolution."""
-    usable: dict[SectionName, list[tuple[_Item, Any]]] = {}
-    medications: list[tuple[_Item, Any]] = []
+    usable: dict[SectionName, list[tuple[_Item, Model]]] = {}
+    medications: list[tuple[_Item, Model]] = []
     for name, section in sections.items():
         if section is None or section.unavailable:
             continue
@@ -557,47 +628,40 @@ def _split(
         ignored: Counter[str] = Counter()
         for item in section.items:
             rtype = item.raw["resourceType"]
-            if _has_modifier(item.raw):
-                # FHIR: a resource with a modifier extension it does not know must not be processed
-                # as if the extension were absent. ldncds knows none, so the record is unreadable.
-                section.incomplete = True
-                reason = "carries a modifierExtension that changes its meaning; not read"
-                _note(warnings, _label(item.raw), name, reason, "unreadable")
-            elif rtype == "Medication" and (model := _read(item, section, name, warnings)) is not None:
-                medications.append((item, model))
-            elif rtype in SECTION_TYPES[name] and (model := _read(item, section, name, warnings)) is not None:
-                usable[name].append((item, model))
-            elif rtype == "Medication" or rtype in SECTION_TYPES[name]:
-                continue  # unreadable: already named
-            else:
-                ignored[rtype] += 1
+            if rtype != "Medication" and rtype not in SECTION_TYPES[name]:
+                if _has_modifier(item.raw):
+                    _note_modifier(item, section, name, warnings)
+                else:
+                    ignored[rtype] += 1
+            elif (model := _read(item, section, name, warnings)) is not None:
+                (medications if rtype == "Medication" else usable[name]).append((item, model))
         if ignored:
             warnings.append(f"{name}: ignored resources of unexpected type ({_kinds(ignored)})")
         for rtype, count in sorted(ignored.items()):
-            _note(warnings, rtype, name, f"{count} {rtype} record(s) in the {name} section not read")
+            warnings.note(rtype, name, f"{count} {rtype} record(s) in the {name} section not read")
     return usable, medications
 
 
 def _map_section(
-    name: str, pairs: list[tuple[_Item, Any]], section: _Section | None, ctx: MapContext, warnings: list[str]
+    name: str, pairs: list[tuple[_Item, Model]], section: _Section | None, ctx: MapContext, warnings: _Log
 ) -> list[Any]:
     out: list[Any] = []
     for item, model in pairs:
         try:
             out += _map_item(item, model, ctx)
         except FhirInputError as exc:
-            if getattr(warnings, "strict", True) or section is None:
+            if warnings.strict or section is None:
                 raise
             section.incomplete = True
-            _note(warnings, _label(item.raw), name, exc.message.split(": ", 1)[-1], "unreadable")
+            warnings.note(_label(item.raw), name, exc.message.split(": ", 1)[-1], "unreadable")
     return out
 
 
 def _run(
     patients: list[_Item],
-    sections: dict[SectionName, _Section | None],
+    sections: Mapping[SectionName, _Section | None],
     patient_id: str | None,
-    warnings: list[str],
+    warnings: _Log,
 ) -> MappingResult:
     patient_item, patient = _choose_patient(patients, patient_id, warnings)
     pid = patient_id or (patient.id if patient is not None else None)
@@ -605,8 +669,7 @@ def _run(
     birth_date = date_str(patient.birthDate) if patient is not None else None
     usable, medications = _split(sections, warnings)
     ctx = MapContext(birth_date, _medication_resolver(_dedupe(medications, warnings)), warnings)
-    if isinstance(warnings, _Log):
-        ctx.notes = warnings.notes
+    ctx.notes = warnings.notes
     owned = {name: _dedupe(_own(pairs, pid, urls, warnings), warnings) for name, pairs in usable.items()}
     ctx.dispense_ends = _dispense_ends(owned.get("medications", []), ctx)
     mapped: dict[str, list[Any] | None] = {}
@@ -618,7 +681,7 @@ def _run(
     facts = PatientFacts(
         source=f"Patient/{pid}" if pid else "Patient",
         birth_date=birth_date,
-        sex=patient.gender if patient is not None and patient.gender in _SEXES else None,
+        sex=pick(patient.gender, _SEXES) if patient is not None else None,
         deceased=deceased,
         incomplete=incomplete,
         notes=list(ctx.notes),

@@ -1,58 +1,62 @@
-"""One validated FHIR R4 resource -> engine facts (pure: no I/O, no bundle handling)."""
+"""One validated FHIR R4 resource -> engine facts (pure: no I/O, no bundle handling).
+
+Typed against the lean models (`fhir.lean`); in full validation mode the same functions read
+fhir.resources models, which have the same attribute names (tests/fhir/test_lean_models.py).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ldncds.engine import INTERPRETATION_SYSTEMS, canonical_system, facts
+from ldncds.fhir import lean
 from ldncds.fhir.values import (
+    Code,
     clip,
     coded_status,
     concept,
     date_str,
     later,
+    pick,
     quantity_offset,
     result_from_text,
     shift,
     time_unit,
 )
 
-CONDITION_CLINICAL = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
-CONDITION_VERIFICATION = frozenset(
-    {"confirmed", "provisional", "differential", "unconfirmed", "refuted", "entered-in-error"}
-)
-ALLERGY_CLINICAL = frozenset({"active", "inactive", "resolved"})
-ALLERGY_VERIFICATION = frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"})
-MEDICATION_STATUS = frozenset(
-    {"active", "on-hold", "completed", "stopped", "cancelled", "entered-in-error", "draft", "intended",
-     "not-taken", "unknown"}
+# The codes each fact field accepts (FHIR R4 value sets); any other code is read as unknown.
+AllergyClinicalStatus = Literal["active", "inactive", "resolved"]
+AllergyVerificationStatus = Literal["unconfirmed", "confirmed", "refuted", "entered-in-error"]
+ObservationStatus = Literal[
+    "registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"
+]
+Severity = Literal["unreadable", "caveat"]
+CONDITION_CLINICAL: tuple[facts.ConditionClinicalStatus, ...] = get_args(facts.ConditionClinicalStatus)
+CONDITION_VERIFICATION: tuple[facts.VerificationStatus, ...] = get_args(facts.VerificationStatus)
+ALLERGY_CLINICAL: tuple[AllergyClinicalStatus, ...] = get_args(AllergyClinicalStatus)
+ALLERGY_VERIFICATION: tuple[AllergyVerificationStatus, ...] = get_args(AllergyVerificationStatus)
+MEDICATION_STATUS: tuple[facts.MedicationStatus, ...] = get_args(facts.MedicationStatus)
+PROCEDURE_STATUS: tuple[facts.ProcedureStatus, ...] = get_args(facts.ProcedureStatus)
+OBSERVATION_STATUS: tuple[ObservationStatus, ...] = get_args(ObservationStatus)
+_CONDITION_CATEGORIES: tuple[facts.ConditionCategory, ...] = (
+    "problem-list-item", "encounter-diagnosis", "health-concern",
 )  # fmt: skip
-PROCEDURE_STATUS = frozenset(
-    {
-        "preparation",
-        "in-progress",
-        "not-done",
-        "on-hold",
-        "stopped",
-        "completed",
-        "entered-in-error",
-        "unknown",
-    }
+_DrugRecord = (
+    lean.MedicationRequest
+    | lean.MedicationStatement
+    | lean.MedicationDispense
+    | lean.MedicationAdministration
 )
-OBSERVATION_STATUS = frozenset(
-    {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
-)
-_CONDITION_CATEGORIES = frozenset({"problem-list-item", "encounter-diagnosis", "health-concern"})
 # MedicationDispense.status / MedicationAdministration.status -> the shared medication status.
-_DISPENSE_STATUS = {
+_DISPENSE_STATUS: dict[str, facts.MedicationStatus] = {
     "preparation": "draft", "in-progress": "active", "on-hold": "on-hold", "completed": "completed",
     "stopped": "stopped", "cancelled": "cancelled", "declined": "cancelled",
     "entered-in-error": "entered-in-error", "unknown": "unknown",
 }  # fmt: skip
-_ADMINISTRATION_STATUS = {
+_ADMINISTRATION_STATUS: dict[str, facts.MedicationStatus] = {
     "in-progress": "active", "on-hold": "on-hold", "completed": "completed", "stopped": "stopped",
     "not-done": "not-taken", "entered-in-error": "entered-in-error", "unknown": "unknown",
 }  # fmt: skip
@@ -100,7 +104,7 @@ class MapContext:
     """
 
     birth_date: str | None
-    resolve_medication: Callable[[str | None, list[Any]], Any]
+    resolve_medication: Callable[[str | None, list[lean.Medication]], lean.Medication | None]
     warnings: list[str] = field(default_factory=list)
     notes: list[facts.DataNote] = field(default_factory=list)
     dispense_ends: dict[str, str] = field(default_factory=dict)
@@ -108,28 +112,32 @@ class MapContext:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
-    def note(self, source: str, section: str | None, reason: str, severity: str = "caveat") -> None:
+    def note(
+        self, source: str, section: facts.Section | None, reason: str, severity: Severity = "caveat"
+    ) -> None:
         self.warnings.append(f"{source}: {reason}")
         self.notes.append(
             facts.DataNote(source=source[:512], section=section, reason=reason[:1024], severity=severity)
         )
 
 
-def _status(cc: Any, allowed: frozenset[str], what: str, source: str, ctx: MapContext) -> Any:
+def _status(
+    cc: lean.CodeableConcept | None, allowed: tuple[Code, ...], what: str, source: str, ctx: MapContext
+) -> Code | None:
     code, unknown = coded_status(cc, allowed)
     if unknown:
         ctx.warn(f"{source}: unrecognised {what}, taken as unknown")
     return code
 
 
-def _plain_status(value: str | None, allowed: frozenset[str], source: str, ctx: MapContext) -> Any:
-    if value is not None and value not in allowed:
+def _plain_status(value: str | None, allowed: tuple[Code, ...], source: str, ctx: MapContext) -> Code | None:
+    code = pick(value, allowed)
+    if value is not None and code is None:
         ctx.warn(f"{source}: unrecognised status, taken as unknown")
-        return None
-    return value
+    return code
 
 
-def _choice_date(res: Any, prefix: str, ctx: MapContext, *, period_end_first: bool = False) -> str | None:
+def _choice_date(res: object, prefix: str, ctx: MapContext, *, period_end_first: bool = False) -> str | None:
     """Date of a `<prefix>[x]` choice: dateTime, Period, Age or Range (via birth date); string -> None."""
     value = date_str(getattr(res, f"{prefix}DateTime", None))
     period = getattr(res, f"{prefix}Period", None)
@@ -145,12 +153,12 @@ def _choice_date(res: Any, prefix: str, ctx: MapContext, *, period_end_first: bo
     return value
 
 
-def _has_choice(res: Any, prefix: str) -> bool:
+def _has_choice(res: object, prefix: str) -> bool:
     suffixes = ("DateTime", "Period", "Age", "Range", "String")
     return any(getattr(res, f"{prefix}{suffix}", None) is not None for suffix in suffixes)
 
 
-def map_condition(res: Any, source: str, ctx: MapContext) -> list[facts.Condition]:
+def map_condition(res: lean.Condition, source: str, ctx: MapContext) -> list[facts.Condition]:
     verification = _status(res.verificationStatus, CONDITION_VERIFICATION, "verificationStatus", source, ctx)
     if verification in ("entered-in-error", "refuted"):
         return []
@@ -173,19 +181,20 @@ def map_condition(res: Any, source: str, ctx: MapContext) -> list[facts.Conditio
     ]
 
 
-def _condition_categories(categories: list[Any] | None) -> list[str]:
+def _condition_categories(categories: list[lean.CodeableConcept] | None) -> list[facts.ConditionCategory]:
     """Condition.category codes (HL7 and US Core systems use the same codes); others are "other"."""
-    found: list[str] = []
+    found: list[facts.ConditionCategory] = []
     for cc in categories or []:
         codes = {coding.code for coding in cc.coding or [] if coding.code}
-        known = sorted(codes & _CONDITION_CATEGORIES)
-        for code in known or (["other"] if codes or cc.text else []):
+        known = sorted(code for code in _CONDITION_CATEGORIES if code in codes)
+        other: list[facts.ConditionCategory] = ["other"] if codes or cc.text else []
+        for code in known or other:
             if code not in found:
                 found.append(code)
     return found
 
 
-def _drug(res: Any, source: str, ctx: MapContext) -> tuple[list[facts.Coding], str | None]:
+def _drug(res: _DrugRecord, source: str, ctx: MapContext) -> tuple[list[facts.Coding], str | None]:
     """Codes and text of medication[x]; an unresolvable reference keeps only its display."""
     if res.medicationCodeableConcept is not None:
         return concept(res.medicationCodeableConcept)
@@ -206,7 +215,7 @@ def _drug(res: Any, source: str, ctx: MapContext) -> tuple[list[facts.Coding], s
     return codes, text or clip(ref.display, 1024)
 
 
-def _bounds_end(dosages: list[Any]) -> str | None:
+def _bounds_end(dosages: list[lean.Dosage]) -> str | None:
     end: str | None = None
     for dosage in dosages:
         repeat = dosage.timing.repeat if dosage.timing is not None else None
@@ -215,7 +224,7 @@ def _bounds_end(dosages: list[Any]) -> str | None:
     return end
 
 
-def _per_day(timing: Any) -> float | None:
+def _per_day(timing: lean.Timing | None) -> float | None:
     """Administrations per day, only when the timing states it unambiguously (no ranges)."""
     if timing is None:
         return None
@@ -233,7 +242,7 @@ def _per_day(timing: Any) -> float | None:
     return known[0] if len(known) == 1 else None
 
 
-def _daily_dose_mg(dosages: list[Any], source: str, ctx: MapContext) -> float | None:
+def _daily_dose_mg(dosages: list[lean.Dosage], source: str, ctx: MapContext) -> float | None:
     """First dose (in mg) x administrations per day, or None when either is not clearly stated."""
     if not dosages or not dosages[0].doseAndRate:
         return None
@@ -251,31 +260,30 @@ def _daily_dose_mg(dosages: list[Any], source: str, ctx: MapContext) -> float | 
     return daily
 
 
-def map_medication(res: Any, source: str, ctx: MapContext) -> list[facts.Medication]:
-    """MedicationRequest or MedicationStatement -> Medication fact (never dropped unless entered-in-error)."""
+def map_request(res: lean.MedicationRequest, source: str, ctx: MapContext) -> list[facts.Medication]:
+    """MedicationRequest -> Medication fact (never dropped unless entered-in-error)."""
     if res.status == "entered-in-error":
         return []
-    is_request = res.get_resource_type() == "MedicationRequest"
-    dosages = (res.dosageInstruction if is_request else res.dosage) or []
-    if is_request:
-        start, end, basis = _request_dates(res, dosages, source, ctx)
-    else:
-        start, end, basis = _statement_dates(res, dosages)
+    dosages = res.dosageInstruction or []
+    status = _plain_status(res.status, MEDICATION_STATUS, source, ctx)
+    dates = _request_dates(res, dosages, source, ctx)
+    is_order = res.intent not in _NOT_ORDER_INTENTS
     return [
-        _exposure(
-            res,
-            source,
-            ctx,
-            dosages,
-            status=_plain_status(res.status, MEDICATION_STATUS, source, ctx),
-            record="request" if is_request else "statement",
-            is_order=not is_request or res.intent not in _NOT_ORDER_INTENTS,
-            dates=(start, end, basis),
-        )
+        _exposure(res, source, ctx, dosages, status=status, record="request", is_order=is_order, dates=dates)
     ]
 
 
-def map_dispense(res: Any, source: str, ctx: MapContext) -> list[facts.Medication]:
+def map_statement(res: lean.MedicationStatement, source: str, ctx: MapContext) -> list[facts.Medication]:
+    """MedicationStatement -> Medication fact (never dropped unless entered-in-error)."""
+    if res.status == "entered-in-error":
+        return []
+    dosages = res.dosage or []
+    status = _plain_status(res.status, MEDICATION_STATUS, source, ctx)
+    dates = _statement_dates(res, dosages)
+    return [_exposure(res, source, ctx, dosages, status=status, record="statement", dates=dates)]
+
+
+def map_dispense(res: lean.MedicationDispense, source: str, ctx: MapContext) -> list[facts.Medication]:
     """MedicationDispense -> exposure from the hand-over for its days supply (or quantity / daily dose)."""
     if res.status == "entered-in-error":
         return []
@@ -284,12 +292,12 @@ def map_dispense(res: Any, source: str, ctx: MapContext) -> list[facts.Medicatio
     status = _DISPENSE_STATUS.get(res.status or "unknown")
     if status is None:
         ctx.warn(f"{source}: unrecognised status, taken as unknown")
-    dates = (start, end, "dispense" if end else None)
+    dates: _Dates = (start, end, "dispense" if end else None)
     return [_exposure(res, source, ctx, dosages, status=status, record="dispense", dates=dates)]
 
 
 def dispense_supply(
-    res: Any, dosages: list[Any], source: str, ctx: MapContext
+    res: lean.MedicationDispense, dosages: list[lean.Dosage], source: str, ctx: MapContext
 ) -> tuple[str | None, str | None]:
     """(handed over, end of supply) of a dispense; the end is None when the supply is not stated."""
     start = date_str(res.whenHandedOver) or date_str(res.whenPrepared)
@@ -301,7 +309,9 @@ def dispense_supply(
     return start, shift(start, (0, 0, days)) if days is not None else None
 
 
-def map_administration(res: Any, source: str, ctx: MapContext) -> list[facts.Medication]:
+def map_administration(
+    res: lean.MedicationAdministration, source: str, ctx: MapContext
+) -> list[facts.Medication]:
     """MedicationAdministration -> exposure on the day(s) it was given."""
     if res.status == "entered-in-error":
         return []
@@ -314,23 +324,26 @@ def map_administration(res: Any, source: str, ctx: MapContext) -> list[facts.Med
     if status is None:
         ctx.warn(f"{source}: unrecognised status, taken as unknown")
     dosage = res.dosage
-    dates = (start, end, "administration" if end else None)
+    dates: _Dates = (start, end, "administration" if end else None)
     return [
         _exposure(res, source, ctx, [], status=status, record="administration", dates=dates, given=dosage)
     ]
 
 
+_Dates = tuple[str | None, str | None, facts.EndBasis | None]  # start, end, how the end is known
+
+
 def _exposure(
-    res: Any,
+    res: _DrugRecord,
     source: str,
     ctx: MapContext,
-    dosages: list[Any],
+    dosages: list[lean.Dosage],
     *,
-    status: Any,
-    record: str,
-    dates: tuple[str | None, str | None, str | None],
+    status: facts.MedicationStatus | None,
+    record: facts.MedicationRecord,
+    dates: _Dates,
     is_order: bool = True,
-    given: Any = None,
+    given: lean.MedicationAdministrationDosage | None = None,
 ) -> facts.Medication:
     codes, text = _drug(res, source, ctx)
     dose_texts = [dosage.text for dosage in dosages if dosage.text]
@@ -352,7 +365,7 @@ def _exposure(
     )
 
 
-def _quantity_days(duration: Any) -> int | None:
+def _quantity_days(duration: lean.Quantity | None) -> int | None:
     """Whole days of a Duration/Quantity of time (rounded up: a longer supply is the safer bound)."""
     offset = quantity_offset(duration)
     if offset is None:
@@ -361,7 +374,9 @@ def _quantity_days(duration: Any) -> int | None:
     return years * 365 + months * 30 + days
 
 
-def _supply_days(quantity: Any, dosages: list[Any], source: str, ctx: MapContext) -> int | None:
+def _supply_days(
+    quantity: lean.Quantity | None, dosages: list[lean.Dosage], source: str, ctx: MapContext
+) -> int | None:
     """Days a quantity lasts at the first dosage's units per day, when both use the same unit."""
     if quantity is None or quantity.value is None or not dosages or not dosages[0].doseAndRate:
         return None
@@ -380,8 +395,8 @@ def _supply_days(quantity: Any, dosages: list[Any], source: str, ctx: MapContext
 
 
 def _request_dates(
-    res: Any, dosages: list[Any], source: str, ctx: MapContext
-) -> tuple[str | None, str | None, str | None]:
+    res: lean.MedicationRequest, dosages: list[lean.Dosage], source: str, ctx: MapContext
+) -> _Dates:
     """(start, end, end basis). validityPeriod is how long the order may be filled, never its end."""
     authored = date_str(res.authoredOn)
     dispense = res.dispenseRequest
@@ -402,14 +417,14 @@ def _request_dates(
     return start, supply_end, "supply" if supply_end else None
 
 
-def _statement_dates(res: Any, dosages: list[Any]) -> tuple[str | None, str | None, str | None]:
+def _statement_dates(res: lean.MedicationStatement, dosages: list[lean.Dosage]) -> _Dates:
     period = res.effectivePeriod
     start = date_str(res.effectiveDateTime) or (date_str(period.start) if period is not None else None)
     end = (date_str(period.end) if period is not None else None) or _bounds_end(dosages)
     return start or date_str(res.dateAsserted), end, "recorded" if end else None
 
 
-def map_procedure(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
+def map_procedure(res: lean.Procedure, source: str, ctx: MapContext) -> list[facts.Procedure]:
     if res.status == "entered-in-error":
         return []
     codes, text = concept(res.code)
@@ -426,7 +441,7 @@ def map_procedure(res: Any, source: str, ctx: MapContext) -> list[facts.Procedur
     ]
 
 
-def map_service_request(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
+def map_service_request(res: lean.ServiceRequest, source: str, ctx: MapContext) -> list[facts.Procedure]:
     """An active or draft ServiceRequest ordering or planning a procedure -> a planned Procedure."""
     if res.status not in _PLANNED_REQUEST_STATUS or res.intent not in _PLANNED_REQUEST_INTENTS:
         return []  # done, revoked or only proposed: not a scheduled procedure
@@ -441,7 +456,7 @@ def map_service_request(res: Any, source: str, ctx: MapContext) -> list[facts.Pr
     return [_planned(source, codes, category, text, when)]
 
 
-def map_appointment(res: Any, source: str, ctx: MapContext) -> list[facts.Procedure]:
+def map_appointment(res: lean.Appointment, source: str, ctx: MapContext) -> list[facts.Procedure]:
     """A booked or pending Appointment (service type / reason) -> a planned Procedure on its date."""
     if res.status not in _PLANNED_APPOINTMENT_STATUS:
         return []
@@ -463,7 +478,7 @@ def _planned(
     )
 
 
-def map_allergy(res: Any, source: str, ctx: MapContext) -> list[facts.Allergy]:
+def map_allergy(res: lean.AllergyIntolerance, source: str, ctx: MapContext) -> list[facts.Allergy]:
     verification = _status(res.verificationStatus, ALLERGY_VERIFICATION, "verificationStatus", source, ctx)
     if verification in ("entered-in-error", "refuted"):
         return []
@@ -479,7 +494,7 @@ def map_allergy(res: Any, source: str, ctx: MapContext) -> list[facts.Allergy]:
     ]
 
 
-def _observation_effective(res: Any) -> str | None:
+def _observation_effective(res: lean.Observation) -> str | None:
     period = res.effectivePeriod
     value = date_str(res.effectiveDateTime) or date_str(res.effectiveInstant)
     if value is None and period is not None:
@@ -490,7 +505,7 @@ def _observation_effective(res: Any) -> str | None:
     return value or date_str(res.issued)
 
 
-def _coded_result(cc: Any, table: dict[str, str], *, snomed: bool) -> str | None:
+def _coded_result(cc: lean.CodeableConcept | None, table: dict[str, str], *, snomed: bool) -> str | None:
     """positive/negative from a CodeableConcept; None when absent or contradictory."""
     found: set[str] = set()
     for coding in (cc.coding or []) if cc is not None else []:
@@ -501,7 +516,10 @@ def _coded_result(cc: Any, table: dict[str, str], *, snomed: bool) -> str | None
     return found.pop() if len(found) == 1 else None
 
 
-def _value(part: Any) -> dict[str, Any]:
+_ObservationPart = lean.Observation | lean.ObservationComponent
+
+
+def _value(part: _ObservationPart) -> dict[str, Any]:
     """value_num/value_unit/value_text/result of an Observation or one of its components."""
     if part.dataAbsentReason is not None:
         return {}
@@ -527,7 +545,7 @@ def _value(part: Any) -> dict[str, Any]:
     return out
 
 
-def _result(part: Any, value: dict[str, Any], source: str, ctx: MapContext) -> str | None:
+def _result(part: _ObservationPart, value: dict[str, Any], source: str, ctx: MapContext) -> str | None:
     from_value = value.get("result")
     if part.dataAbsentReason is not None:
         return None
@@ -541,13 +559,14 @@ def _result(part: Any, value: dict[str, Any], source: str, ctx: MapContext) -> s
     return from_value or from_interpretation
 
 
-def map_observation(res: Any, source: str, ctx: MapContext) -> list[facts.Observation]:
+def map_observation(res: lean.Observation, source: str, ctx: MapContext) -> list[facts.Observation]:
     """The Observation itself plus one fact per component (own code and value)."""
     if res.status in ("entered-in-error", "cancelled"):
         return []
     status = _plain_status(res.status, OBSERVATION_STATUS, source, ctx)
     effective = _observation_effective(res)
-    parts = [(source, res)] + [(f"{source}#component[{i}]", c) for i, c in enumerate(res.component or [])]
+    parts: list[tuple[str, _ObservationPart]] = [(source, res)]
+    parts += [(f"{source}#component[{i}]", c) for i, c in enumerate(res.component or [])]
     out: list[facts.Observation] = []
     for part_source, part in parts:
         value = _value(part)
@@ -560,8 +579,8 @@ def map_observation(res: Any, source: str, ctx: MapContext) -> list[facts.Observ
 
 MAPPERS: dict[str, Callable[[Any, str, MapContext], list[Any]]] = {
     "Condition": map_condition,
-    "MedicationRequest": map_medication,
-    "MedicationStatement": map_medication,
+    "MedicationRequest": map_request,
+    "MedicationStatement": map_statement,
     "MedicationDispense": map_dispense,
     "MedicationAdministration": map_administration,
     "ServiceRequest": map_service_request,

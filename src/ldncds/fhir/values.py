@@ -1,13 +1,16 @@
-"""Pure conversions from validated FHIR R4 values (fhir.resources models) to fact values."""
+"""Pure conversions from validated FHIR R4 values (lean or fhir.resources models) to fact values."""
 
 from __future__ import annotations
 
 import calendar
 import re
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TypeVar
 
 from ldncds.engine import canonical_system, facts
+from ldncds.fhir.lean import CodeableConcept, Quantity
+
+Code = TypeVar("Code", bound=str)
 
 _DATE_PREFIX = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?")
 
@@ -24,6 +27,14 @@ _TIME_UNITS: dict[str, str] = {
 _DAYS_PER_UNIT: dict[str, float] = {
     "s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0,
 }  # fmt: skip
+
+
+def pick(value: object, options: tuple[Code, ...]) -> Code | None:
+    """`value` as one of `options` (typed as the Literal they spell), or None when it is none of them."""
+    for option in options:
+        if option == value:
+            return option
+    return None
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -60,7 +71,7 @@ def time_unit(raw: str | None) -> str | None:
     return _TIME_UNITS.get(raw.strip().lower()) if raw else None
 
 
-def quantity_offset(quantity: Any) -> tuple[int, int, int] | None:
+def quantity_offset(quantity: Quantity | None) -> tuple[int, int, int] | None:
     """(years, months, days) of a time Quantity; fractional years/months become days."""
     if quantity is None or quantity.value is None or quantity.comparator is not None:
         return None
@@ -102,7 +113,7 @@ def shift(partial: str | None, offset: tuple[int, int, int] | None) -> str | Non
     return f"{low.year:04d}" if low.year == high.year else None
 
 
-def concept(cc: Any) -> tuple[list[facts.Coding], str | None]:
+def concept(cc: CodeableConcept | None) -> tuple[list[facts.Coding], str | None]:
     """Codings and text of a CodeableConcept.
 
     Codings with an unknown system are kept as given (shown, not matched); codings without a system
@@ -126,12 +137,12 @@ def concept(cc: Any) -> tuple[list[facts.Coding], str | None]:
     return codes, clip(cc.text or fallback, 1024)
 
 
-def coded_status(cc: Any, allowed: frozenset[str]) -> tuple[str | None, bool]:
+def coded_status(cc: CodeableConcept | None, allowed: tuple[Code, ...]) -> tuple[Code | None, bool]:
     """(first allowed code, whether codes were present but none allowed) of a status CodeableConcept."""
     codes = [coding.code for coding in (cc.coding or [])] if cc is not None else []
     for code in codes:
-        if code in allowed:
-            return code, False
+        if (found := pick(code, allowed)) is not None:
+            return found, False
     return None, bool(codes)
 
 
