@@ -17,7 +17,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ldncds.engine import Assessment, Engine, EngineError, PatientFacts, content_hash, default_rules_dir
+from ldncds.engine import (
+    Assessment,
+    Detail,
+    Engine,
+    EngineError,
+    PatientFacts,
+    content_hash,
+    default_rules_dir,
+)
 from ldncds.fhir import MISSING, SECTION_TYPES, FhirInputError, facts_from_resources
 
 from . import facets
@@ -192,10 +200,12 @@ def screen_lines(
     present_types: frozenset[str],
     keep: bool = False,
 ) -> list[PatientOutcome]:
-    """Screen a batch of patients with one engine (several per call if the engine offers assess_many)."""
+    """Screen a batch of patients with one engine."""
     prepared = [_prepare_safely(key, lines, present_types) for key, lines in records]
     ready = [p for p in prepared if p.facts is not None]
-    results = _assess_all(engine, [p.facts for p in ready], evaluation_date)  # type: ignore[misc]
+    # A row needs only the decision and what it turns on; the decision log keeps the full assessment.
+    detail: Detail = "full" if keep else "decision"
+    results = _assess_all(engine, [p.facts for p in ready], evaluation_date, detail)  # type: ignore[misc]
     by_key = {p.key: r for p, r in zip(ready, results, strict=True)}
     outcomes = [PatientOutcome(_row(p, by_key.get(p.key), engine, evaluation_date), p.bad) for p in prepared]
     if keep:
@@ -219,20 +229,14 @@ def _prepare_safely(key: str, lines: list[RawLine], present_types: frozenset[str
         )
 
 
-def _assess_all(engine: Engine, facts: list[PatientFacts], on: date) -> list[Assessment | str]:
-    """Assessments, or a short error text per patient. Uses Engine.assess_many when the engine has it."""
-    if not facts:
-        return []
-    many = getattr(engine, "assess_many", None)
-    if many is not None:
-        try:
-            return list(many(facts, on))
-        except Exception:  # noqa: S110 - fall back to one by one, which isolates the failing patient
-            pass
+def _assess_all(
+    engine: Engine, facts: list[PatientFacts], on: date, detail: Detail
+) -> list[Assessment | str]:
+    """Assessments, or a short error text per patient (one patient's failure never stops the batch)."""
     out: list[Assessment | str] = []
     for item in facts:
         try:
-            out.append(engine.assess(item, on))
+            out.append(engine.assess(item, on, detail=detail))
         except EngineError as exc:
             out.append(f"No advice: the rule engine failed ({exc})")
         except Exception as exc:
