@@ -22,6 +22,7 @@ from ldncds.engine import (
     Detail,
     Engine,
     EngineError,
+    LoadedRuleset,
     PatientFacts,
     content_hash,
     default_rules_dir,
@@ -31,6 +32,7 @@ from ldncds.fhir import MISSING, SECTION_TYPES, FhirInputError, facts_from_resou
 from . import facets
 from .bulk import PATIENT_FIELDS, BadLine, RawLine
 
+Matcher = Literal["durable", "oracle"]  # oracle: the plain-Python floor, for benchmarks
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
 # The adapter's own table: one place knows which FHIR types feed which section.
 SECTION_OF_TYPE: dict[str, SectionName] = {
@@ -88,16 +90,25 @@ class _Prepared:
 # Engine cache: one Engine per worker process, built once
 
 
-_ENGINES: dict[tuple[str, str, str], Engine] = {}
+_ENGINES: dict[tuple[str, Matcher], Engine] = {}
 
 
-def engine_for(rules_dir: str | Path | None, matcher: str = "durable") -> Engine:
-    """The process-wide Engine for a rules folder: compiled once, reused while its files are unchanged."""
-    folder = Path(rules_dir or default_rules_dir()).resolve()
-    cache_key = (str(folder), content_hash(folder), matcher)
-    if cache_key not in _ENGINES:
-        _ENGINES[cache_key] = Engine(folder, matcher=matcher)  # type: ignore[arg-type]
-    return _ENGINES[cache_key]
+def engine_for(rules: LoadedRuleset | str | Path | None, matcher: Matcher = "durable") -> Engine:
+    """The process-wide Engine for a ruleset or rules folder: compiled once per content hash.
+
+    A folder is hashed on every call, so edited rule files get a new Engine. A LoadedRuleset (the
+    one the screening run loaded and checked, shipped to each worker) is used as it is: its files
+    are not read or validated again.
+    """
+    source: LoadedRuleset | Path
+    if isinstance(rules, LoadedRuleset):
+        source, digest = rules, rules.content_hash
+    else:
+        source = Path(rules or default_rules_dir()).resolve()
+        digest = content_hash(source)
+    if (digest, matcher) not in _ENGINES:
+        _ENGINES[digest, matcher] = Engine(source, matcher=matcher)
+    return _ENGINES[digest, matcher]
 
 
 # ---------------------------------------------------------------------------------------------------------
