@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -165,12 +165,12 @@ def _sections(
     patients: list[dict[str, Any]] = []
     where: dict[tuple[str, int], int] = {}  # (section, position) -> index into items
     for i, (_raw, resource) in enumerate(items):
-        rtype = resource.get("resourceType")
-        if rtype == "Patient":
+        kind = resource["resourceType"]  # a non-empty string: the index pass checked every line
+        if kind == "Patient":
             where[("patient", len(patients))] = i
             patients.append(resource)
             continue
-        name = SECTION_OF_TYPE[rtype]  # its type's file exists (the index checks line against file)
+        name = SECTION_OF_TYPE[kind]  # its type's file exists (the index checks line against file)
         where[(name, len(sections[name]))] = i
         sections[name].append(resource)
     return patients, sections, where
@@ -276,15 +276,26 @@ def _assess(engine: Engine, facts: PatientFacts, on: date, detail: Detail) -> As
         return f"No advice: internal error ({type(exc).__name__})"
 
 
+class _RowBase(TypedDict):
+    """The row fields every patient has, assessed or not."""
+
+    patient: str
+    ruleset_version: str
+    evaluation_date: date
+    incomplete: list[str]
+    resources: int
+    age_band: str
+
+
 def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date) -> ScreeningRow:
-    base = {
-        "patient": p.key,
-        "ruleset_version": engine.version,
-        "evaluation_date": on,
-        "incomplete": p.dropped_sections,
-        "resources": p.resources,
-        "age_band": facets.age_band(p.facts, on),
-    }
+    base = _RowBase(
+        patient=p.key,
+        ruleset_version=engine.version,
+        evaluation_date=on,
+        incomplete=p.dropped_sections,
+        resources=p.resources,
+        age_band=facets.age_band(p.facts, on),
+    )
     if not isinstance(result, Assessment):
         reason = result if isinstance(result, str) else f"No advice: {p.failure or 'not assessed'}"
         return ScreeningRow(decision="error", reason=reason, **base)
