@@ -356,10 +356,8 @@ def build_index(export: ExportFiles, *, spill_at: int = DEFAULT_SPILL_AT) -> Pat
 def _index_line(
     index: PatientIndex, file_id: int, line_no: int, offset: int, length: int, raw: bytes
 ) -> None:
-    label = index.export.label(file_id)
-
     def bad(reason: str) -> None:
-        index.bad.append(BadLine(file=label, line=line_no, reason=reason))
+        index.bad.append(BadLine(file=index.export.label(file_id), line=line_no, reason=reason))
 
     try:
         resource = json.loads(raw)
