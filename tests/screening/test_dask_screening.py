@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from ldncds.engine import Engine, PatientFacts, load_ruleset
 from ldncds.screening import ScreeningRow, ScreenOptions, generate_population, screen_export
-from ldncds.screening.dask_runner import RulesBundle, engine_from_bundle
 from ldncds.screening.patient import engine_for
 
 ON = date(2026, 3, 1)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(folder: Path, **options: object) -> tuple[list[ScreeningRow], object]:
@@ -22,10 +24,15 @@ def _run(folder: Path, **options: object) -> tuple[list[ScreeningRow], object]:
     return rows, summary
 
 
-def test_rules_bundle_rebuilds_an_engine_with_the_same_ruleset_version() -> None:
-    rules = Path(__file__).resolve().parents[2] / "rules"
-    engine = engine_from_bundle(RulesBundle.of(rules), "durable")
-    assert engine.version == engine_for(rules).version
+def test_the_ruleset_shipped_to_workers_decides_as_the_rule_files() -> None:
+    # Workers get the driver's LoadedRuleset pickled (a Dask scatter, a pool's initargs), not the files.
+    shipped = pickle.loads(pickle.dumps(load_ruleset(ROOT / "rules")))
+    from_files = engine_for(ROOT / "rules")
+    worker = Engine(shipped)  # not engine_for: its cache would hand back the engine built from the files
+    assert worker.version == from_files.version
+    for path in sorted((ROOT / "examples").glob("*.json")):
+        facts = PatientFacts.model_validate_json(path.read_bytes())
+        assert worker.assess(facts, ON) == from_files.assess(facts, ON), path.name
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ldncds.cli import app
-from ldncds.engine import EngineError
+from ldncds.engine import Detail, EngineError
 from ldncds.screening import (
     build_index,
     discover,
@@ -222,18 +222,12 @@ class _FailingEngine:
     version = "test"
 
     def __init__(self, fail_on: str) -> None:
-        self.fail_on, self.batches = fail_on, 0
+        self.fail_on = fail_on
 
-    def assess(self, facts: Any, on: date) -> Any:
+    def assess(self, facts: Any, on: date, *, detail: Detail = "full") -> Any:
         if facts.source.endswith(self.fail_on):
             raise EngineError("expected exactly one decision rule to fire, got 0")
-        return engine_for(None).assess(facts, on)
-
-
-class _BatchEngine(_FailingEngine):
-    def assess_many(self, facts: list[Any], on: date) -> list[Any]:
-        self.batches += 1
-        return [engine_for(None).assess(f, on) for f in facts]
+        return engine_for(None).assess(facts, on, detail=detail)
 
 
 def _records(*pids: str) -> list[tuple[str, list[RawLine]]]:
@@ -254,14 +248,6 @@ def test_an_engine_failure_gives_no_advice_for_that_patient_only() -> None:
     outcomes = screen_lines(_records("p1", "p2"), engine, ON, types)  # type: ignore[arg-type]
     assert [o.row.decision for o in outcomes] == ["candidate", "error"]
     assert outcomes[1].row.reason.startswith("No advice: the rule engine failed")
-
-
-def test_assess_many_is_used_when_the_engine_offers_it() -> None:
-    types = frozenset({"Patient", "Condition", "MedicationRequest", "Procedure", "AllergyIntolerance"})
-    engine = _BatchEngine(fail_on="none")
-    outcomes = screen_lines(_records("p1", "p2", "p3"), engine, ON, types)  # type: ignore[arg-type]
-    assert engine.batches == 1
-    assert [o.row.decision for o in outcomes] == ["candidate"] * 3
 
 
 def test_cli_writes_csv_and_bad_lines_and_never_prints_patient_ids(tmp_path: Path) -> None:

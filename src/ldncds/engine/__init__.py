@@ -4,7 +4,7 @@ from ldncds.engine import Engine, PatientFacts
 assessment = Engine().assess(PatientFacts(...), evaluation_date)
 """
 
-from .assess import Engine, default_rules_dir
+from .assess import Detail, Engine, default_rules_dir
 from .assessment import (
     Assessment,
     CriterionResult,
@@ -68,6 +68,7 @@ __all__ = [
     "DataNote",
     "Decision",
     "DecisionOutcome",
+    "Detail",
     "DoseAdjustmentOutcome",
     "Engine",
     "EngineError",

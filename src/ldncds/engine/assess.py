@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import defaultdict
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from difflib import SequenceMatcher
@@ -50,7 +51,16 @@ from .ruleschema import (
 from .scope import in_scope
 from .vocabulary import DECISIONS
 
-__all__ = ["Engine", "EngineError", "default_rules_dir"]
+__all__ = ["Detail", "Engine", "EngineError", "default_rules_dir"]
+
+# "full": everything a clinician and the decision log see. "decision" (population screening): the
+# same decision, reason, criteria states, hard stops, cautions, earliest start, missing items and
+# deciding rule, but explanations name only their rule, and the plan, reminders and counterfactuals
+# are left out. Never for a clinician or the decision log.
+Detail = Literal["full", "decision"]
+# True inside one assess(detail="decision") call. A context variable, not an Engine attribute,
+# so concurrent calls on one shared Engine cannot see each other's setting.
+_BARE: ContextVar[bool] = ContextVar("ldncds_bare_assessment", default=False)
 
 
 def default_rules_dir() -> Path:
@@ -96,6 +106,10 @@ class Engine:
             for rule_id, lr in ruleset.rules.items()
         }
         self._breadth = {rule_id: _breadth(lr, ruleset) for rule_id, lr in ruleset.rules.items()}
+        self._bare = {
+            rule_id: {k: v for k, v in static.items() if k != "evidence"}
+            for rule_id, static in self._static.items()
+        }
         said = ruleset.manifest.disclaimer
         self._disclaimer = Disclaimer(
             summary=" ".join(said.summary.split()),
@@ -112,8 +126,15 @@ class Engine:
         return in_scope(facts, evaluation_date, self.ruleset)
 
     def assess(
-        self, facts: PatientFacts, evaluation_date: date, planned_start: date | None = None
+        self,
+        facts: PatientFacts,
+        evaluation_date: date,
+        planned_start: date | None = None,
+        *,
+        detail: Detail = "full",
     ) -> Assessment:
+        if detail == "decision" and not _BARE.get():
+            return copy_context().run(self._assess_bare, facts, evaluation_date, planned_start)
         derived = derive(facts, evaluation_date, self.ruleset.valuesets)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
@@ -121,9 +142,17 @@ class Engine:
         start = planned_start or evaluation_date
         return self._assemble(findings, second, derived, _Context(evaluation_date, start))
 
+    def _assess_bare(
+        self, facts: PatientFacts, evaluation_date: date, planned_start: date | None
+    ) -> Assessment:
+        _BARE.set(True)  # in the copied context assess() runs in: gone when it returns
+        return self.assess(facts, evaluation_date, planned_start, detail="decision")
+
     # ------------------------------------------------------------ explanations
 
     def _explain(self, firing: Firing, derived: Derived, **values: Any) -> Explanation:
+        if _BARE.get():  # the rule only: no fact citations, evidence or counterfactual to build
+            return Explanation(**self._bare[firing.rule_id])
         rule = self.ruleset.rules[firing.rule_id].rule
         refs = [derived.refs[i] for i in firing.fact_ids if i in derived.refs]
         counterfactual = rule.counterfactual
@@ -355,6 +384,8 @@ class Engine:
             return None
         if len({f.rule_id for f in plans}) > 1:
             raise EngineError("more than one titration plan applies")
+        if _BARE.get():  # checked above like a full assessment, but not built
+            return None
         then: TitrationOutcome = self._then(plans[0])
         steps = [
             DoseStep(
@@ -386,6 +417,8 @@ class Engine:
     def _reminders(
         self, firings: list[Firing], derived: Derived, ctx: _Context, therapy: TherapyStatus | None
     ) -> list[MonitoringReminder]:
+        if _BARE.get():
+            return []
         out = []
         for f in firings:
             then = self._then(f)
@@ -540,6 +573,8 @@ def _counterfactuals(
     One entry per record (hard stops), criterion or caution, near-repeats within it dropped; across
     entries only exact repeats are (two washouts ending on different days must both be said).
     """
+    if _BARE.get():
+        return []
     if decision == "contraindicated":
         per_item = _hard_stop_ways_out(findings.hard_stops, breadth)
     elif decision in ("not_candidate", "insufficient_information"):

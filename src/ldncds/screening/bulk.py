@@ -26,7 +26,7 @@ import shutil
 import sqlite3
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,7 +196,7 @@ def patient_key(resource: dict[str, Any]) -> str | None:
     if rtype == "Patient":
         rid = resource.get("id")
         return rid if isinstance(rid, str) and _FHIR_ID.match(rid) else None
-    for name in PATIENT_FIELDS.get(rtype, ()):  # type: ignore[arg-type]
+    for name in PATIENT_FIELDS.get(rtype, ()) if isinstance(rtype, str) else ():
         ref = resource.get(name)
         if isinstance(ref, dict) and (key := reference_id(ref.get("reference"), "Patient")):
             return key
@@ -249,7 +249,8 @@ class _SqliteSpill:
             self._db.execute("CREATE INDEX entry_key ON entry (key)")
             self._indexed = True
         rows = self._db.execute("SELECT key, file, offset, length, line FROM entry ORDER BY key, rowid")
-        key, entries = None, []
+        key: str | None = None
+        entries: list[tuple[int, int, int, int]] = []
         for row in rows:
             if row[0] != key:
                 if key is not None:
@@ -355,10 +356,8 @@ def build_index(export: ExportFiles, *, spill_at: int = DEFAULT_SPILL_AT) -> Pat
 def _index_line(
     index: PatientIndex, file_id: int, line_no: int, offset: int, length: int, raw: bytes
 ) -> None:
-    label = index.export.label(file_id)
-
     def bad(reason: str) -> None:
-        index.bad.append(BadLine(file=label, line=line_no, reason=reason))
+        index.bad.append(BadLine(file=index.export.label(file_id), line=line_no, reason=reason))
 
     try:
         resource = json.loads(raw)
@@ -409,7 +408,7 @@ class RawLine:
 class LineReader:
     """Reads lines by offset; keeps one descriptor per file (one reader per process)."""
 
-    def __init__(self, files: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, files: Sequence[str | Path]) -> None:
         self.files = [str(f) for f in files]
         self._fds: dict[int, int] = {}
 

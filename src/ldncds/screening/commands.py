@@ -85,9 +85,11 @@ def screen(
     """Screen every patient of a bulk export: one decision line per patient, sorted by patient id."""
     evaluation_date = _parse_date(on)
     fmt = fmt or ("csv" if out is not None and out.suffix.lower() == ".csv" else "ndjson")
+    ruleset = _titles(rules)  # loaded once: the report's titles, the decision log and every worker
     options = ScreenOptions(
         evaluation_date=evaluation_date,
         rules_dir=rules,
+        ruleset=ruleset,
         workers=workers or default_workers(),
         backend=engine,
         scheduler=scheduler,
@@ -99,7 +101,6 @@ def screen(
             sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
         )
         writer = RowWriter(stream, fmt)
-        ruleset = _titles(rules)
         builder = ReportBuilder(ruleset)
         recorder = _Recorder(database_url, ruleset) if record else None
 
@@ -199,7 +200,7 @@ class _Recorder:
 
 
 def _titles(rules: Path | None) -> LoadedRuleset | None:
-    """The ruleset, for the report's titles; broken rules are reported by screen_export itself."""
+    """The ruleset, or None when broken: screen_export then loads it again and reports the error."""
     try:
         return load_ruleset(rules or default_rules_dir())
     except (RulesetError, OSError):

@@ -1,52 +1,28 @@
 """Screening on a Dask cluster, partitioned by patient.
 
-The driver reads each batch's lines (cheap, by offset) and sends them as bytes, and the rule files
-are broadcast once as bytes: workers need neither the export nor the rules on their own disk. Each
-worker process compiles its Engine once (module-level cache keyed by the rules' content hash).
-Without a scheduler address a LocalCluster of processes on 127.0.0.1 is started for the run.
+The driver reads each batch's lines (cheap, by offset) and sends them as bytes, and the ruleset it
+loaded and checked is broadcast once: workers need neither the export nor the rules on their own
+disk. Each worker process compiles its Engine once (module-level cache keyed by the rules' content
+hash). Without a scheduler address a LocalCluster of processes on 127.0.0.1 is started for the run.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ldncds.engine import Engine
+from ldncds.engine import LoadedRuleset
 
 from .bulk import LineReader, RawLine
-from .patient import PatientOutcome, screen_lines
+from .patient import Matcher, PatientOutcome, engine_for, screen_lines
 from .window import ordered_window
 
 if TYPE_CHECKING:
     from .bulk import ExportFiles
     from .runner import Batch, Runner, ScreenOptions
-
-
-@dataclass(frozen=True)
-class RulesBundle:
-    """A rules folder as bytes (path relative to the folder -> content), with its content hash."""
-
-    files: dict[str, bytes]
-    content_hash: str
-
-    @classmethod
-    def of(cls, folder: Path) -> RulesBundle:
-        from ldncds.engine import content_hash
-
-        files = {
-            p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*"))
-            if p.is_file()
-            and "__pycache__" not in p.parts
-            and not p.relative_to(folder).as_posix().startswith(".")
-        }
-        return cls(files, content_hash(folder))
 
 
 # Measured on this workload: Dask's nanny default MALLOC_TRIM_THRESHOLD_=65536 made each patient
@@ -57,28 +33,12 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
 }
 
-_BUNDLE_ENGINES: dict[tuple[str, str], Engine] = {}
 
-
-def engine_from_bundle(bundle: RulesBundle, matcher: str) -> Engine:
-    """The worker's Engine for these rules, compiled once from a private temporary copy."""
-    key = (bundle.content_hash, matcher)
-    if key not in _BUNDLE_ENGINES:
-        with tempfile.TemporaryDirectory(prefix="ldncds-rules-") as tmp:
-            folder = Path(tmp)
-            for rel, data in bundle.files.items():
-                target = folder / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            _BUNDLE_ENGINES[key] = Engine(folder, matcher=matcher)  # type: ignore[arg-type]
-    return _BUNDLE_ENGINES[key]
-
-
-def warm_worker(bundle: RulesBundle, matcher: str, present: frozenset[str]) -> bool:
+def warm_worker(rules: LoadedRuleset, matcher: Matcher, present: frozenset[str]) -> bool:
     """Compile the engine and import the FHIR model classes before the first batch arrives."""
     from fhir.resources.R4B import get_fhir_model_class
 
-    engine_from_bundle(bundle, matcher)
+    engine_for(rules, matcher)
     for rtype in sorted(present):
         get_fhir_model_class(rtype)
     return True
@@ -88,16 +48,21 @@ Payload = list[tuple[str, list[tuple[str, int, bytes]]]]
 
 
 def screen_payload(
-    payload: Payload, bundle: RulesBundle, on: date, present: frozenset[str], matcher: str, keep: bool = False
+    payload: Payload,
+    rules: LoadedRuleset,
+    on: date,
+    present: frozenset[str],
+    matcher: Matcher,
+    keep: bool = False,
 ) -> list[PatientOutcome]:
     """Dask task: screen one batch of patients whose lines travel with the task."""
-    engine = engine_from_bundle(bundle, matcher)
+    engine = engine_for(rules, matcher)
     records = [(key, [RawLine(f, n, data) for f, n, data in lines]) for key, lines in payload]
     return screen_lines(records, engine, on, present, keep)
 
 
 @contextmanager
-def dask_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> Iterator[Runner]:
+def dask_backend(export: ExportFiles, options: ScreenOptions, rules: LoadedRuleset) -> Iterator[Runner]:
     """A connected (or freshly started local) cluster; yields a function from batches to outcomes."""
     import dask
     from dask.distributed import Client, LocalCluster
@@ -121,11 +86,11 @@ def dask_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> It
         reader = LineReader(export.files)
         stack.callback(reader.close)
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        bundle = client.scatter(RulesBundle.of(rules), broadcast=True)
+        shipped = client.scatter(rules, broadcast=True)
         present, on, matcher = export.present_types, options.evaluation_date, options.matcher
         # One warm-up per worker, not waited for: it overlaps the index pass (kept referenced until the end).
         warming = [
-            client.submit(warm_worker, bundle, matcher, present, workers=[address], pure=False)
+            client.submit(warm_worker, shipped, matcher, present, workers=[address], pure=False)
             for address in client.scheduler_info().get("workers", {})
         ]
         stack.callback(warming.clear)
@@ -135,7 +100,7 @@ def dask_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> It
                 (key, [(r.file, r.line, r.data) for r in reader.read(entries)]) for key, entries in batch
             ]
             return lambda: client.submit(
-                screen_payload, payload, bundle, on, present, matcher, options.keep, pure=False, retries=1
+                screen_payload, payload, shipped, on, present, matcher, options.keep, pure=False, retries=1
             )
 
         def run(work: Iterator[Batch]) -> Iterator[list[PatientOutcome]]:

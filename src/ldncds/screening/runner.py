@@ -1,9 +1,11 @@
 """Population screening: index the export, screen patients in batches, stream rows in key order.
 
-Backends: in-process (one worker), a process pool (all cores; each worker builds its Engine once),
-or Dask (see dask_runner). All three run the same `screen_lines` on the same batches, so their
-outputs are identical. Batches are submitted through a bounded window, so neither the queue nor the
-results ever hold more than a few batches: memory stays bounded by the index and the largest patient.
+Backends: in-process (one worker), a process pool (all cores) or Dask (see dask_runner). The rules
+are loaded and checked once, in the calling process, and every worker compiles its Engine from that
+LoadedRuleset (unpickling it costs a tenth of reading and validating the files again). All three
+run the same `screen_lines` on the same batches, so their outputs are identical. Batches are
+submitted through a bounded window, so neither the queue nor the results ever hold more than a few
+batches: memory stays bounded by the index and the largest patient.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from typing import Literal
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from ldncds.engine import default_rules_dir, load_ruleset
+from ldncds.engine import Engine, LoadedRuleset
 from ldncds.leanstart import LEAN_SPAWN, settle
 
 from .bulk import DEFAULT_SPILL_AT, BadLine, ExportFiles, LineReader, build_index, discover
-from .patient import PatientOutcome, ScreeningRow, engine_for, screen_lines
+from .patient import Matcher, PatientOutcome, ScreeningRow, engine_for, screen_lines
 from .window import ordered_window
 
 Entries = list[tuple[int, int, int, int]]
@@ -36,10 +38,11 @@ Batch = list[tuple[str, Entries]]
 class ScreenOptions:
     evaluation_date: date
     rules_dir: Path | None = None
+    ruleset: LoadedRuleset | None = None  # already loaded by the caller: rules_dir is then not read
     workers: int = 1
     backend: Literal["local", "dask"] = "local"
     scheduler: str | None = None
-    matcher: Literal["durable", "oracle"] = "durable"  # oracle: the plain-Python floor, for benchmarks
+    matcher: Matcher = "durable"
     batch_patients: int = 32
     batch_resources: int = 1000
     spill_at: int = DEFAULT_SPILL_AT
@@ -87,14 +90,12 @@ def screen_export(
     assessment when options.keep) before its row goes to `on_row`.
     """
     started = time.perf_counter()
-    rules_dir = Path(options.rules_dir or default_rules_dir()).resolve()
-    # Fail fast, in this process, on broken rules (the in-process engine is reused when it will run here).
-    here = options.backend == "local" and options.workers <= 1
-    version = engine_for(rules_dir, options.matcher).version if here else load_ruleset(rules_dir).version
+    # Fail fast, in this process, on broken rules; the workers get this ruleset, not the files.
+    ruleset = options.ruleset or engine_for(options.rules_dir, options.matcher).ruleset
     export = discover(folder)
     with ExitStack() as stack:
         # Start the workers first: their imports and engine compilation overlap the index pass.
-        run = stack.enter_context(_backend(export, options, rules_dir))
+        run = stack.enter_context(_backend(export, options, ruleset))
         index = build_index(export, spill_at=options.spill_at)
         stack.callback(index.close)
         summary = ScreenSummary(
@@ -102,7 +103,7 @@ def screen_export(
             index_seconds=time.perf_counter() - started,
             workers=max(1, options.workers),
             backend=options.backend,
-            ruleset_version=version,
+            ruleset_version=ruleset.version,
             ignored_files=export.ignored,
             spilled=index.spilled,
         )
@@ -159,7 +160,7 @@ Runner = Callable[[Iterator[Batch]], Iterator[list[PatientOutcome]]]
 
 
 @contextmanager
-def _backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> Iterator[Runner]:
+def _backend(export: ExportFiles, options: ScreenOptions, rules: LoadedRuleset) -> Iterator[Runner]:
     """A started backend: a function from batches to outcomes (in batch order)."""
     if options.backend == "dask":
         from .dask_runner import dask_backend
@@ -174,7 +175,7 @@ def _backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> Iterat
 
 
 def _run_here(
-    work: Iterator[Batch], export: ExportFiles, options: ScreenOptions, rules: Path
+    work: Iterator[Batch], export: ExportFiles, options: ScreenOptions, rules: LoadedRuleset
 ) -> Iterator[list[PatientOutcome]]:
     reader = LineReader(export.files)
     engine = engine_for(rules, options.matcher)
@@ -189,22 +190,31 @@ def _run_here(
 # ---------------------------------------------------------------------------------------------------------
 # Process pool: the worker state lives in module globals, set once by the initializer.
 
-_worker: dict[str, object] = {}
+
+@dataclass
+class _WorkerState:
+    reader: LineReader
+    engine: Engine
+    present: frozenset[str]
 
 
-def _init_worker(files: list[str], rules: str, matcher: str, present: frozenset[str]) -> None:
-    _worker["reader"] = LineReader(files)
-    _worker["engine"] = engine_for(rules, matcher)  # compiled once per process, reused for every batch
-    _worker["present"] = present
+_worker: _WorkerState | None = None
+
+
+def _init_worker(files: list[str], rules: LoadedRuleset, matcher: Matcher, present: frozenset[str]) -> None:
+    global _worker
+    # The engine is compiled once per process and reused for every batch.
+    _worker = _WorkerState(LineReader(files), engine_for(rules, matcher), present)
     for rtype in sorted(present):
         get_fhir_model_class(rtype)  # import the FHIR model classes now, while the index is being built
     settle()
 
 
 def _pool_batch(batch: Batch, on: date, keep: bool = False) -> list[PatientOutcome]:
-    reader: LineReader = _worker["reader"]  # type: ignore[assignment]
-    records = [(key, reader.read(entries)) for key, entries in batch]
-    return screen_lines(records, _worker["engine"], on, _worker["present"], keep)  # type: ignore[arg-type]
+    if _worker is None:
+        raise RuntimeError("screening worker used before its initializer ran")
+    records = [(key, _worker.reader.read(entries)) for key, entries in batch]
+    return screen_lines(records, _worker.engine, on, _worker.present, keep)
 
 
 def _ready() -> bool:
@@ -212,10 +222,10 @@ def _ready() -> bool:
 
 
 @contextmanager
-def _pool_backend(export: ExportFiles, options: ScreenOptions, rules: Path) -> Iterator[Runner]:
+def _pool_backend(export: ExportFiles, options: ScreenOptions, rules: LoadedRuleset) -> Iterator[Runner]:
     # spawn, not fork: the parent may run threads (progress display), and durable_rules' C state
     # must not be copied half-way through a call.
-    init = ([str(f) for f in export.files], str(rules), options.matcher, export.present_types)
+    init = ([str(f) for f in export.files], rules, options.matcher, export.present_types)
     with ProcessPoolExecutor(
         options.workers, mp_context=LEAN_SPAWN, initializer=_init_worker, initargs=init
     ) as pool:
