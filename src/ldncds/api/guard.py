@@ -20,7 +20,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ldncds.service.errors import json_path, outcome
-from ldncds.service.security import LinkSigner, open_to_network, reset_link_signer, use_link_signer
+from ldncds.service.links import LinkSigner, reset_link_signer, use_link_signer
+from ldncds.service.security import open_to_network
 from ldncds.settings import Settings
 
 _JSON_TYPES = ("application/json", "application/fhir+json", "application/json+fhir")

@@ -22,7 +22,7 @@ from typing import Any
 from ldncds.engine import Engine, LoadedRuleset
 from ldncds.leanstart import LEAN_SPAWN, settle
 from ldncds.service.errors import ApiError
-from ldncds.service.security import LinkSigner, current_link_signer, reset_link_signer, use_link_signer
+from ldncds.service.links import LinkSigner, current_link_signer, reset_link_signer, use_link_signer
 from ldncds.service.worklet import EngineFailed, Outcome, Work
 
 from .observability import configure_logging, current_request_id, request_id_context

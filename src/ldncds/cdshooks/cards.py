@@ -28,7 +28,7 @@ from ldncds.engine import (
     Note,
     TitrationPlan,
 )
-from ldncds.service.security import link_query
+from ldncds.service.links import link_query
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:  # the web framework is imported where it is used: engine workers raise ApiError too
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response
 
 log = logging.getLogger("ldncds.http")
 
@@ -78,6 +77,8 @@ def outcome(
 
 
 def outcome_response(status: int, message: str, **kwargs: Any) -> JSONResponse:
+    from fastapi.responses import JSONResponse
+
     return JSONResponse(outcome(message, **kwargs), status_code=status)
 
 
@@ -118,6 +119,11 @@ def validation_outcome(errors: Sequence[Any]) -> dict[str, Any]:
 
 
 def install_handlers(app: FastAPI) -> None:
+    from fastapi.exception_handlers import http_exception_handler
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return outcome_response(exc.status, exc.message, code=exc.code, expression=exc.expression)
