@@ -326,4 +326,8 @@ def _open_store(settings: Settings) -> Any:
 
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_store(settings.effective_database_url)
+    return open_store(
+        settings.effective_database_url,
+        group_commit_max=settings.store_group_commit_max,
+        group_commit_wait_ms=settings.store_group_commit_wait_ms,
+    )

@@ -18,7 +18,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ldncds.engine import Assessment, PatientFacts
 from ldncds.store.interface import Caller
 from ldncds.store.record import record_assessment
 
@@ -100,11 +99,9 @@ def _run_and_record(
 
 def _store(store: Any, record: Record, raw_input: bytes, caller: Caller, ruleset_hash: str) -> None:
     """Durably store before anything is answered; if it cannot be stored, there is no advice."""
-    # Rebuilt here only for record_assessment's signature, until the store takes the JSON as it is.
-    facts = PatientFacts.model_validate_json(record.facts_json)
-    assessment = Assessment.model_validate_json(record.assessment_json)
+    # The work serialised both in the log's spelling: stored as given, not dumped again here.
     try:
-        record_assessment(store, facts, assessment, raw_input, caller, ruleset_hash)
+        record_assessment(store, record.facts_json, record.assessment_json, raw_input, caller, ruleset_hash)
     except Exception as exc:  # the message could quote stored values: log the type only
         log.error("no advice: the assessment was not stored", extra={"fields": {"error": type(exc).__name__}})
         raise ApiError(

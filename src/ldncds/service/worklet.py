@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ldncds.engine import Assessment, Engine, PatientFacts
+from ldncds.store.record import compact_json
 
 from .errors import ApiError
 
@@ -88,8 +89,9 @@ def record_of(facts: PatientFacts, assessment: Assessment) -> Record:
     return Record(
         assessment_id=assessment.assessment_id,
         decision=assessment.decision,
-        facts_json=facts.model_dump_json().encode(),
-        assessment_json=assessment.model_dump_json().encode(),
+        # the decision log's own spelling (what it hashes), so the server stores the text as it is
+        facts_json=compact_json(facts.model_dump(mode="json")).encode(),
+        assessment_json=compact_json(assessment.model_dump(mode="json")).encode(),
     )
 
 
