@@ -213,7 +213,7 @@ def _memory_values(m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _targets(e: dict[str, Any], s: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
+def _targets(e: dict[str, Any], s: dict[str, Any], m: dict[str, Any], http: str) -> dict[str, Any]:
     def verdict(met: bool) -> str:
         return "met" if met else "**missed**"
 
@@ -249,11 +249,80 @@ def _targets(e: dict[str, Any], s: dict[str, Any], m: dict[str, Any]) -> dict[st
             verdict(m["growth_percent"] < 10),
         ],
     ]
+    rows += _lean_path_targets(s, m, http)
     return {
         "targets_table": table(["target", "measured", ""], rows),
         "floor_ratio": f"{ratio:.2f}",
         "projected": f"{projected:.0f}",
     }
+
+
+def _http_rows(http: str) -> dict[tuple[str, int], dict[str, str]]:
+    """The rows of http_latency.py's Markdown table, keyed by (workload, clients)."""
+    lines = [line for line in http.splitlines() if line.startswith("|")]
+    if len(lines) < 3:
+        return {}
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows: dict[tuple[str, int], dict[str, str]] = {}
+    for line in lines[2:]:
+        cells = dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=False))
+        if cells.get("clients", "").isdigit():
+            rows[(cells["workload"], int(cells["clients"]))] = cells
+    return rows
+
+
+def _lean_path_targets(s: dict[str, Any], m: dict[str, Any], http: str) -> list[list[Any]]:
+    """The targets of the lean-path work (issue 15), where this run measured them."""
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "**missed**"
+
+    rows: list[list[Any]] = []
+    http_rows = _http_rows(http)
+    view, ping = http_rows.get(("POST patient-view", 20)), http_rows.get(("GET /ping", 20))
+    if view and ping:
+        server = float(view["server CPU ms/req"])
+        rows.append(
+            [
+                "server CPU ≤ 1.8 ms per patient-view request (20 clients)",
+                f"{server} ms",
+                verdict(server <= 1.8),
+            ]
+        )
+        ratio = float(view["req/s"]) / float(ping["req/s"])
+        rows.append(
+            [
+                "patient-view ≥ 50% of /ping throughput at 20 clients",
+                f"{100 * ratio:.0f}%",
+                verdict(ratio >= 0.5),
+            ]
+        )
+        p99 = float(view["p99 ms"])
+        rows.append(["patient-view p99 ≤ 100 ms at 20 clients", f"{p99} ms", verdict(p99 <= 100)])
+    two = [
+        r for r in s["runs"] if r["backend"] == "local" and r["workers"] == 2 and r["matcher"] == "durable"
+    ]
+    if two:
+        rate = max(r.get("steady_patients_per_second") or r["patients_per_second"] for r in two)
+        rows.append(
+            ["screening ≥ 1,500 patients/s on 2 workers (steady)", f"{rate}/s", verdict(rate >= 1500)]
+        )
+        dask = [r for r in s["runs"] if r["backend"] == "dask"]
+        if dask:
+            local = max(r["patients_per_second"] for r in two)
+            gap = 1 - max(r["patients_per_second"] for r in dask) / local
+            rows.append(
+                ["Dask within 20% of the local runner", f"{100 * gap:.0f}% slower", verdict(gap <= 0.2)]
+            )
+    rows.append(
+        [
+            "memory growth < 5% from 1,000 to 100,000 assessments",
+            f"{m['growth_percent']}% ({m['samples'][0]['assessments']:,} -> "
+            f"{m['samples'][-1]['assessments']:,} assessments)",
+            verdict(m["growth_percent"] < 5),
+        ]
+    )
+    return rows
 
 
 def main() -> None:
@@ -281,7 +350,9 @@ def main() -> None:
         "http": http,
     }
     values |= _engine_values(engine) | _screening_values(screening) | _memory_values(memory)
-    values |= _stage_values(screening, values["resources_per_patient"]) | _targets(engine, screening, memory)
+    values |= _stage_values(screening, values["resources_per_patient"]) | _targets(
+        engine, screening, memory, http
+    )
     Path(args.out).write_text(TEMPLATE.read_text(encoding="utf-8").format(**values), encoding="utf-8")
     raw = {
         "machine_before": before,
