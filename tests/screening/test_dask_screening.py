@@ -43,3 +43,15 @@ def test_dask_local_cluster_matches_single_process(tmp_path: Path) -> None:
     distributed, summary = _run(tmp_path, backend="dask", workers=2, batch_patients=6)
     assert summary.backend == "dask"  # type: ignore[attr-defined]
     assert [r.model_dump() for r in distributed] == [r.model_dump() for r in local]
+
+
+@pytest.mark.slow
+def test_a_cluster_of_your_own_gets_the_lines_as_bytes_and_matches(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    generate_population(20, tmp_path / "export", seed=11, on=ON)
+    local, _ = _run(tmp_path / "export", workers=1)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        remote, _ = _run(tmp_path / "export", backend="dask", scheduler=cluster.scheduler_address)
+    assert [r.model_dump() for r in remote] == [r.model_dump() for r in local]

@@ -1,9 +1,11 @@
 """Screening on a Dask cluster, partitioned by patient.
 
-The driver reads each batch's lines (cheap, by offset) and sends them as bytes, and the ruleset it
-loaded and checked is broadcast once: workers need neither the export nor the rules on their own
-disk. Each worker process compiles its Engine once (module-level cache keyed by the rules' content
-hash). Without a scheduler address a LocalCluster of processes on 127.0.0.1 is started for the run.
+The ruleset the driver loaded and checked is broadcast once, and each worker process compiles its
+Engine once (module-level cache keyed by the rules' content hash). On a cluster of your own
+(`--scheduler`) the driver reads each batch's lines (cheap, by offset) and sends them as bytes:
+workers need neither the export nor the rules on their own disk. Without a scheduler address a
+LocalCluster of processes on 127.0.0.1 is started for the run, and its workers read the lines by
+offset themselves, as pool workers do.
 """
 
 from __future__ import annotations
@@ -61,6 +63,24 @@ def screen_payload(
     return screen_lines(records, engine, on, present, keep)
 
 
+_READERS: dict[tuple[str, ...], LineReader] = {}
+
+
+def screen_offsets(
+    batch: Batch,
+    files: tuple[str, ...],
+    rules: LoadedRuleset,
+    on: date,
+    present: frozenset[str],
+    matcher: Matcher,
+    keep: bool = False,
+) -> list[PatientOutcome]:
+    """Dask task on this machine's LocalCluster: the worker reads the batch's lines itself."""
+    reader = _READERS.get(files) or _READERS.setdefault(files, LineReader(files))
+    records = [(key, reader.read(entries)) for key, entries in batch]
+    return screen_lines(records, engine_for(rules, matcher), on, present, keep)
+
+
 @contextmanager
 def dask_backend(export: ExportFiles, options: ScreenOptions, rules: LoadedRuleset) -> Iterator[Runner]:
     """A connected (or freshly started local) cluster; yields a function from batches to outcomes."""
@@ -95,7 +115,22 @@ def dask_backend(export: ExportFiles, options: ScreenOptions, rules: LoadedRules
         ]
         stack.callback(warming.clear)
 
+        files, local = tuple(str(f) for f in export.files), not options.scheduler
+
         def submitter(batch: Batch) -> Callable[[], Any]:
+            if local:  # the workers this run started see the same files
+                return lambda: client.submit(
+                    screen_offsets,
+                    batch,
+                    files,
+                    shipped,
+                    on,
+                    present,
+                    matcher,
+                    options.keep,
+                    pure=False,
+                    retries=1,
+                )
             payload = [
                 (key, [(r.file, r.line, r.data) for r in reader.read(entries)]) for key, entries in batch
             ]
