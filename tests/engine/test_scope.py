@@ -40,3 +40,60 @@ def test_an_abated_condition_is_out_of_scope(engine: Engine) -> None:
     assert not in_scope(PatientFacts(conditions=[fm]), TODAY, engine.ruleset)
     active = fm.model_copy(update={"abatement": None})
     assert in_scope(PatientFacts(conditions=[active]), TODAY, engine.ruleset)
+
+
+# The gate evaluates only the rules that can open it; it must decide as the whole findings phase does.
+
+
+def _gate_over_whole_phase(engine: Engine, facts: PatientFacts) -> bool:
+    """The gate as first written: every findings rule through the oracle, then the same reading."""
+    from ldncds.engine.derive import derive
+    from ldncds.engine.matching import OracleMatcher
+    from ldncds.engine.ruleschema import CriterionOutcome, TherapyOutcome
+    from ldncds.engine.scope import _Scope
+
+    ruleset = engine.ruleset
+    criteria = _Scope(ruleset).criteria
+    derived = derive(facts, TODAY, ruleset.valuesets)
+    if any(f["kind"] == "therapy" and f.get("status") == "current" for f in derived.facts):
+        return True
+    for firing in OracleMatcher(ruleset).run("findings", derived.facts):
+        then = ruleset.rules[firing.rule_id].rule.then
+        if isinstance(then, TherapyOutcome):
+            return True
+        if isinstance(then, CriterionOutcome) and then.criterion in criteria:
+            refs = (derived.refs.get(i) for i in firing.fact_ids)
+            if any(ref is not None and ref.kind == "condition" for ref in refs):
+                return True
+    return False
+
+
+def test_the_gate_decides_as_the_whole_findings_phase_on_generated_patients(engine: Engine) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from support.patients import patients
+
+    seen = {True: 0, False: 0}
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(patients())
+    def check(facts: PatientFacts) -> None:
+        expected = _gate_over_whole_phase(engine, facts)
+        assert in_scope(facts, TODAY, engine.ruleset) is expected
+        seen[expected] += 1
+
+    check()
+    assert seen[True] > 20 and seen[False] > 20, seen  # both answers exercised
+
+
+def test_a_rule_subset_keeps_the_rules_that_derive_what_it_reads(engine: Engine) -> None:
+    from ldncds.engine.matching import OracleMatcher, derived_fact
+
+    phase = engine.ruleset.phase_rules("conclusions")
+    readers = [lr for lr in phase if any(p.fact == "decision" for p in lr.rule.when)]
+    assert readers, "the conclusions phase has rules reading derived decisions"
+    reader = readers[0]
+    subset = OracleMatcher(engine.ruleset, keep=lambda lr: lr is reader).phases["conclusions"]
+    assert reader in subset
+    assert any(derived_fact(lr) is not None for lr in subset)  # the rules deriving decisions came along
+    assert [lr.rule.id for lr in subset] == [lr.rule.id for lr in phase if lr in subset]  # phase order

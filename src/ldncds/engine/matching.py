@@ -95,33 +95,54 @@ def pattern_matches(pattern: Pattern, fact: dict[str, Any]) -> bool:
 class OracleMatcher:
     """Plain-Python evaluation of the same rules: the test oracle and the benchmark floor."""
 
-    def __init__(self, ruleset: LoadedRuleset) -> None:
-        self.phases = {p: ruleset.phase_rules(p) for p in ("findings", "conclusions")}
+    def __init__(self, ruleset: LoadedRuleset, keep: Callable[[LoadedRule], bool] | None = None) -> None:
+        """All rules of each phase, or only those `keep` selects and the rules whose derived facts
+        they read (so a subset fires exactly as those rules fire in the whole phase)."""
+        self.phases = {p: _closed_subset(ruleset.phase_rules(p), keep) for p in ("findings", "conclusions")}
 
     def run(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[Firing]:
-        facts = list(facts)
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for fact in facts:
+            by_kind.setdefault(fact.get("kind"), []).append(fact)  # type: ignore[arg-type]
         fired: set[Firing] = set()
         changed = True
         while changed:  # to a fixpoint, for rules that derive facts
             changed = False
             for lr in self.phases[phase]:
-                for ids in self._matches(lr.rule.when, facts):
+                for ids in self._matches(lr.rule.when, by_kind):
                     firing = Firing(lr.rule.id, ids)
                     if firing in fired:
                         continue
                     fired.add(firing)
-                    if (new := derived_fact(lr)) and all(f["id"] != new["id"] for f in facts):
-                        facts.append(new)
+                    new = derived_fact(lr)
+                    if new and all(f["id"] != new["id"] for f in by_kind.get(new["kind"], ())):
+                        by_kind.setdefault(new["kind"], []).append(new)
                         changed = True
         return sorted(fired)
 
     @staticmethod
-    def _matches(patterns: list[Pattern], facts: list[dict[str, Any]]) -> Iterable[tuple[str, ...]]:
-        candidates = [[f for f in facts if pattern_matches(p, f)] for p in patterns]
+    def _matches(
+        patterns: list[Pattern], by_kind: dict[str, list[dict[str, Any]]]
+    ) -> Iterable[tuple[str, ...]]:
+        candidates = [[f for f in by_kind.get(p.fact, ()) if pattern_matches(p, f)] for p in patterns]
         for combo in itertools.product(*candidates):
             ids = tuple(f["id"] for f in combo)
             if len(set(ids)) == len(ids):  # one fact never fills two patterns (as in durable_rules)
                 yield ids
+
+
+def _closed_subset(rules: list[LoadedRule], keep: Callable[[LoadedRule], bool] | None) -> list[LoadedRule]:
+    """`rules` in order, restricted to those `keep` selects plus, transitively, every rule deriving a
+    fact kind that a selected rule's patterns read."""
+    if keep is None:
+        return rules
+    chosen = {lr.rule.id for lr in rules if keep(lr)}
+    while True:
+        read = {p.fact for lr in rules if lr.rule.id in chosen for p in lr.rule.when}
+        feeding = {lr.rule.id for lr in rules if (new := derived_fact(lr)) and new["kind"] in read}
+        if feeding <= chosen:
+            return [lr for lr in rules if lr.rule.id in chosen]
+        chosen |= feeding
 
 
 # ---------------------------------------------------------------- durable_rules

@@ -14,7 +14,7 @@ from datetime import date
 
 from .derive import Derived, derive
 from .facts import PatientFacts
-from .loader import LoadedRuleset
+from .loader import LoadedRule, LoadedRuleset
 from .matching import OracleMatcher
 from .ruleschema import CriterionOutcome, TherapyOutcome
 
@@ -24,12 +24,19 @@ __all__ = ["in_scope"]
 class _Scope:
     def __init__(self, ruleset: LoadedRuleset) -> None:
         self.ruleset = ruleset
-        self.matcher = OracleMatcher(ruleset)
         # The criteria whose rules name a pathway are the qualifying pain diagnosis.
         self.criteria = frozenset(
             lr.rule.then.criterion
             for lr in ruleset.rules.values()
             if isinstance(lr.rule.then, CriterionOutcome) and lr.rule.then.pathway
+        )
+        # Only the rules whose firing can open the gate are evaluated (a fraction of the findings).
+        self.matcher = OracleMatcher(ruleset, keep=self._opens_gate)
+
+    def _opens_gate(self, lr: LoadedRule) -> bool:
+        then = lr.rule.then
+        return isinstance(then, TherapyOutcome) or (
+            isinstance(then, CriterionOutcome) and then.criterion in self.criteria
         )
 
     def __call__(self, derived: Derived) -> bool:
