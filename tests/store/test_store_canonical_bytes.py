@@ -229,6 +229,45 @@ def test_stored_text_reads_back_exactly_as_json_loads_reads_it(value: Any) -> No
     assert same_json(load_json(text.encode("utf-8")), json.loads(text))
 
 
+# compact_json lets orjson write the text only where it is provably the standard library's text.
+tricky_scalars = (
+    json_scalars
+    | st.floats()  # NaN and infinities: json refuses them, orjson would write null
+    | st.floats(min_value=-1e-4, max_value=1e-4)  # spelled otherwise by orjson (0.00001, 1e-7)
+    | st.sampled_from([":1e-5", ",0.00001", "[2e-7", "3f2e-4a", "\ud800", "10.00001"])
+    | st.dates()  # orjson writes dates, json refuses them
+    | st.tuples(st.integers(), st.text(max_size=3))
+)
+tricky_values = st.recursive(
+    tricky_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+def _written(write: Any, value: Any) -> str | type[Exception]:
+    try:
+        return str(write(value))
+    except (ValueError, TypeError) as exc:  # json's refusals: the same kind of error, as before
+        return ValueError if isinstance(exc, ValueError) else TypeError
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=tricky_values)
+def test_stored_text_is_the_standard_librarys_text_or_its_refusal(value: Any) -> None:
+    assert _written(compact_json, value) == _written(old_compact_json, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e-05, -2.5e-07, [0.5, 1e-300], {"dose": 0.00004}, {"a": [1, (2, 3)]}, {"t": "x:1e-5"}, {1: "k"}],
+)
+def test_values_orjson_spells_otherwise_are_written_by_the_standard_library(value: Any) -> None:
+    assert compact_json(value) == old_compact_json(value)
+
+
 @pytest.mark.parametrize(
     "literal", ["123456789012345678901234567890", "-18446744073709551617", "1e-05", "2.5e-07", "[1e+16]"]
 )

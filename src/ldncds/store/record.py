@@ -13,6 +13,9 @@ Entry points:
     stored = store.record(prepared=prepared)          # in the process holding the store
     stored = record_assessment(store, facts, assessment, raw_input, caller, ruleset_hash)  # both
 
+    text = assessment_text(facts, assessment)         # where the engine ran (a worker process)
+    store.append(seal(text, raw_input, caller, ruleset_hash))  # the server: nothing parsed again
+
 `facts` and `assessment` may each be the pydantic model (PatientFacts / Assessment), its
 `model_dump(mode="json")` dict, or that dict already serialised as JSON text (str or UTF-8 bytes),
 e.g. by a worker process, so the server does not dump the models again. Text is stored as given:
@@ -45,12 +48,53 @@ _CALLER_FIELDS = ("channel", "service_id", "hook_instance", "issuer")
 _MAX_ID = 64
 
 
+# Where orjson's spelling can differ from the standard library's: a number below 1e-4 in magnitude
+# (orjson writes 0.00001 and 1e-7, json 1e-05 and 1e-07). Found by substring search (a regex scan
+# costs more than the dump), then the number token around it; a hit inside a string only means the
+# standard library writes the text, which is slower, never different.
+_SMALL_NUMBER_MARKS = (b"e-", b"0.0000")
+_NUMBER_BYTES = frozenset(b"-.0123456789")
+_BEFORE_NUMBER = frozenset(b":,[")
+
+
+def _may_spell_otherwise(text: bytes) -> bool:
+    for mark in _SMALL_NUMBER_MARKS:
+        at = text.find(mark)
+        while at != -1:
+            start = at
+            while start > 0 and text[start - 1] in _NUMBER_BYTES:
+                start -= 1
+            if (start < at or mark != b"e-") and (start == 0 or text[start - 1] in _BEFORE_NUMBER):
+                return True
+            at = text.find(mark, at + 1)
+    return False
+
+
 def compact_json(value: Any) -> str:
     """The stored (and hashed) text of facts and assessments: field order kept, no spaces, no NaN.
 
-    The standard library writes it (orjson spells some floats differently, e.g. 1e-05): records
-    written before hash the same, and a retry of an old record is recognised as the same."""
+    The text is the standard library's (`json.dumps` with these options): records written before
+    hash the same, and a retry of an old record is recognised as the same. orjson writes it when
+    that is provably the same text: its output reads back equal to `value` (so no NaN or infinity
+    became null, no tuple, date or dataclass was converted) and has no number that json spells
+    otherwise; anything orjson refuses (a lone surrogate, an integer beyond 64 bits, a non-string
+    key) goes to the standard library, which decides as before."""
+    try:
+        fast = orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        fast = None
+    if fast is not None and not _may_spell_otherwise(fast) and _reads_back(fast, value):
+        return fast.decode("utf-8")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _reads_back(text: bytes, value: Any) -> bool:
+    """orjson reads `text` back equal to `value`: it converted nothing json would refuse or spell
+    otherwise (NaN -> null, a tuple, a date, a dataclass or an Enum's value are all unequal)."""
+    try:
+        return bool(orjson.loads(text) == value)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def load_json(text: str | bytes) -> Any:
