@@ -144,12 +144,15 @@ def test_a_body_that_is_not_json_is_named(client: TestClient) -> None:
 
 
 class ReadOnlyStore:
-    """A store whose disk refuses writes: wraps the real one, fails on record."""
+    """A store whose disk refuses writes: wraps the real one, fails on every append."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
 
     def record(self, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    def append(self, prepared: Any) -> Any:
         raise OSError("disk full")
 
     def __getattr__(self, name: str) -> Any:

@@ -19,7 +19,16 @@ import pytest
 import sqlalchemy as sa
 
 from ldncds.engine import Engine, PatientFacts
-from ldncds.store import Caller, SqlStore, open_store, prepare_record, record_assessment
+from ldncds.store import (
+    Caller,
+    DuplicateAssessmentError,
+    SqlStore,
+    assessment_text,
+    open_store,
+    prepare_record,
+    record_assessment,
+    seal,
+)
 from ldncds.store.record import compact_json
 from support.store import sqlite_url, store_url  # noqa: F401
 
@@ -166,6 +175,28 @@ def test_a_worker_may_hand_over_json_text_or_dicts_instead_of_the_models(
     stored = sqlite_store.record(prepared=variants[0])
     assert stored.assessment == assessment.model_dump(mode="json")
     assert sqlite_store.record(prepared=variants[1]).seq == stored.seq  # the same record, once
+
+
+def test_text_sealed_where_the_store_is_is_the_same_record_and_is_never_parsed_there(
+    sqlite_store: SqlStore, engine: Engine, facts: PatientFacts
+) -> None:
+    """The services' path: the worker serialises (assessment_text), the server seals and appends."""
+    assessment = engine.assess(facts, ON)
+    assessment.assessment_id = "sealed"
+    caller, raw = Caller(channel="cds-hooks", issuer="https://ehr", tenant="t"), EXAMPLE.read_bytes()
+    text = pickle.loads(pickle.dumps(assessment_text(facts, assessment)))  # as a worker hands it over
+    sealed = seal(text, raw, caller, "h")
+    assert sealed == prepare_record(facts, assessment, raw, caller, "h")  # same bytes, digest, hash parts
+    seq = sqlite_store.append(sealed)
+    assert sealed.facts_value is None and sealed.assessment_value is None  # nothing was parsed to store it
+    stored = sqlite_store.get("sealed")
+    assert stored is not None and stored.seq == seq
+    assert stored.assessment == assessment.model_dump(mode="json") and stored.caller == caller
+    assert sqlite_store.append(seal(text, raw, caller, "h")) == seq  # a retry is the same record, once
+    with pytest.raises(DuplicateAssessmentError):
+        sqlite_store.append(seal(text, b"other input", caller, "h"))
+    assert sqlite_store.verify().intact
+    assert sealed.assessment == assessment.model_dump(mode="json")  # read on demand, when asked
 
 
 def test_an_assessment_model_without_an_id_gets_one_and_dicts_must_carry_one(

@@ -102,7 +102,7 @@ async def create_assessment(
     task = BodyTask(await request.body(), isinstance(body, FhirBundle), on)
     outcome = await evaluate(request, assess_body, task, caller=Caller(channel="api"))
     assert outcome.record is not None  # an assessment always has a record
-    location = f"/api/v1/assessments/{outcome.record.assessment_id}"
+    location = f"/api/v1/assessments/{outcome.record.id}"
     return json_response(outcome.body, status_code=201, headers={"Location": location})
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from ldncds.engine import Engine, PatientFacts, in_scope
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.service.errors import ApiError
-from ldncds.service.worklet import Outcome, Record, assess, json_bytes, record_of
+from ldncds.service.worklet import Outcome, assess, json_bytes, record_of
+from ldncds.store import AssessmentText
 
 from . import orders
 from .cards import decision_card
@@ -51,7 +52,7 @@ class OrderTask(HookTask):
     fetch_first: bool = False  # the server may fetch the record: ask for it before reading it
 
 
-def cards_outcome(cards: list[Card], record: Record | None = None) -> Outcome:
+def cards_outcome(cards: list[Card], record: AssessmentText | None = None) -> Outcome:
     """The CDS Hooks answer: cards by indicator (critical first), serialised."""
     cards = sorted(cards, key=lambda c: _INDICATOR_ORDER[c.indicator])
     body = CardsResponse(cards=cards).model_dump(mode="json", exclude_none=True)

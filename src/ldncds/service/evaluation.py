@@ -19,11 +19,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.store.interface import Caller
-from ldncds.store.record import record_assessment
+from ldncds.store.record import AssessmentText, seal
 
 from .errors import ApiError
 from .security import with_identity
-from .worklet import EngineFailed, Outcome, Record, Work, run
+from .worklet import EngineFailed, Outcome, Work, run
 
 T = TypeVar("T")
 
@@ -97,11 +97,11 @@ def _run_and_record(
     return outcome
 
 
-def _store(store: Any, record: Record, raw_input: bytes, caller: Caller, ruleset_hash: str) -> None:
+def _store(store: Any, record: AssessmentText, raw_input: bytes, caller: Caller, ruleset_hash: str) -> None:
     """Durably store before anything is answered; if it cannot be stored, there is no advice."""
-    # The work serialised both in the log's spelling: stored as given, not dumped again here.
+    # The work serialised both in the log's spelling: sealed and stored as given, not parsed here.
     try:
-        record_assessment(store, record.facts_json, record.assessment_json, raw_input, caller, ruleset_hash)
+        store.append(seal(record, raw_input, caller, ruleset_hash))
     except Exception as exc:  # the message could quote stored values: log the type only
         log.error("no advice: the assessment was not stored", extra={"fields": {"error": type(exc).__name__}})
         raise ApiError(

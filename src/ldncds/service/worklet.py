@@ -21,22 +21,12 @@ from typing import Any, TypeVar
 import orjson
 
 from ldncds.engine import Assessment, Engine, PatientFacts
-from ldncds.store.record import compact_json
+from ldncds.store.record import AssessmentText, assessment_text
 
 from .errors import ApiError
 
 T = TypeVar("T")
 NO_ADVICE = "No advice: the rule engine failed on this request. Please try again."
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What the decision log needs, serialised where the work ran."""
-
-    assessment_id: str
-    decision: str
-    facts_json: bytes
-    assessment_json: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +39,7 @@ class Outcome:
     """
 
     body: bytes = b""
-    record: Record | None = None
+    record: AssessmentText | None = None  # the decision log's text, serialised where the work ran
     indicators: tuple[str, ...] = ()
     needs_record: bool = False
 
@@ -82,17 +72,12 @@ def assess(engine: Engine, facts: PatientFacts, on: date, planned_start: date | 
         raise EngineFailed(type(exc).__name__) from None
 
 
-def record_of(facts: PatientFacts, assessment: Assessment) -> Record:
-    """Give the assessment its id (uuid4, as the store would) and serialise what the log keeps."""
+def record_of(facts: PatientFacts, assessment: Assessment) -> AssessmentText:
+    """Give the assessment its id (uuid4, as the store would) and serialise what the log keeps, in
+    the log's own spelling: the server seals and stores the text as it is, parsing nothing."""
     if assessment.assessment_id is None:
         assessment.assessment_id = str(uuid.uuid4())
-    return Record(
-        assessment_id=assessment.assessment_id,
-        decision=assessment.decision,
-        # the decision log's own spelling (what it hashes), so the server stores the text as it is
-        facts_json=compact_json(facts.model_dump(mode="json")).encode(),
-        assessment_json=compact_json(assessment.model_dump(mode="json")).encode(),
-    )
+    return assessment_text(facts, assessment)
 
 
 def json_bytes(content: Any) -> bytes:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .chain import ChainReport, Problem
 from .interface import Caller, DecisionStore, DuplicateAssessmentError, StoredAssessment, StoreError
-from .record import PreparedRecord, prepare_record, record_assessment
+from .record import AssessmentText, PreparedRecord, assessment_text, prepare_record, record_assessment, seal
 
 if TYPE_CHECKING:
     from .sql import SqlStore, VerifyReport, open_store
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _FROM_SQL = frozenset({"SqlStore", "VerifyReport", "open_store"})
 
 __all__ = [
+    "AssessmentText",
     "Caller",
     "ChainReport",
     "DecisionStore",
@@ -33,9 +34,11 @@ __all__ = [
     "StoreError",
     "StoredAssessment",
     "VerifyReport",
+    "assessment_text",
     "open_store",
     "prepare_record",
     "record_assessment",
+    "seal",
 ]
 
 

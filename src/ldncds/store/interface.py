@@ -88,6 +88,10 @@ class DecisionStore(Protocol):
         Either a PreparedRecord (record.prepare_record) or the fields prepare_record takes."""
         ...
 
+    def append(self, prepared: PreparedRecord) -> int:
+        """record(prepared=...) without building a StoredAssessment: durable on return; its seq."""
+        ...
+
     def get(self, assessment_id: str, *, scope: Scope | None = None) -> StoredAssessment | None:
         """None when unknown, or when it belongs to a caller outside `scope`."""
         ...

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -164,10 +164,23 @@ class PreparedRecord:
     input_digest: str
     facts_json: str
     assessment_json: str
-    facts: dict[str, Any]
-    assessment: dict[str, Any]
     hashed_head: bytes  # canonical bytes up to the created_at value
     hashed_middle: bytes  # canonical bytes from after created_at up to the seq value
+    # The JSON values of the two texts, when the preparer had them; else read from the text on demand.
+    facts_value: dict[str, Any] | None = field(default=None, compare=False)
+    assessment_value: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        if self.facts_value is None:
+            object.__setattr__(self, "facts_value", load_json(self.facts_json))
+        return self.facts_value  # type: ignore[return-value]
+
+    @property
+    def assessment(self) -> dict[str, Any]:
+        if self.assessment_value is None:
+            object.__setattr__(self, "assessment_value", load_json(self.assessment_json))
+        return self.assessment_value  # type: ignore[return-value]
 
     def chain_hash(self, created_at: datetime, seq: int, prev_hash: str) -> str:
         """sha256 of canonical_json(assessment_content(row, seq)) + prev_hash, over the prepared bytes."""
@@ -210,6 +223,49 @@ class PreparedRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AssessmentText:
+    """An assessment and its facts in the log's spelling, with the fields the log indexes: what the
+    place that ran the engine hands to the place holding the store (picklable). `seal` adds the
+    caller and the input digest without parsing anything again."""
+
+    id: str
+    decision: str
+    evaluation_date: date
+    ruleset_version: str
+    facts_json: str
+    assessment_json: str
+
+
+def assessment_text(
+    facts: PatientFacts | JsonInput, assessment: Assessment | JsonInput, *, assessment_id: str | None = None
+) -> AssessmentText:
+    """Serialise and check one assessment (ValueError names what is wrong)."""
+    return _text(facts, assessment, assessment_id)[0]
+
+
+def _text(
+    facts: Any, assessment: Any, assessment_id: str | None
+) -> tuple[AssessmentText, dict[str, Any], dict[str, Any]]:
+    if isinstance(assessment, BaseModel):
+        assessment_id = _model_id(assessment, assessment_id)
+    facts_json, facts_value = _json_part(facts, "facts")
+    assessment_json, assessment_value = _json_part(assessment, "assessment")
+    record_id = _checked_id(assessment_id, assessment_value)
+    try:
+        text = AssessmentText(
+            id=record_id,
+            decision=str(assessment_value["decision"]),
+            evaluation_date=date.fromisoformat(str(assessment_value["evaluation_date"])),
+            ruleset_version=str(assessment_value["ruleset_version"]),
+            facts_json=facts_json,
+            assessment_json=assessment_json,
+        )
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"assessment: missing or invalid field {exc}") from exc
+    return text, facts_value, assessment_value
+
+
 def prepare_record(
     facts: PatientFacts | JsonInput,
     assessment: Assessment | JsonInput,
@@ -220,22 +276,25 @@ def prepare_record(
     assessment_id: str | None = None,
 ) -> PreparedRecord:
     """Serialise, check and pre-hash one assessment (no database). ValueError names what is wrong."""
-    if isinstance(assessment, BaseModel):
-        assessment_id = _model_id(assessment, assessment_id)
-    facts_json, facts_value = _json_part(facts, "facts")
-    assessment_json, assessment_value = _json_part(assessment, "assessment")
-    record_id = _checked_id(assessment_id, assessment_value)
-    try:
-        decision = str(assessment_value["decision"])
-        evaluation_date = date.fromisoformat(str(assessment_value["evaluation_date"]))
-        ruleset_version = str(assessment_value["ruleset_version"])
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"assessment: missing or invalid field {exc}") from exc
+    text, facts_value, assessment_value = _text(facts, assessment, assessment_id)
+    return seal(text, raw_input, caller, ruleset_hash, facts_value, assessment_value)
+
+
+def seal(
+    text: AssessmentText,
+    raw_input: bytes,
+    caller: Caller,
+    ruleset_hash: str,
+    facts_value: dict[str, Any] | None = None,
+    assessment_value: dict[str, Any] | None = None,
+) -> PreparedRecord:
+    """The PreparedRecord of a serialised assessment: the input digest, the caller and the canonical
+    bytes the chain hash covers around the append's own values."""
     digest = sha256_hex(raw_input)
     head = b"".join(
         (
             b'{"assessment":',
-            json_string_bytes(assessment_json),
+            json_string_bytes(text.assessment_json),
             b',"caller":',
             canonical_json(hashed_caller(caller.model_dump())).encode("utf-8"),
             b',"created_at":',
@@ -244,36 +303,36 @@ def prepare_record(
     middle = b"".join(
         (
             b',"decision":',
-            json_string_bytes(decision),
+            json_string_bytes(text.decision),
             b',"evaluation_date":',
-            json_string_bytes(evaluation_date.isoformat()),
+            json_string_bytes(text.evaluation_date.isoformat()),
             b',"facts":',
-            json_string_bytes(facts_json),
+            json_string_bytes(text.facts_json),
             b',"id":',
-            json_string_bytes(record_id),
+            json_string_bytes(text.id),
             b',"input_digest":',
             json_string_bytes(digest),
             b',"ruleset_hash":',
             json_string_bytes(ruleset_hash),
             b',"ruleset_version":',
-            json_string_bytes(ruleset_version),
+            json_string_bytes(text.ruleset_version),
             b',"seq":',
         )
     )
     return PreparedRecord(
-        id=record_id,
+        id=text.id,
         caller=caller,
-        evaluation_date=evaluation_date,
-        ruleset_version=ruleset_version,
+        evaluation_date=text.evaluation_date,
+        ruleset_version=text.ruleset_version,
         ruleset_hash=ruleset_hash,
-        decision=decision,
+        decision=text.decision,
         input_digest=digest,
-        facts_json=facts_json,
-        assessment_json=assessment_json,
-        facts=facts_value,
-        assessment=assessment_value,
+        facts_json=text.facts_json,
+        assessment_json=text.assessment_json,
         hashed_head=head,
         hashed_middle=middle,
+        facts_value=facts_value,
+        assessment_value=assessment_value,
     )
 
 

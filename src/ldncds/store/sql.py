@@ -264,6 +264,12 @@ class SqlStore:
         stored: StoredAssessment = self._submit(_AssessmentWrite(prepared))
         return stored
 
+    def append(self, prepared: PreparedRecord) -> int:
+        """record(prepared=...) for a caller that needs no StoredAssessment back (the services):
+        the same append and COMMIT, without building the record's values; returns its seq."""
+        seq: int = self._submit(_AssessmentWrite(prepared, stored=False))
+        return seq
+
     def add_feedback(self, card_uuid: str, item: dict[str, Any], *, caller: Caller | None = None) -> bool:
         """Append CDS Hooks feedback; False when the same item was already recorded (idempotent).
 
@@ -630,10 +636,10 @@ class _Write:
 class _AssessmentWrite(_Write):
     chain = "assessments"
 
-    def __init__(self, prepared: PreparedRecord) -> None:
-        self.prepared = prepared
+    def __init__(self, prepared: PreparedRecord, *, stored: bool = True) -> None:
+        self.prepared, self.want_stored = prepared, stored
 
-    def apply(self, tx: _Tx) -> StoredAssessment:
+    def apply(self, tx: _Tx) -> StoredAssessment | int:
         p = self.prepared
         last_seq, prev_hash = tx.head(self.chain)
         seq, created_at = last_seq + 1, datetime.now(UTC)
@@ -644,9 +650,10 @@ class _AssessmentWrite(_Write):
             existing = tx.sql.assessment_by_id.read(found)
             if existing is None:
                 raise StoreError(f"assessment {p.id} was neither stored nor found")
-            return _same_or_fail(existing, p)
+            same = _same_or_fail(existing, p)
+            return same if self.want_stored else same.seq
         tx.advance(self.chain, seq, row_hash)
-        return p.stored(seq, created_at)
+        return p.stored(seq, created_at) if self.want_stored else seq
 
 
 class _FeedbackWrite(_Write):
