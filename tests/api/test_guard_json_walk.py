@@ -88,7 +88,21 @@ def test_the_walk_refuses_what_the_previous_walk_refused(
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"  ", b"NaN", b'[1, {"a": Infinity}]', b"not json", b"[" * 3000 + b"]" * 3000]
+    "body",
+    [
+        b"",
+        b"  ",
+        b"NaN",
+        b'[1, {"a": Infinity}]',
+        b"not json",
+        b"[" * 3000 + b"]" * 3000,
+        b"[" * 1100 + b"]" * 1100,  # past orjson's nesting limit, within json's
+        b'{"a": [1e400]}',  # read as infinity by json
+        b'{"n": 123456789012345678901234567890}',  # beyond 64 bits: orjson refuses, json reads
+        b'{"s": "\\ud800"}',  # a lone surrogate escape
+        b'\xef\xbb\xbf{"a": 1}',  # a byte order mark
+        b'{"a": 1, "a": NaN}',  # duplicate keys: the last one counts
+    ],
 )
 def test_edge_bodies_get_the_previous_verdict(body: bytes) -> None:
     limits = Limits(10_000, 64, 100, 10)

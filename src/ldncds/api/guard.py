@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ldncds.service.errors import json_path, outcome
@@ -146,11 +147,14 @@ def check_json(body: bytes, limits: Limits) -> None:
     if not body.strip():
         return
     try:
-        value = json.loads(body)
-    except RecursionError:
-        raise Refused(422, f"The JSON is nested deeper than {limits.depth} levels.") from None
-    except ValueError:
-        return
+        value = orjson.loads(body)  # reads what json reads, twice as fast
+    except orjson.JSONDecodeError:  # NaN, Infinity, integers beyond 64 bits, nesting past 1024
+        try:
+            value = json.loads(body)  # as the route will read it
+        except RecursionError:
+            raise Refused(422, f"The JSON is nested deeper than {limits.depth} levels.") from None
+        except ValueError:
+            return
     # Depth first, last child first. Each entry links to its parent's entry (parent, key), so the
     # path of a value is built only when it is reported: a large chart walks in a few ms.
     stack: list[tuple[Any, int, _Link]] = [(value, 0, None)]
