@@ -99,7 +99,8 @@ async def create_assessment(
     on = parse_evaluation_date(request, evaluation_date)
     if isinstance(body, PatientFacts):
         _check_birth_date(body, on, request.app.state.settings.max_age_years)
-    task = BodyTask(await request.body(), isinstance(body, FhirBundle), on)
+    settings = request.app.state.settings
+    task = BodyTask(await request.body(), isinstance(body, FhirBundle), on, settings.fhir_validation)
     outcome = await evaluate(request, assess_body, task, caller=Caller(channel="api"))
     assert outcome.record is not None  # an assessment always has a record
     location = f"/api/v1/assessments/{outcome.record.id}"

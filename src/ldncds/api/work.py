@@ -12,6 +12,7 @@ from datetime import date
 
 from ldncds.engine import Engine, PatientFacts
 from ldncds.fhir import FhirInputError, facts_from_bundle
+from ldncds.fhir.adapter import Validation
 from ldncds.service.errors import ApiError
 from ldncds.service.worklet import Outcome, assess, json_bytes, record_of
 
@@ -21,6 +22,7 @@ class BodyTask:
     raw: bytes  # the request body as received
     bundle: bool  # a FHIR Bundle (else native PatientFacts)
     on: date  # the evaluation date
+    validation: Validation | None = None  # setting fhir_validation of the server (None: this process's)
 
 
 def assess_body(engine: Engine, task: BodyTask) -> Outcome:
@@ -28,7 +30,7 @@ def assess_body(engine: Engine, task: BodyTask) -> Outcome:
     content = json.loads(task.raw)  # the parser FastAPI validated it with: the same values
     if task.bundle:
         try:  # not strict: an invalid record is named, its section incomplete
-            facts = facts_from_bundle(content, strict=False).facts
+            facts = facts_from_bundle(content, strict=False, validation=task.validation).facts
         except FhirInputError as exc:
             raise ApiError(
                 400, f"Unreadable FHIR data: {exc.message}", expression=exc.path or "body"

@@ -96,7 +96,8 @@ async def candidacy(body: PatientViewRequest, request: Request) -> Response:
         return _cards(cards_outcome([]), request, CANDIDACY)
     ehr = _ehr(request, body)
     fetched = await _fetch(request, body, ehr) if ehr is not None else None
-    task = HookTask(await request.body(), site_today(request), _base_url(request), fetched)
+    validation = request.app.state.settings.fhir_validation
+    task = HookTask(await request.body(), site_today(request), _base_url(request), fetched, validation)
     outcome = await evaluate(request, patient_view, task, caller=_caller(request, body, CANDIDACY))
     return _cards(outcome, request, CANDIDACY)
 
@@ -217,6 +218,7 @@ async def _order_check(
         site_today(request),
         _base_url(request),
         selections=None if selections is None else tuple(selections),
+        validation=request.app.state.settings.fhir_validation,
         fetch_first=ehr is not None,  # the drafts decide whether the record is read at all
     )
     caller = _caller(request, body, service_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ldncds.engine import Engine, PatientFacts, in_scope
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
+from ldncds.fhir.adapter import Validation
 from ldncds.service.errors import ApiError
 from ldncds.service.worklet import Outcome, assess, json_bytes, record_of
 from ldncds.store import AssessmentText
@@ -44,6 +45,7 @@ class HookTask:
     on: date  # the site's today
     base_url: str  # public_base_url, for the cards' links
     fetched: Fetched | None = None  # read from fhirServer, over the request's prefetch
+    validation: Validation | None = None  # setting fhir_validation of the server (None: this process's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ def patient_view(engine: Engine, task: HookTask) -> Outcome:
     body = _body(task)
     patient_id = body["context"]["patientId"]
     gathered = _gathered(body, task)
-    facts, unavailable = map_chart(gathered, patient_id, REQUIRED_FOR_CANDIDACY, DEGRADABLE)
+    facts, unavailable = map_chart(gathered, patient_id, REQUIRED_FOR_CANDIDACY, DEGRADABLE, task.validation)
     if facts.deceased or not in_scope(facts, task.on, engine.ruleset):
         return cards_outcome([])
     assessment = assess(engine, facts, task.on)
@@ -100,7 +102,9 @@ def order_check(engine: Engine, task: OrderTask) -> Outcome:
         return cards_outcome(not_checked)  # nothing to check: the record is not even read
     if task.fetch_first:
         return Outcome(needs_record=True)
-    facts, _ = map_chart(_gathered(body, task), context["patientId"], REQUIRED_FOR_ORDER_CHECK)
+    facts, _ = map_chart(
+        _gathered(body, task), context["patientId"], REQUIRED_FOR_ORDER_CHECK, validation=task.validation
+    )
     record = orders.medication_views(facts.medications or [], task.on, engine.ruleset.valuesets)
     # The order checks are rules: the drafts are assessed with the record, and the answer is logged.
     checked = {d.source for d in chosen}
@@ -129,7 +133,11 @@ def require(missing: list[str]) -> None:
 
 
 def map_chart(
-    gathered: Gathered, patient_id: str, required: list[str], degradable: tuple[str, ...] = ()
+    gathered: Gathered,
+    patient_id: str,
+    required: list[str],
+    degradable: tuple[str, ...] = (),
+    validation: Validation | None = None,
 ) -> tuple[PatientFacts, list[str]]:
     """Prefetch/fetched FHIR -> facts, and the `degradable` required keys the EHR answered with an
     error (the caller may still decide from the rest). 412 when any other required key is missing."""
@@ -143,7 +151,9 @@ def map_chart(
     try:
         # Not strict: an invalid record is named (unreadable) and its section incomplete, so the
         # hard stops found in the rest still reach the clinician; never a candidate on partial data.
-        result = facts_from_resources(given.patient, given.sections, patient_id=patient_id, strict=False)
+        result = facts_from_resources(
+            given.patient, given.sections, patient_id=patient_id, strict=False, validation=validation
+        )
     except FhirInputError as exc:
         raise ApiError(
             400, f"Unreadable FHIR data: {exc.message}", expression=given.locate(exc.path)
