@@ -48,6 +48,7 @@ PREFETCH_OF = {
     "AllergyIntolerance": ("allergies", "patient"),
 }
 TICKS = os.sysconf("SC_CLK_TCK")
+EXTRA_ENV: dict[str, str] = {}  # settings for the server under test (--setting NAME=VALUE)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Result:
     seconds: float
     server_cpu_s: float = float("nan")
     workers_cpu_s: float = float("nan")
+    client_cpu_s: float = float("nan")  # this process: the load generator's own cost
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -72,7 +74,7 @@ class Result:
             f"| {self.workload} | {self.concurrency} | {n} | {self.percentile(50):.1f} | "
             f"{self.percentile(99):.1f} | {statistics.fmean(self.latencies_ms):.1f} | "
             f"{n / self.seconds:.0f} | {self.errors} | {self.server_cpu_s * 1000 / max(1, n):.2f} | "
-            f"{self.workers_cpu_s * 1000 / max(1, n):.2f} |"
+            f"{self.workers_cpu_s * 1000 / max(1, n):.2f} | {self.client_cpu_s * 1000 / max(1, n):.2f} |"
         )
 
 
@@ -116,9 +118,11 @@ def start_server(port: int, workdir: Path, engine_processes: int | None) -> subp
     command += ["serve", "--port", str(port)]
     if engine_processes is not None:
         command += ["--engine-processes", str(engine_processes)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LDNCDS_")} | {
-        "LDNCDS_LOG_LEVEL": "WARNING"
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("LDNCDS_")}
+        | dict(EXTRA_ENV)
+        | {"LDNCDS_LOG_LEVEL": "WARNING"}
+    )
     return subprocess.Popen(
         command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -216,10 +220,85 @@ async def run(
     return Result(workload, concurrency, latencies, errors, time.perf_counter() - start)
 
 
-def measured(server: int, base: str, workload: str, request: dict[str, Any] | None, c: int, n: int) -> Result:
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client on one asyncio socket: a fraction of httpx's CPU per
+    request, so the numbers show the server rather than the load generator. It sends exactly the
+    request httpx sends (method, path, JSON body) and reads the status line, the headers and a
+    Content-Length body (the server always sends one)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> RawClient:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        assert self.reader is not None and self.writer is not None
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        headers = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(headers[9:12])
+        length = 0
+        for line in headers.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+
+async def run_raw(
+    base: str, workload: str, request: dict[str, Any] | None, concurrency: int, total: int
+) -> Result:
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    errors = 0
+    remaining = total
+
+    async def client_loop() -> None:
+        nonlocal remaining, errors
+        async with RawClient(host, int(port)) as client:
+            while remaining > 0:
+                remaining -= 1
+                start = time.perf_counter()
+                if request is None:
+                    status = await client.request("GET", "/ping")
+                else:
+                    status = await client.request("POST", "/cds-services/ldn-candidacy", hook_body(request))
+                if status == 200:
+                    latencies.append((time.perf_counter() - start) * 1000)
+                else:
+                    errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    return Result(workload, concurrency, latencies, errors, time.perf_counter() - start)
+
+
+def measured(
+    server: int,
+    base: str,
+    workload: str,
+    request: dict[str, Any] | None,
+    c: int,
+    n: int,
+    client: str = "httpx",
+) -> Result:
     before, workers_before = cpu_snapshot(server)
-    result = asyncio.run(run(base, workload, request, c, n))
+    client_before = time.process_time()
+    result = asyncio.run((run_raw if client == "raw" else run)(base, workload, request, c, n))
+    result.client_cpu_s = time.process_time() - client_before
     after, workers_after = cpu_snapshot(server)
+    result.workload = f"{result.workload} ({client})"
     result.server_cpu_s = after - before
     result.workers_cpu_s = sum(cpu - workers_before.get(pid, 0.0) for pid, cpu in workers_after.items())
     return result
@@ -235,7 +314,24 @@ def main() -> None:
     parser.add_argument(
         "--chart-resources", type=int, default=None, help="Add a row: a Synthea chart of ~N resources."
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A setting of the server under test, e.g. store_group_commit_max=16 (repeatable).",
+    )
+    parser.add_argument(
+        "--client",
+        nargs="+",
+        choices=["httpx", "raw"],
+        default=["httpx", "raw"],
+        help="Load generators: httpx (one AsyncClient per client) and a raw keep-alive socket client.",
+    )
     args = parser.parse_args()
+    for setting in args.setting:
+        name, _, value = setting.partition("=")
+        EXTRA_ENV[f"LDNCDS_{name.upper()}"] = value
 
     workloads: list[tuple[str, dict[str, Any] | None]] = [
         ("GET /ping", None),
@@ -253,7 +349,8 @@ def main() -> None:
             for name, request in workloads:  # warm-up: imports, caches, SQLite pages
                 asyncio.run(run(base, name, request, 4, 40))
             results = [
-                measured(server.pid, base, name, request, c, args.requests)
+                measured(server.pid, base, name, request, c, args.requests, client)
+                for client in args.client
                 for c in args.concurrency
                 for name, request in workloads
             ]
@@ -267,9 +364,9 @@ def main() -> None:
     )
     print(
         "| workload | clients | requests | p50 ms | p99 ms | mean ms | req/s | errors "
-        "| server CPU ms/req | workers CPU ms/req |"
+        "| server CPU ms/req | workers CPU ms/req | client CPU ms/req |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
 
