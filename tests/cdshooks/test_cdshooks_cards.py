@@ -243,3 +243,22 @@ def test_washout_card_gives_the_earliest_start(engine: Engine) -> None:
     card = decision_card(a, base_url=BASE, patient_id="pt-1")
     assert f"**Earliest start:** {a.earliest_start}" in (card.detail or "")
     assert f"earliest start {a.earliest_start}" in card.summary
+
+
+def test_markdown_escaping_is_the_regex_escaping_it_replaced() -> None:
+    """md() escapes with a translation table; the reference is the regex it replaced."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ldncds.cdshooks.cards import md
+
+    reference = re.compile(r"([\\`*_\[\]()<>|~#])")
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(list("\\`*_[]()<>|~#ab \n\t\u00a0é")) | st.characters()))
+    def check(text: str) -> None:
+        assert md(text) == reference.sub(r"\\\1", " ".join(text.split()))
+
+    check()
