@@ -424,3 +424,19 @@ def test_feedback_for_an_unknown_card_is_accepted(client: TestClient) -> None:
 def test_bad_feedback(client: TestClient, service: str, body: dict[str, Any], status: int) -> None:
     response = client.post(f"/cds-services/{service}/feedback", json=body)
     assert response.status_code == status and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_patient_view_gives_no_advice_when_the_rule_engine_fails(store: Any) -> None:
+    """The gate and the assessment share one derivation: a failing rule engine is still no advice."""
+    from ldncds.engine import EngineError
+
+    broken = Engine()
+
+    def fail(*_: Any) -> Any:
+        raise EngineError("rule engine refused the facts in phase findings (code 1)")
+
+    broken.matcher.run = fail  # type: ignore[method-assign]
+    client = TestClient(create_app(Settings(public_base_url=BASE), engine=broken, store=store))
+    response = hook(client, "ldn-candidacy", load("patient_view_candidate.json"))
+    assert response.status_code == 503 and "cards" not in response.json()
+    assert store.list() == []

@@ -97,3 +97,23 @@ def test_a_rule_subset_keeps_the_rules_that_derive_what_it_reads(engine: Engine)
     assert reader in subset
     assert any(derived_fact(lr) is not None for lr in subset)  # the rules deriving decisions came along
     assert [lr.rule.id for lr in subset] == [lr.rule.id for lr in phase if lr in subset]  # phase order
+
+
+def test_assess_in_scope_is_the_gate_then_the_assessment_on_generated_patients(engine: Engine) -> None:
+    """patient-view derives once for the gate and the assessment: the same answers as asking apart."""
+    from hypothesis import HealthCheck, given, settings
+
+    from support.patients import patients
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(patients())
+    def check(facts: PatientFacts) -> None:
+        together = engine.assess_in_scope(facts, TODAY)
+        if not in_scope(facts, TODAY, engine.ruleset):
+            assert together is None
+            return
+        apart = engine.assess(facts, TODAY)
+        assert together is not None
+        assert together.model_dump(exclude={"assessment_id"}) == apart.model_dump(exclude={"assessment_id"})
+
+    check()

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ldncds.engine import Engine, PatientFacts, in_scope
+from ldncds.engine import Engine, PatientFacts
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.fhir.adapter import Validation
 from ldncds.service.errors import ApiError
-from ldncds.service.worklet import Outcome, assess, json_bytes, record_of
+from ldncds.service.worklet import Outcome, assess, assess_in_scope, json_bytes, record_of
 from ldncds.store import AssessmentText
 
 from . import orders
@@ -76,9 +76,9 @@ def patient_view(engine: Engine, task: HookTask) -> Outcome:
     patient_id = body["context"]["patientId"]
     gathered = _gathered(body, task)
     facts, unavailable = map_chart(gathered, patient_id, REQUIRED_FOR_CANDIDACY, DEGRADABLE, task.validation)
-    if facts.deceased or not in_scope(facts, task.on, engine.ruleset):
+    assessment = None if facts.deceased else assess_in_scope(engine, facts, task.on)
+    if assessment is None:
         return cards_outcome([])
-    assessment = assess(engine, facts, task.on)
     if unavailable and assessment.decision != "contraindicated":
         require(unavailable)  # only a hard stop found in the rest can be answered without them
     record = record_of(facts, assessment)

@@ -48,7 +48,7 @@ from .ruleschema import (
     TherapyOutcome,
     TitrationOutcome,
 )
-from .scope import in_scope
+from .scope import derived_in_scope, in_scope
 from .vocabulary import DECISIONS
 
 __all__ = ["Detail", "Engine", "EngineError", "default_rules_dir"]
@@ -125,6 +125,14 @@ class Engine:
         """The patient-view gate (see `scope.in_scope`): the same rules, so it cannot disagree."""
         return in_scope(facts, evaluation_date, self.ruleset)
 
+    def assess_in_scope(self, facts: PatientFacts, evaluation_date: date) -> Assessment | None:
+        """patient-view: the assessment of a patient in scope (`in_scope`), else None; the facts are
+        derived once for both questions."""
+        derived = derive(facts, evaluation_date, self.ruleset.valuesets)
+        if not derived_in_scope(derived, self.ruleset):
+            return None
+        return self._assess_derived(derived, evaluation_date, None)
+
     def assess(
         self,
         facts: PatientFacts,
@@ -135,7 +143,13 @@ class Engine:
     ) -> Assessment:
         if detail == "decision" and not _BARE.get():
             return copy_context().run(self._assess_bare, facts, evaluation_date, planned_start)
-        derived = derive(facts, evaluation_date, self.ruleset.valuesets)
+        return self._assess_derived(
+            derive(facts, evaluation_date, self.ruleset.valuesets), evaluation_date, planned_start
+        )
+
+    def _assess_derived(
+        self, derived: Derived, evaluation_date: date, planned_start: date | None
+    ) -> Assessment:
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
         second = self.matcher.run("conclusions", self._conclusion_facts(findings, derived))

@@ -60,10 +60,15 @@ _LOCK = threading.Lock()
 def in_scope(facts: PatientFacts, evaluation_date: date, ruleset: LoadedRuleset) -> bool:
     """True when the patient gets a patient-view card: the engine would follow them up on LDN, or
     the eligibility rules read one of their condition records as (possibly) the qualifying pain."""
+    return derived_in_scope(derive(facts, evaluation_date, ruleset.valuesets), ruleset)
+
+
+def derived_in_scope(derived: Derived, ruleset: LoadedRuleset) -> bool:
+    """`in_scope` of facts already derived with this ruleset's value sets (the engine reuses them)."""
     with _LOCK:
         scope = _SCOPES.get(id(ruleset))
         if scope is None or scope.ruleset is not ruleset:
             if len(_SCOPES) >= 8:  # a few rulesets per process at most (tests load more)
                 _SCOPES.clear()
             scope = _SCOPES[id(ruleset)] = _Scope(ruleset)
-    return scope(derive(facts, evaluation_date, ruleset.valuesets))
+    return scope(derived)

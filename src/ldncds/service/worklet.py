@@ -72,6 +72,14 @@ def assess(engine: Engine, facts: PatientFacts, on: date, planned_start: date | 
         raise EngineFailed(type(exc).__name__) from None
 
 
+def assess_in_scope(engine: Engine, facts: PatientFacts, on: date) -> Assessment | None:
+    """patient-view: the assessment of a patient in scope, else None; failures as in `assess`."""
+    try:
+        return engine.assess_in_scope(facts, on)
+    except Exception as exc:
+        raise EngineFailed(type(exc).__name__) from None
+
+
 def record_of(facts: PatientFacts, assessment: Assessment) -> AssessmentText:
     """Give the assessment its id (uuid4, as the store would) and serialise what the log keeps, in
     the log's own spelling: the server seals and stores the text as it is, parsing nothing."""
