@@ -196,8 +196,11 @@ def _stages(folder: Path) -> dict[str, Any]:
             (patient, "_row", "row"),
         ):
             stack.enter_context(_patched(target, name, lambda f, stage=stage: wrap(stage, f)))
-        parse = SimpleNamespace(loads=wrap("json", json.loads))
-        stack.enter_context(_patched(patient, "json", lambda _: parse))
+        if hasattr(patient, "loads"):  # the export reader's own parser (orjson where it is exact)
+            stack.enter_context(_patched(patient, "loads", lambda f: wrap("json", f)))
+        else:  # older branches: json.loads, looked up on the module
+            parse = SimpleNamespace(loads=wrap("json", json.loads))
+            stack.enter_context(_patched(patient, "json", lambda _: parse))
         gc.callbacks.append(watch.gc_callback)
         stack.callback(gc.callbacks.remove, watch.gc_callback)
         options = ScreenOptions(evaluation_date=EVALUATION_DATE, workers=1)
