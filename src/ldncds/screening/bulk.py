@@ -430,6 +430,7 @@ class LineReader:
 
     def __init__(self, files: Sequence[str | Path]) -> None:
         self.files = [str(f) for f in files]
+        self._names = [os.path.basename(f) for f in self.files]
         self._fds: dict[int, int] = {}
 
     def read(self, entries: list[tuple[int, int, int, int]]) -> list[RawLine]:
@@ -438,7 +439,7 @@ class LineReader:
             fd = self._fds.get(file_id)
             if fd is None:
                 fd = self._fds[file_id] = os.open(self.files[file_id], os.O_RDONLY)
-            out.append(RawLine(os.path.basename(self.files[file_id]), line, os.pread(fd, length, offset)))
+            out.append(RawLine(self._names[file_id], line, os.pread(fd, length, offset)))
         return out
 
     def close(self) -> None:
