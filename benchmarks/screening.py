@@ -49,7 +49,9 @@ class _CpuMeter:
     """CPU seconds of this process and all its descendants (pool workers, Dask nannies and workers).
 
     Descendants are sampled every 0.2 s with psutil (their last sample counts once they exit), so
-    Dask's grandchildren are included; without psutil only reaped children are counted.
+    Dask's grandchildren and the pool's workers (children of the fork server) are included; without
+    psutil only reaped children are counted. The fork server lives as long as this process: its
+    whole CPU (mostly its one import of the screening code) counts in every pool run, as in a CLI run.
     """
 
     def __init__(self) -> None:

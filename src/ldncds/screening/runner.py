@@ -1,6 +1,7 @@
 """Population screening: index the export, screen patients in batches, stream rows in key order.
 
-Backends: in-process (one worker), a process pool (all cores) or Dask (see dask_runner). The rules
+Backends: in-process (one worker), a process pool (all cores; workers forked from a fork server
+that imported this code once, see `worker_context`) or Dask (see dask_runner). The rules
 are loaded and checked once, in the calling process, and every worker compiles its Engine from that
 LoadedRuleset (unpickling it costs a tenth of reading and validating the files again). All three
 run the same `screen_lines` on the same batches, so their outputs are identical. Batches are
