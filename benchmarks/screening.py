@@ -49,7 +49,9 @@ class _CpuMeter:
     """CPU seconds of this process and all its descendants (pool workers, Dask nannies and workers).
 
     Descendants are sampled every 0.2 s with psutil (their last sample counts once they exit), so
-    Dask's grandchildren are included; without psutil only reaped children are counted.
+    Dask's grandchildren and the pool's workers (children of the fork server) are included; without
+    psutil only reaped children are counted. The fork server lives as long as this process: its
+    whole CPU (mostly its one import of the screening code) counts in every pool run, as in a CLI run.
     """
 
     def __init__(self) -> None:
@@ -196,8 +198,11 @@ def _stages(folder: Path) -> dict[str, Any]:
             (patient, "_row", "row"),
         ):
             stack.enter_context(_patched(target, name, lambda f, stage=stage: wrap(stage, f)))
-        parse = SimpleNamespace(loads=wrap("json", json.loads))
-        stack.enter_context(_patched(patient, "json", lambda _: parse))
+        if hasattr(patient, "loads"):  # the export reader's own parser (orjson where it is exact)
+            stack.enter_context(_patched(patient, "loads", lambda f: wrap("json", f)))
+        else:  # older branches: json.loads, looked up on the module
+            parse = SimpleNamespace(loads=wrap("json", json.loads))
+            stack.enter_context(_patched(patient, "json", lambda _: parse))
         gc.callbacks.append(watch.gc_callback)
         stack.callback(gc.callbacks.remove, watch.gc_callback)
         options = ScreenOptions(evaluation_date=EVALUATION_DATE, workers=1)

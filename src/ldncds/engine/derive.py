@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple, cast
 
+from . import facts as _facts
 from .assessment import FactCitation
 from .codes import canonical_system
 from .facts import (
@@ -29,8 +31,6 @@ from .facts import (
     Observation,
     PatientFacts,
     Procedure,
-    earliest,
-    latest,
 )
 from .loader import ValueSets
 
@@ -58,6 +58,10 @@ _PROCEDURE_STATE = {
     "unknown": "unknown",
 }
 _USABLE_OBSERVATION = {"final", "amended", "corrected"}
+# A record's dates are read many times over (onset, durations, windows) and repeat across patients:
+# parse each partial date once per process. A date is immutable; a malformed one is never cached.
+earliest = lru_cache(maxsize=16384)(_facts.earliest)
+latest = lru_cache(maxsize=16384)(_facts.latest)
 
 
 @dataclass(frozen=True)

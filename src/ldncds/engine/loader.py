@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
@@ -176,11 +176,26 @@ def content_hash(directory: Path) -> str:
     return digest.hexdigest()
 
 
+# libyaml's parser with the same safe constructor: ~6x faster start-up. Where it refuses a file,
+# the pure-Python parser decides, so an accepted file and every error message stay pyyaml's own.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
 def _yaml(path: Path, label: str) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RulesetError(label, f"cannot read YAML: {exc}") from exc
+
+
+def parse_yaml(text: str) -> object:
+    """`yaml.safe_load(text)`, parsed by libyaml when it is installed and accepts the text."""
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - CSafeLoader is the safe loader
+        except yaml.YAMLError:
+            pass  # the pure-Python parser below gives the error (or, if it differs, the result)
+    return yaml.safe_load(text)
 
 
 VALUESET_FIELDS = ["system", "code", "display", "match", "note"]

@@ -8,6 +8,7 @@ type unknown), contained (`#med1`) and conditional (`Patient?identifier=...`, a 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -26,7 +27,13 @@ NO_TARGET = Target(None, None)
 
 def parse_reference(reference: Any) -> Target:
     """(type, id) of a literal reference; contained, conditional and malformed ones give (None, None)."""
-    if not isinstance(reference, str) or not reference or "?" in reference or reference.startswith("#"):
+    return _parse(reference) if isinstance(reference, str) else NO_TARGET
+
+
+# A patient's records all name the same subject (and a population, the same few Medications).
+@lru_cache(maxsize=8192)
+def _parse(reference: str) -> Target:
+    if not reference or "?" in reference or reference.startswith("#"):
         return NO_TARGET
     if reference.startswith("urn:uuid:"):
         rid = reference[9:]

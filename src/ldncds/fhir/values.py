@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import TypeVar
 
 from ldncds.engine import canonical_system, facts
@@ -130,11 +131,23 @@ def concept(cc: CodeableConcept | None) -> tuple[list[facts.Coding], str | None]
         if not coding.system:
             fallback = fallback or coding.display or coding.code
             continue
-        system = canonical_system(coding.system) or coding.system
+        system = _system(coding.system)
         if (system, coding.code) not in seen:
             seen.add((system, coding.code))
-            codes.append(facts.Coding(system=system, code=coding.code, display=clip(coding.display, 512)))
+            codes.append(_coding(system, coding.code, coding.display))
     return codes, clip(cc.text or fallback, 1024)
+
+
+# Codings repeat heavily across the records of a population: a frozen Coding is built once per
+# (system, code, display) and shared; a value it refuses raises again every time (never cached).
+@lru_cache(maxsize=8192)
+def _system(system: str) -> str:
+    return canonical_system(system) or system
+
+
+@lru_cache(maxsize=8192)
+def _coding(system: str, code: str, display: str | None) -> facts.Coding:
+    return facts.Coding(system=system, code=code, display=clip(display, 512))
 
 
 def coded_status(cc: CodeableConcept | None, allowed: tuple[Code, ...]) -> tuple[Code | None, bool]:

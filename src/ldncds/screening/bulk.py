@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import orjson
 from pydantic import BaseModel, Field
 
 from ldncds.fhir.references import reference_id
@@ -55,6 +56,9 @@ MANIFEST = "manifest.json"
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MEDICATION_REF = -1  # file id marking an index entry that points to a Medication, not to a line
 DEFAULT_SPILL_AT = 4_000_000  # index entries held in memory before spilling to SQLite (~130 MB)
+# orjson reads an integer outside 64 bits as a float; such a literal has at least this many digits.
+_LONG_INTEGER = b"0" * 19
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 
 
 class BadLine(BaseModel):
@@ -211,6 +215,22 @@ def medication_refs(resource: dict[str, Any]) -> list[str]:
     return []
 
 
+def loads(raw: bytes) -> Any:
+    """`json.loads(raw)`, the same value, read by orjson (about 4x faster) where that is provably equal.
+
+    orjson refuses what the standard library tolerates (NaN, a lone surrogate escape, a BOM, 1e400):
+    the standard library then decides, and so also raises its own errors. The only value orjson
+    reads differently is an integer beyond 64 bits (as a float); a line with a run of 19 digits
+    anywhere (strings included: rare, and only slower) is read by the standard library.
+    """
+    if _LONG_INTEGER not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The index: per patient, entries of four integers (file id, byte offset, length, line number).
 
@@ -360,7 +380,7 @@ def _index_line(
         index.bad.append(BadLine(file=index.export.label(file_id), line=line_no, reason=reason))
 
     try:
-        resource = json.loads(raw)
+        resource = loads(raw)
     except ValueError:  # includes invalid UTF-8
         bad("invalid JSON")
         return
@@ -410,6 +430,7 @@ class LineReader:
 
     def __init__(self, files: Sequence[str | Path]) -> None:
         self.files = [str(f) for f in files]
+        self._names = [os.path.basename(f) for f in self.files]
         self._fds: dict[int, int] = {}
 
     def read(self, entries: list[tuple[int, int, int, int]]) -> list[RawLine]:
@@ -418,7 +439,7 @@ class LineReader:
             fd = self._fds.get(file_id)
             if fd is None:
                 fd = self._fds[file_id] = os.open(self.files[file_id], os.O_RDONLY)
-            out.append(RawLine(os.path.basename(self.files[file_id]), line, os.pread(fd, length, offset)))
+            out.append(RawLine(self._names[file_id], line, os.pread(fd, length, offset)))
         return out
 
     def close(self) -> None:

@@ -9,7 +9,6 @@ here (fail safe): see `_partial_data_guard`.
 from __future__ import annotations
 
 import gc
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from ldncds.engine import (
 from ldncds.fhir import MISSING, SECTION_TYPES, FhirInputError, facts_from_resources
 
 from . import facets
-from .bulk import PATIENT_FIELDS, BadLine, RawLine
+from .bulk import PATIENT_FIELDS, BadLine, RawLine, loads
 
 Matcher = Literal["durable", "oracle"]  # oracle: the plain-Python floor, for benchmarks
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
@@ -126,7 +125,7 @@ def prepare(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _P
     dropped: list[str] = []
     for raw in lines:
         try:
-            resource = json.loads(raw.data)
+            resource = loads(raw.data)
         except ValueError:  # the index pass parsed it: only a file changed under us gets here
             bad.append(
                 BadLine(file=raw.file, line=raw.line, reason="invalid JSON (file changed while screening?)")
