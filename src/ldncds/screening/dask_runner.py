@@ -17,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ldncds.engine import LoadedRuleset
+from ldncds.leanstart import settle
 
 from .bulk import LineReader, RawLine
 from .patient import Matcher, PatientOutcome, engine_for, screen_lines
@@ -43,6 +44,7 @@ def warm_worker(rules: LoadedRuleset, matcher: Matcher, present: frozenset[str])
     engine_for(rules, matcher)
     for rtype in sorted(present):
         get_fhir_model_class(rtype)
+    settle()  # as in pool workers: the cyclic GC never walks the start-up objects again
     return True
 
 
