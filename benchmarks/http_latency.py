@@ -87,6 +87,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15 of stat)
 
 
+def rss_mib(pid: int) -> float | None:
+    """Resident memory (VmRSS) of a process, None when it has gone or is no Python process of ours."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    if "resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+        return None  # multiprocessing's resource tracker, not an engine worker
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return None if kib is None else kib / 1024
+
+
 def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -354,6 +366,9 @@ def main() -> None:
                 for c in args.concurrency
                 for name, request in workloads
             ]
+            memory = {"server": rss_mib(server.pid)} | {
+                f"engine worker {i}": rss_mib(pid) for i, pid in enumerate(sorted(children(server.pid)), 1)
+            }
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
@@ -369,6 +384,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
+    print("\n| process (after the runs) | RSS MiB |\n|---|---|")
+    for name, mib in memory.items():
+        if mib is not None:
+            print(f"| {name} | {mib:.1f} |")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,11 @@ def _http(timeout: float) -> str:
     print("running http_latency.py", file=sys.stderr, flush=True)
     try:
         done = subprocess.run(
-            [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+            [sys.executable, str(script), "--chart-resources", "118"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
         )
     except subprocess.TimeoutExpired:
         return f"_benchmarks/http_latency.py did not finish within {timeout:.0f} s._"
@@ -294,6 +298,38 @@ def _http_targets(http_rows: dict[tuple[str, int], dict[str, str]], client: str)
     ]
 
 
+def _chart_and_worker_targets(http_rows: dict[tuple[str, int], dict[str, str]], http: str) -> list[list[Any]]:
+    """The large chart's CPU per request (one raw client: server + engine workers) and worker RSS."""
+    rows: list[list[Any]] = []
+    chart = next(
+        (cells for (name, clients), cells in http_rows.items() if clients == 1 and "chart (raw)" in name),
+        None,
+    )
+    if chart is not None:
+        server, workers = float(chart["server CPU ms/req"]), float(chart["workers CPU ms/req"])
+        rows.append(
+            [
+                f"{chart['workload'].removeprefix('POST patient-view, ')}: ≤ 4 ms total CPU per request",
+                f"{server + workers:.1f} ms (server {server}, engine workers {workers})",
+                _verdict(server + workers <= 4),
+            ]
+        )
+    sizes = [
+        float(line.strip("|").split("|")[1])
+        for line in http.splitlines()
+        if line.startswith("| engine worker ")
+    ]
+    if sizes:
+        rows.append(
+            [
+                "engine worker RSS ≤ 55 MB",
+                f"{max(sizes):.1f} MiB (largest of {len(sizes)})",
+                _verdict(max(sizes) <= 55),
+            ]
+        )
+    return rows
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
@@ -306,6 +342,7 @@ def _lean_path_targets(s: dict[str, Any], m: dict[str, Any], http: str) -> list[
     http_rows = _http_rows(http)
     for client in ("httpx", "raw"):
         rows += _http_targets(http_rows, client)
+    rows += _chart_and_worker_targets(http_rows, http)
     two = [
         r for r in s["runs"] if r["backend"] == "local" and r["workers"] == 2 and r["matcher"] == "durable"
     ]
