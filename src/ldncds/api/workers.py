@@ -25,7 +25,7 @@ from ldncds.service.errors import ApiError
 from ldncds.service.links import LinkSigner, current_link_signer, reset_link_signer, use_link_signer
 from ldncds.service.worklet import EngineFailed, Outcome, Work
 
-from .observability import configure_logging, current_request_id, request_id_context
+from .logs import configure_logging, current_request_id, request_id_context
 
 log = logging.getLogger("ldncds.workers")
 # Never fork a threaded server; each worker starts clean, without the CLI import graph.

@@ -16,14 +16,15 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from ldncds.engine import DataNote
 from ldncds.fhir import MISSING
 from ldncds.fhir.references import reference_id
+
+if TYPE_CHECKING:  # imported where a fetch happens: engine workers read this module, never fetch
+    import httpx
 
 log = logging.getLogger("ldncds.fhir.fetch")
 
@@ -137,6 +138,8 @@ def fhir_server_allowed(server: str, allowlist: list[str]) -> bool:
     Loopback, link-local and private addresses (and `localhost`) are refused unless listed
     explicitly: a hook request must not make the service probe its own network.
     """
+    import httpx
+
     try:
         url = httpx.URL(server)
     except (httpx.InvalidURL, ValueError):
@@ -221,6 +224,8 @@ class FhirFetcher:
 
     async def _get(self, key: str, url: str) -> tuple[int, Any]:
         """(HTTP status, JSON object or MISSING); failures are logged by key and reason only."""
+        import httpx
+
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             log.warning("FHIR fetch skipped: deadline passed", extra={"fields": {"key": key}})
