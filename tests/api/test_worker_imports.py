@@ -11,7 +11,16 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_ONLY = ("fastapi", "starlette", "uvicorn", "prometheus_client", "httpx", "sqlalchemy", "jwt")
+SERVER_ONLY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "prometheus_client",
+    "httpx",
+    "sqlalchemy",
+    "jwt",
+    "pydantic_settings",  # settings arrive with each task
+)
 CLI_ONLY = ("typer", "rich", "alembic", "jinja2")
 
 _WORKER = textwrap.dedent(

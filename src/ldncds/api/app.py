@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
+from ldncds.fhir.adapter import Validation
 from ldncds.service.errors import install_handlers
 from ldncds.service.security import (
     JwtVerifier,
@@ -191,7 +192,7 @@ def _evaluator(settings: Settings, worker_log_level: str | None) -> Engine | Poo
         load_ruleset(settings.rules_dir),
         settings.engine_process_count,
         job_timeout=settings.engine_timeout_seconds,
-        warm_up=_warm_up_jobs(),
+        warm_up=_warm_up_jobs(settings.fhir_validation),
         log_level=worker_log_level,
     )
 
@@ -294,9 +295,10 @@ _WARM_UP_SECTIONS: dict[str, Any] = {  # synthetic, one resource of each type th
 }  # fmt: skip
 
 
-def _warm_up_jobs() -> tuple[Job, ...]:
+def _warm_up_jobs(validation: Validation = "lean") -> tuple[Job, ...]:
     """First-request costs each worker pays before serving: the work modules, the FHIR model
-    classes, the first assessment and its JSON (a Bundle of the synthetic resources), the hook path."""
+    classes, the first assessment and its JSON (a Bundle of the synthetic resources), the hook path;
+    FHIR validated as the requests will be (setting fhir_validation)."""
     from ldncds.cdshooks.work import HookTask, patient_view
 
     from .work import BodyTask, assess_body
@@ -312,8 +314,11 @@ def _warm_up_jobs() -> tuple[Job, ...]:
     }
     on = date(2026, 1, 1)
     return (
-        Job(assess_body, BodyTask(json.dumps(bundle).encode(), bundle=True, on=on)),
-        Job(patient_view, HookTask(json.dumps(hook).encode(), on, "http://warm-up.invalid")),
+        Job(assess_body, BodyTask(json.dumps(bundle).encode(), bundle=True, on=on, validation=validation)),
+        Job(
+            patient_view,
+            HookTask(json.dumps(hook).encode(), on, "http://warm-up.invalid", validation=validation),
+        ),
     )
 
 
