@@ -107,3 +107,25 @@ def test_the_walk_refuses_what_the_previous_walk_refused(
 def test_edge_bodies_get_the_previous_verdict(body: bytes) -> None:
     limits = Limits(10_000, 64, 100, 10)
     assert verdict(check_json, body, limits) == verdict(previous_check_json, body, limits)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize(
+    ("body", "limits"),
+    [
+        (b'{"resourc\\u0065Type": "Patient"}', Limits(10_000, 64, 100, 0)),  # an escaped key is a resource
+        (b'[{"resourceType": "A"}, {"resourceType": "B"}]', Limits(10_000, 64, 100, 1)),
+        (b'["resourceType", "resourceType"]', Limits(10_000, 64, 100, 0)),  # strings, not resources
+        (_nested(6), Limits(10_000, 6, 100, 10)),  # a value exactly at the depth limit
+        (_nested(7), Limits(10_000, 6, 100, 10)),  # one level deeper
+        (b"[1, 2, 3]", Limits(10_000, 64, 4, 10)),  # exactly the values allowed (the root counts)
+        (b"[1, 2, 3, 4]", Limits(10_000, 64, 4, 10)),
+        (b'["a,b,c,d,e", "[[[{{{"]', Limits(10_000, 64, 3, 10)),  # brackets in strings: the walk decides
+        (b"[" * 300 + b"]" * 300, Limits(10_000, 400, 1000, 10)),  # past orjson's writing limit
+    ],
+)
+def test_the_fast_bounds_give_the_walks_verdict_at_every_limit(body: bytes, limits: Limits) -> None:
+    assert verdict(check_json, body, limits) == verdict(previous_check_json, body, limits)
