@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "engine": 0,
     "settings": 1,
     "leanstart": 1,  # worker start-up helper for process pools; imports no ldncds package
+    "jsontext": 1,  # JSON reading (orjson where provably json.loads' value); imports no ldncds package
     "fhir": 2,
     "store": 3,
     "service": 4,  # service core: evaluation, the error model, auth

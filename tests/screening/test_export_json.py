@@ -1,8 +1,9 @@
 """The export reader's JSON parser gives exactly `json.loads`' value, or raises as it does.
 
-`bulk.loads` reads lines with orjson where that is provably the same value and falls back to the
-standard library otherwise; a number read differently (an integer beyond 64 bits as a float would
-change a lab value or an id) or a line accepted by one and refused by the other would change rows.
+`ldncds.jsontext.loads` (the export reader's and the engine workers') reads with orjson where that
+is provably the same value and falls back to the standard library otherwise; a number read
+differently (an integer beyond 64 bits as a float would change a lab value or an id) or a line
+accepted by one and refused by the other would change rows.
 """
 
 from __future__ import annotations

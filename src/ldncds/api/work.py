@@ -6,13 +6,13 @@ is mapped (an unreadable one is a 400 naming its path), native facts are validat
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
 from ldncds.engine import Engine, PatientFacts
 from ldncds.fhir import FhirInputError, facts_from_bundle
 from ldncds.fhir.adapter import Validation
+from ldncds.jsontext import loads
 from ldncds.service.errors import ApiError
 from ldncds.service.worklet import Outcome, assess, json_bytes, record_of
 
@@ -27,7 +27,7 @@ class BodyTask:
 
 def assess_body(engine: Engine, task: BodyTask) -> Outcome:
     """The full explained assessment of one patient, with its id, as the 201 body."""
-    content = json.loads(task.raw)  # the parser FastAPI validated it with: the same values
+    content = loads(task.raw)  # the value json.loads gives (FastAPI validated that)
     if task.bundle:
         try:  # not strict: an invalid record is named, its section incomplete
             facts = facts_from_bundle(content, strict=False, validation=task.validation).facts

@@ -8,7 +8,6 @@ and serialises the answer and the record. Errors are ApiErrors: 400 naming the f
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +16,7 @@ from typing import Any
 from ldncds.engine import Engine, PatientFacts
 from ldncds.fhir import MISSING, FhirInputError, facts_from_resources
 from ldncds.fhir.adapter import Validation
+from ldncds.jsontext import loads
 from ldncds.service.errors import ApiError
 from ldncds.service.worklet import Outcome, assess, assess_in_scope, json_bytes, record_of
 from ldncds.store import AssessmentText
@@ -62,7 +62,7 @@ def cards_outcome(cards: list[Card], record: AssessmentText | None = None) -> Ou
 
 
 def _body(task: HookTask) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(task.raw)  # the parser FastAPI validated it with: same values
+    body: dict[str, Any] = loads(task.raw)  # the value json.loads gives (FastAPI validated that)
     return body
 
 
