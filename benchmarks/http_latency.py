@@ -366,8 +366,9 @@ def main() -> None:
                 for c in args.concurrency
                 for name, request in workloads
             ]
+            workers = [m for m in map(rss_mib, sorted(children(server.pid))) if m is not None]
             memory = {"server": rss_mib(server.pid)} | {
-                f"engine worker {i}": rss_mib(pid) for i, pid in enumerate(sorted(children(server.pid)), 1)
+                f"engine worker {i}": mib for i, mib in enumerate(workers, 1)
             }
         finally:
             server.send_signal(signal.SIGTERM)
