@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["loads"]
+__all__ = ["loads", "orjson_reads_as_json"]
 
 # orjson reads an integer outside 64 bits as a float; such a literal has at least this many digits.
 _LONG_INTEGER = b"0" * 19
@@ -23,9 +23,14 @@ def loads(raw: bytes) -> Any:
     reads differently is an integer beyond 64 bits (as a float); a line with a run of 19 digits
     anywhere (strings included: rare, and only slower) is read by the standard library.
     """
-    if _LONG_INTEGER not in raw.translate(_DIGITS_AS_ZERO):
+    if orjson_reads_as_json(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
     return json.loads(raw)
+
+
+def orjson_reads_as_json(raw: bytes) -> bool:
+    """True when whatever orjson reads from `raw` (if it reads it at all) is `json.loads`' value."""
+    return _LONG_INTEGER not in raw.translate(_DIGITS_AS_ZERO)

@@ -7,6 +7,8 @@ a body larger than `max_body_bytes` is refused with 413 before it is read whole;
 parsed once here and refused when it is deeper than `max_json_depth` (400/422), holds more than
 `max_json_values` values or `max_resources` FHIR resources (413), or holds NaN or Infinity
 (400/422 naming the field). Errors are OperationOutcome bodies (400 on /cds-services, 422 elsewhere).
+A body read here as exactly the value `json.loads` gives is left in the scope for the route
+(service/bodies.py), so FastAPI does not parse it again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ldncds.jsontext import orjson_reads_as_json
+from ldncds.service.bodies import PARSED_BODY
 from ldncds.service.errors import json_path, outcome
 from ldncds.service.links import LinkSigner, reset_link_signer, use_link_signer
 from ldncds.service.security import open_to_network
@@ -73,7 +77,9 @@ class GuardMiddleware:
                 try:
                     body = await _read_body(scope, receive, self.limits.body_bytes)
                     if _is_json(scope):
-                        check_json(body, self.limits)
+                        parsed = check_json(body, self.limits)
+                        if parsed is not UNREAD:
+                            scope[PARSED_BODY] = parsed
                 except Refused as refused:
                     await _respond(send, scope, refused)
                     return
@@ -141,11 +147,15 @@ def _is_json(scope: Scope) -> bool:
     return not media or media in _JSON_TYPES or subtype == "json" or subtype.endswith("+json")
 
 
-def check_json(body: bytes, limits: Limits) -> None:
+UNREAD: Any = object()  # check_json's answer when the route must read the body itself
+
+
+def check_json(body: bytes, limits: Limits) -> Any:
     """Refuse a JSON body that is too deep, too large in values or resources, or not finite.
-    Unparseable JSON is left to the route's own validation, which names it."""
+    Answers the body's value when it is exactly `json.loads(body)`, else UNREAD. Unparseable JSON
+    is left to the route's own validation, which names it."""
     if not body.strip():
-        return
+        return UNREAD
     try:
         value = orjson.loads(body)  # the same verdicts as json's reading, twice as fast
     except orjson.JSONDecodeError:  # NaN, Infinity, 1e400, a lone surrogate, nesting past 1024
@@ -154,11 +164,12 @@ def check_json(body: bytes, limits: Limits) -> None:
         except RecursionError:
             raise Refused(422, f"The JSON is nested deeper than {limits.depth} levels.") from None
         except ValueError:
-            return
-    else:
-        if _provably_within(body, value, limits):
-            return
-    _walk(value, limits)
+            return UNREAD
+        _walk(value, limits)
+        return value
+    if not _provably_within(body, value, limits):
+        _walk(value, limits)
+    return value if orjson_reads_as_json(body) else UNREAD  # a 64-bit overflow would be a float
 
 
 def _provably_within(body: bytes, value: Any, limits: Limits) -> bool:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Assessment, PatientFacts, earliest, latest
+from ldncds.service.bodies import ParsedBodyRoute
 from ldncds.service.bundle import FhirBundle
 from ldncds.service.errors import OperationOutcome
 from ldncds.service.evaluation import evaluate, json_response, parse_evaluation_date
@@ -60,7 +61,12 @@ class Readiness(BaseModel):
     ruleset_version: str
 
 
-api = APIRouter(prefix="/api/v1", tags=["Assessments"], dependencies=[Depends(require_client)])
+api = APIRouter(
+    prefix="/api/v1",
+    tags=["Assessments"],
+    dependencies=[Depends(require_client)],
+    route_class=ParsedBodyRoute,
+)
 ops = APIRouter(tags=["Operations"])
 
 

@@ -9,16 +9,15 @@ process when there are any. Validation errors are 400 naming the field; missing 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any, NamedTuple
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from ldncds.service.bodies import ParsedBodyRoute
 from ldncds.service.errors import ApiError, OperationOutcome
 from ldncds.service.evaluation import evaluate, json_response, site_today
 from ldncds.service.security import require_client, with_identity
@@ -55,21 +54,16 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": OperationOutcome, "description": text[s]} for s in statuses}
 
 
-class _FhirJsonRoute(APIRoute):
+class _FhirJsonRoute(ParsedBodyRoute):
     """Reads the old FHIR media type `application/json+fhir` as JSON (clients still send it)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type == "application/json+fhir":
-                headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
-                request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
-                request = Request(request.scope, request.receive)
-            return await handler(request)
-
-        return route
+    def prepare(self, request: Request) -> Request:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json+fhir":
+            headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+            request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+            request = Request(request.scope, request.receive)
+        return request
 
 
 router = APIRouter(tags=["CDS Hooks"], dependencies=[Depends(require_client)], route_class=_FhirJsonRoute)
