@@ -133,3 +133,17 @@ def _types(value: Any) -> Any:
     if isinstance(value, list):
         return [_types(v) for v in value]
     return type(value).__name__
+
+
+def test_a_long_digit_run_in_a_string_does_not_make_the_route_parse_again(
+    client: TestClient, starlette_parses: list[bytes]
+) -> None:
+    """Synthea narratives quote 19-digit seeds: only an integer beyond 64 bits needs json.loads."""
+    request = json.loads(PATIENT_VIEW.read_text())
+    request["extension"] = {"note": "Person seed: -6684078290682807749"}
+    raw = json.dumps(request).encode()
+    response = client.post(
+        "/cds-services/ldn-candidacy", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert starlette_parses == []

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ldncds.jsontext import orjson_reads_as_json
+from ldncds.jsontext import orjson_read_exactly
 from ldncds.service.bodies import PARSED_BODY
 from ldncds.service.errors import json_path, outcome
 from ldncds.service.links import LinkSigner, reset_link_signer, use_link_signer
@@ -167,14 +167,20 @@ def check_json(body: bytes, limits: Limits) -> Any:
             return UNREAD
         _walk(value, limits)
         return value
-    if not _provably_within(body, value, limits):
+    try:
+        indented = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:  # nested past orjson's own limit: the walk decides
         _walk(value, limits)
-    return value if orjson_reads_as_json(body) else UNREAD  # a 64-bit overflow would be a float
+        return UNREAD
+    if not _provably_within(body, indented, limits):
+        _walk(value, limits)
+    return value if orjson_read_exactly(body, value, indented) else UNREAD
 
 
-def _provably_within(body: bytes, value: Any, limits: Limits) -> bool:
-    """True when `body` (read by orjson as `value`: every number finite) is within every limit,
-    decided without walking it in Python; False means the walk decides (and names what is wrong).
+def _provably_within(body: bytes, indented: bytes, limits: Limits) -> bool:
+    """True when `body` (read by orjson: every number finite; `indented` is that value written
+    with OPT_INDENT_2) is within every limit, decided without walking it in Python; False means the
+    walk decides (and names what is wrong).
 
     Values: every value but the root follows a comma or opens its container, so commas plus
     brackets plus one bound the count. Resources: without a \\u escape a key spelled "resourceType"
@@ -184,10 +190,6 @@ def _provably_within(body: bytes, value: Any, limits: Limits) -> bool:
     if body.count(b",") + body.count(b"[") + body.count(b"{") + 1 > limits.values:
         return False
     if b"\\u" in body or body.count(b'"resourceType"') > limits.resources:
-        return False
-    try:
-        indented = orjson.dumps(value, option=orjson.OPT_INDENT_2)
-    except orjson.JSONEncodeError:  # nested past orjson's own limit: the walk decides
         return False
     return b"\n" + b" " * (2 * (limits.depth + 1)) not in indented
 
