@@ -37,3 +37,16 @@ def patient_view_with_a_bug(engine: Engine, task: work.HookTask) -> Outcome:
     _in_a_worker()
     work.patient_view(engine, task)
     raise KeyError("a bug")
+
+
+def echo(engine: Engine, task: bytes) -> Outcome:
+    """The task's bytes back as the answer body (for the pool's own I/O tests)."""
+    return Outcome(body=task)
+
+
+def sleep_then_echo(engine: Engine, task: tuple[float, bytes]) -> Outcome:
+    """Busy for `task[0]` seconds, then `task[1]` back."""
+    import time
+
+    time.sleep(task[0])
+    return Outcome(body=task[1])

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from ldncds.engine import Engine, load_ruleset
 from ldncds.fhir.adapter import Validation
 from ldncds.service.errors import install_handlers
+from ldncds.service.recorder import DecisionWriter
 from ldncds.service.security import (
     JwtVerifier,
     check_bind,
@@ -79,6 +80,7 @@ def create_app(
         yield
         if watch is not None:
             watch.cancel()
+        app.state.writer.close()  # what was queued is written first
         if own_pool and isinstance(evaluator, PooledEngine):
             evaluator.close()
         if own_store and hasattr(app.state.store, "close"):
@@ -98,6 +100,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = evaluator
     app.state.store = store
+    app.state.writer = DecisionWriter(store, settings.store_group_commit_max)
     app.state.metrics = Metrics()
     app.state.fhir_transport = fhir_transport
     app.state.jwt = JwtVerifier(

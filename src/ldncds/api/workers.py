@@ -6,16 +6,25 @@ server process keeps only HTTP, auth, EHR fetches and the store, and large chart
 parallel. A worker that dies (segfault, kill) or hangs past the time limit, mapping or assessing,
 is replaced; only the request it was working on fails. Unlike ProcessPoolExecutor, one dead worker
 does not break the requests running on the others, and a hung evaluation can be stopped.
+
+The server talks to its workers on its event loop, without a thread: a request borrows an idle
+worker (or waits for one, as a future), writes its job to the worker's socket and awaits the
+answer with the loop's reader (non-blocking, in multiprocessing's framing, which the worker reads
+and writes with its ordinary Connection). Only starting a replacement worker runs in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-import queue
+import os
+import struct
 import threading
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +135,7 @@ class _Worker:
             self.stop()
             raise RuntimeError(f"engine worker failed to start: {detail}")
         self.version = detail
+        os.set_blocking(self.conn.fileno(), False)  # from now on read and written by the event loop
         return self
 
     def alive(self) -> bool:
@@ -138,8 +148,67 @@ class _Worker:
         self.conn.close()
 
 
+def _frame(payload: bytes | memoryview) -> bytes:
+    """multiprocessing.Connection's framing: a 4-byte signed length, or -1 and an 8-byte one."""
+    if len(payload) > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, len(payload)) + payload
+    return struct.pack("!i", len(payload)) + payload
+
+
+async def _write(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
+    """All of `data` to the non-blocking `fd`; waits for the loop's writer only when the socket is full."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            writable = loop.create_future()
+            loop.add_writer(fd, writable.set_result, None)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(fd)
+
+
+class _Answer:
+    """Reads one framed message from a non-blocking fd, as the loop reports it readable."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self.fd, self.buffer, self.size = fd, bytearray(), -1
+        self.done: asyncio.Future[bytes] = loop.create_future()
+
+    def readable(self) -> None:
+        if self.done.done():
+            return
+        try:
+            chunk = os.read(self.fd, max(65536, self.size - len(self.buffer)))
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.done.set_exception(WorkerCrashed(f"the engine process died ({type(exc).__name__})"))
+            return
+        if not chunk:
+            self.done.set_exception(WorkerCrashed("the engine process died"))
+            return
+        self.buffer += chunk
+        self._complete()
+
+    def _complete(self) -> None:
+        if self.size < 0 and len(self.buffer) >= 4:
+            (size,) = struct.unpack_from("!i", self.buffer)
+            if size == -1:
+                if len(self.buffer) < 12:
+                    return
+                (size,) = struct.unpack_from("!Q", self.buffer, 4)
+                del self.buffer[:8]
+            self.size = size
+            del self.buffer[:4]
+        if self.size >= 0 and len(self.buffer) >= self.size:
+            self.done.set_result(bytes(self.buffer[: self.size]))
+
+
 class WorkerPool:
-    """A fixed number of engine processes; each request borrows one."""
+    """A fixed number of engine processes; each request borrows one (on the event loop)."""
 
     def __init__(
         self,
@@ -152,9 +221,11 @@ class WorkerPool:
         if size < 1:
             raise ValueError("the engine needs at least one worker process")
         self._setup, self._job_timeout, self._start_timeout = setup, job_timeout, start_timeout
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._idle: deque[_Worker] = deque()
+        self._waiting: deque[asyncio.Future[_Worker]] = deque()  # requests waiting for a worker
         self._all: set[_Worker] = set()
-        self._lock = threading.Lock()
+        self._replacing: set[asyncio.Task[None]] = set()
+        self._lock = threading.Lock()  # loops of several threads may share the pool (tests do)
         self.restarts = 0
         self.closed = False
         starting = [_Worker(setup) for _ in range(size)]  # compile in parallel
@@ -178,30 +249,78 @@ class WorkerPool:
         with self._lock:
             return not self.closed and bool(self._all)
 
-    def submit(self, job: Job) -> tuple[str, Any]:
-        """(status, payload) of the job. Blocks until a worker is free; raises WorkerCrashed."""
+    async def submit(self, job: Job) -> tuple[str, Any]:
+        """(status, payload) of the job. Waits until a worker is free; raises WorkerCrashed."""
         if self.closed:
             raise WorkerCrashed("the engine is shutting down")
-        worker = self._idle.get()
+        payload = _frame(ForkingPickler.dumps(job))
+        worker = await self._borrow()
+        give_back = True
         try:
             if not worker.alive():  # died while idle: replace it; this request has not run yet
-                worker = self._replace(worker, "died while idle")
-            return self._run(worker, job)
-        except WorkerCrashed:
-            worker = self._replace(worker, "crashed or hung during an evaluation")
-            raise
+                worker = await self._replace(worker, "died while idle")
+                if not worker.alive():
+                    raise WorkerCrashed("no engine worker could be started")
+            try:
+                return await self._run(worker, payload)
+            except WorkerCrashed:
+                worker = await self._replace(worker, "crashed or hung during an evaluation")
+                raise
+            except BaseException:  # cancelled mid-job: its answer would reach the next job
+                give_back = False
+                self._replace_later(worker, "its request was cancelled")
+                raise
         finally:
-            self._idle.put(worker)
+            if give_back:
+                self._give_back(worker)
 
-    def _run(self, worker: _Worker, job: Job) -> tuple[str, Any]:
+    async def _run(self, worker: _Worker, payload: bytes) -> tuple[str, Any]:
+        loop = asyncio.get_running_loop()
+        fd = worker.conn.fileno()
+        answer = _Answer(loop, fd)
         try:
-            worker.conn.send(job)
-            if not worker.conn.poll(self._job_timeout):
-                raise WorkerCrashed("the engine did not answer in time")
-            answer: tuple[str, Any] = worker.conn.recv()
-        except (EOFError, OSError) as exc:
+            async with asyncio.timeout(self._job_timeout):
+                await _write(loop, fd, payload)
+                loop.add_reader(fd, answer.readable)
+                try:
+                    data = await answer.done
+                finally:
+                    loop.remove_reader(fd)
+        except TimeoutError:
+            raise WorkerCrashed("the engine did not answer in time") from None
+        except OSError as exc:  # the worker's end closed: EPIPE, ECONNRESET
             raise WorkerCrashed("the engine process died") from exc
-        return answer
+        result: tuple[str, Any] = ForkingPickler.loads(data)
+        return result
+
+    async def _borrow(self) -> _Worker:
+        with self._lock:
+            if self._idle:
+                return self._idle.popleft()
+            waiting: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiting)
+        return await waiting  # a cancelled waiter is skipped by _give_back
+
+    def _give_back(self, worker: _Worker) -> None:
+        """To the longest-waiting request (on whichever loop it waits), else to the idle workers."""
+        with self._lock:
+            while self._waiting:
+                waiting = self._waiting.popleft()
+                if waiting.done():  # cancelled while waiting
+                    continue
+                loop = waiting.get_loop()
+                if _running_loop() is loop:
+                    waiting.set_result(worker)
+                else:
+                    loop.call_soon_threadsafe(self._hand_over, waiting, worker)
+                return
+            self._idle.append(worker)
+
+    def _hand_over(self, waiting: asyncio.Future[_Worker], worker: _Worker) -> None:
+        if waiting.done():  # cancelled before the hand-over ran: to the next one
+            self._give_back(worker)
+        else:
+            waiting.set_result(worker)
 
     def _spawn(self) -> _Worker:
         return _Worker(self._setup).wait_ready(self._start_timeout)
@@ -209,26 +328,57 @@ class WorkerPool:
     def _add(self, worker: _Worker) -> None:
         with self._lock:
             self._all.add(worker)
-        self._idle.put(worker)
+            self._idle.append(worker)
 
-    def _replace(self, worker: _Worker, why: str) -> _Worker:
+    async def _replace(self, worker: _Worker, why: str) -> _Worker:
+        """A fresh worker for `worker` (started in a thread: seconds of imports and compiling). If it
+        cannot start, `worker` is given back as it is, and the next request tries again."""
+        await asyncio.to_thread(worker.stop)
+        if self.closed:  # shutting down: nothing to replace it for
+            return worker
         log.error("engine worker replaced", extra={"fields": {"pid": worker.process.pid, "why": why}})
-        worker.stop()
-        fresh = self._spawn()
+        try:
+            fresh = await asyncio.to_thread(self._spawn)
+        except RuntimeError as exc:
+            log.error("engine worker could not be restarted", extra={"fields": {"error": str(exc)}})
+            return worker
         with self._lock:
             self._all.discard(worker)
             self._all.add(fresh)
             self.restarts += 1
         return fresh
 
+    def _replace_later(self, worker: _Worker, why: str) -> None:
+        async def replace() -> None:
+            self._give_back(await self._replace(worker, why))
+
+        task = asyncio.get_running_loop().create_task(replace())
+        self._replacing.add(task)  # held until done (the loop keeps only a weak reference)
+        task.add_done_callback(self._replacing.discard)
+
     def close(self) -> None:
         with self._lock:
             self.closed = True
             workers = list(self._all)
+            waiting, self._waiting = list(self._waiting), deque()
+        for future in waiting:
+            future.get_loop().call_soon_threadsafe(_fail, future)
         for worker in workers:
             with contextlib.suppress(OSError):
-                worker.conn.send(None)
+                os.write(worker.conn.fileno(), _frame(ForkingPickler.dumps(None)))
             worker.stop()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _fail(future: asyncio.Future[_Worker]) -> None:
+    if not future.done():
+        future.set_exception(WorkerCrashed("the engine is shutting down"))
 
 
 class PooledEngine:
@@ -258,11 +408,11 @@ class PooledEngine:
     def version(self) -> str:
         return self.ruleset.version
 
-    def run(self, work: Work[Any], task: Any) -> Outcome:
+    async def run_async(self, work: Work[Any], task: Any) -> Outcome:
         """`work(engine, task)` in a worker; its ApiError is raised here, a crash or hang is no advice."""
         job = Job(work, task, current_link_signer(), current_request_id())
         try:
-            status, payload = self.pool.submit(job)
+            status, payload = await self.pool.submit(job)
         except WorkerCrashed as exc:
             raise EngineFailed("EngineUnavailable") from exc
         if status == "ok":

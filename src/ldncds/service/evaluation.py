@@ -8,7 +8,7 @@ is answered; if it cannot be stored, there is no advice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -68,20 +68,38 @@ def _invalid(field: str, message: str, given: str) -> RequestValidationError:
 
 async def evaluate(request: Request, work: Work[T], task: T, *, caller: Caller) -> Outcome:
     """Run `work` where the engine runs (a worker process, or this process) and store the assessment
-    it made, in one thread hop; only then may the caller answer with `outcome.body`.
+    it made; only then may the caller answer with `outcome.body`.
 
+    In-process, the work and the store write share one thread hop. With engine workers, the work is
+    awaited on the event loop (the pool's own I/O) and the record on the decision writer's thread
+    (service/recorder.py).
     The caller is recorded with the verified token's issuer and tenant (tenancy of every record).
     A refusal of the work (ApiError: 400, 412) propagates; engine or store failure is a 503."""
     caller = with_identity(request, caller)
     state = request.app.state
     raw_input = await request.body()
-    outcome = await run_in_threadpool(
-        _run_and_record, state.engine, state.store, work, task, raw_input, caller
-    )
+    evaluator = state.engine
+    if hasattr(evaluator, "run_async"):
+        outcome = await _logged(evaluator.run_async(work, task))
+        if outcome.record is not None:
+            sealed = seal(outcome.record, raw_input, caller, evaluator.ruleset.content_hash)
+            await _stored(state.writer.append(sealed))
+    else:
+        outcome = await run_in_threadpool(
+            _run_and_record, evaluator, state.store, work, task, raw_input, caller
+        )
     if outcome.record is not None:
         request.state.decision = outcome.record.decision
         state.metrics.decisions.labels(caller.channel, outcome.record.decision).inc()
     return outcome
+
+
+async def _logged(running: Awaitable[Outcome]) -> Outcome:
+    try:
+        return await running
+    except EngineFailed as exc:
+        log.error("no advice: the engine failed", extra={"fields": {"error": exc.cause}})
+        raise
 
 
 def _run_and_record(
@@ -102,11 +120,23 @@ def _store(store: Any, record: AssessmentText, raw_input: bytes, caller: Caller,
     # The work serialised both in the log's spelling: sealed and stored as given, not parsed here.
     try:
         store.append(seal(record, raw_input, caller, ruleset_hash))
-    except Exception as exc:  # the message could quote stored values: log the type only
-        log.error("no advice: the assessment was not stored", extra={"fields": {"error": type(exc).__name__}})
-        raise ApiError(
-            503, "No advice: the assessment could not be recorded. Please try again.", code="transient"
-        ) from None
+    except Exception as exc:
+        raise _not_stored(exc) from None
+
+
+async def _stored(appending: Awaitable[int]) -> None:
+    """_store's guarantee for the decision writer's append: stored, or no advice."""
+    try:
+        await appending
+    except Exception as exc:
+        raise _not_stored(exc) from None
+
+
+def _not_stored(exc: Exception) -> ApiError:
+    # The message could quote stored values: log the type only.
+    log.error("no advice: the assessment was not stored", extra={"fields": {"error": type(exc).__name__}})
+    message = "No advice: the assessment could not be recorded. Please try again."
+    return ApiError(503, message, code="transient")
 
 
 def json_response(body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
@@ -90,6 +90,11 @@ class DecisionStore(Protocol):
 
     def append(self, prepared: PreparedRecord) -> int:
         """record(prepared=...) without building a StoredAssessment: durable on return; its seq."""
+        ...
+
+    def append_all(self, prepared: Sequence[PreparedRecord]) -> list[int | Exception]:
+        """append() of several in one transaction: each one's seq or own refusal; a failed
+        transaction raises (none stored)."""
         ...
 
     def get(self, assessment_id: str, *, scope: Scope | None = None) -> StoredAssessment | None:

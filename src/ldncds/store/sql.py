@@ -270,6 +270,13 @@ class SqlStore:
         seq: int = self._submit(_AssessmentWrite(prepared, stored=False))
         return seq
 
+    def append_all(self, prepared: Sequence[PreparedRecord]) -> list[int | Exception]:
+        """append() for several records in one transaction and one COMMIT (a group commit by a single
+        writer): each record's seq, or its own refusal (a duplicate id of other content); if the
+        transaction fails, this raises and none of them is stored."""
+        outcomes = self._write_works([_AssessmentWrite(p, stored=False) for p in prepared])
+        return [o.error if isinstance(o, Refused) else o for o in outcomes]
+
     def add_feedback(self, card_uuid: str, item: dict[str, Any], *, caller: Caller | None = None) -> bool:
         """Append CDS Hooks feedback; False when the same item was already recorded (idempotent).
 
