@@ -98,8 +98,10 @@ class Settings(BaseSettings):
         default=0.0,
         ge=0,
         le=50,
-        description="With group commit on: how long the first write of a group waits for others to "
-        "join (ms). 0: a group is whatever queued while the previous one committed.",
+        description="With group commit on and the engine in the server process (engine_processes 0): "
+        "how long the first write of a group waits for others to join (ms). 0: a group is whatever "
+        "queued while the previous one committed, which is how the decision writer of the engine-worker "
+        "path always groups.",
     )
     # --- FHIR fetching (issue 12/13)
     fhir_server_allowlist: list[str] = Field(
