@@ -206,7 +206,9 @@ class Engine:
         hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
         cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
         notes = [
-            built(Note, text=cast(NoteOutcome, lr.rule.then).note.strip(), explanation=self._explain(f, derived))
+            built(
+                Note, text=cast(NoteOutcome, lr.rule.then).note.strip(), explanation=self._explain(f, derived)
+            )
             for f, lr in by_kind[NoteOutcome]
         ]
         therapy_fired = [item for kind in THERAPY_OUTCOMES for item in by_kind[kind]]
@@ -523,7 +525,12 @@ def _cite(ref: FactRef) -> FactCitation:
         and (ref.detail is None or type(ref.detail) is str)
     ):
         return built(
-            FactCitation, source=ref.source, kind=ref.kind, display=ref.display, date=ref.date, detail=ref.detail
+            FactCitation,
+            source=ref.source,
+            kind=ref.kind,
+            display=ref.display,
+            date=ref.date,
+            detail=ref.detail,
         )
     return ref.cite()
 
