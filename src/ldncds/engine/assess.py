@@ -29,8 +29,6 @@ from .assessment import (
     TherapyStatus,
     TitrationPlan,
     built,
-    validating,
-    validating_output,
 )
 from .derive import Derived, FactRef, derive
 from .facts import PatientFacts
@@ -153,10 +151,6 @@ class Engine:
     def _assess_derived(
         self, derived: Derived, evaluation_date: date, planned_start: date | None
     ) -> Assessment:
-        if not _plain_dates(evaluation_date, planned_start) and not validating_output():
-            # e.g. a datetime: the parts are built with validation, which converts or refuses it
-            with validating():
-                return self._assess_derived(derived, evaluation_date, planned_start)
         first = self.matcher.run("findings", derived.facts)
         findings = self._findings(first, derived)
         second = self.matcher.run("conclusions", self._conclusion_facts(findings, derived))
@@ -478,10 +472,6 @@ _CONCLUSION_REFS = {
 _DECISION_REFS = {
     f"decision:{value}": FactRef(f"decision:{value}", "decision", "assessment", value) for value in DECISIONS
 }
-
-
-def _plain_dates(*days: date | None) -> bool:
-    return all(day is None or type(day) is date for day in days)
 
 
 @dataclass(frozen=True)

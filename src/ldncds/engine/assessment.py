@@ -244,10 +244,6 @@ def validating() -> Iterator[None]:
         _VALIDATE.reset(token)
 
 
-def validating_output() -> bool:
-    return _VALIDATE.get()
-
-
 def built(cls: type[M], /, **values: Any) -> M:
     """`cls(**values)` for values the engine made from validated parts, without validating them again.
 
