@@ -12,9 +12,11 @@ the same on every site, whatever its base URL.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 from ldncds.engine import (
     CODE_SYSTEM_URIS,
@@ -78,13 +80,28 @@ def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
     return cut.rstrip(" ,;:-(") + "…"
 
 
-# Every character markdown could read as syntax, escaped with a backslash (a table: one pass in C).
-_MD_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_[]()<>|~#"})
+# Every character markdown could read as syntax, escaped with a backslash. Most text has none (a
+# regex search says so cheaply); a regex substitution is cheaper than str.translate's dict table.
+_MD_SYNTAX = re.compile("[" + re.escape("\\`*_[]()<>|~#") + "]")
 
 
 def md(text: str) -> str:
     """Record text as literal markdown: no links, emphasis or HTML can be smuggled in from the EHR."""
-    return " ".join(text.split()).translate(_MD_ESCAPES)
+    text = " ".join(text.split())
+    if _MD_SYNTAX.search(text) is None:
+        return text
+    return _MD_SYNTAX.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return "\\" + match.group()
+
+
+@lru_cache(maxsize=4096)
+def _md_rules(text: str) -> str:
+    """`md` of text the ruleset wrote (titles, the disclaimer): the same few strings on every card.
+    Never for record text: no patient data is kept here."""
+    return md(text)
 
 
 def indicator(assessment: Assessment) -> Indicator:
@@ -192,20 +209,20 @@ def card_detail(a: Assessment) -> str:
     rule = deciding_explanation(a)
     head = [f"**{md(a.reason)}.**", ""]
     if a.disclaimer and (a.decision in OFFERS or a.therapy is not None):
-        head += [f"**{md(a.disclaimer.summary.capitalize())}.** {md(a.disclaimer.text)}", ""]
+        head += [f"**{_md_rules(a.disclaimer.summary.capitalize())}.** {_md_rules(a.disclaimer.text)}", ""]
     head += [
         f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by rule {rule.rule_id} "
-        f"({md(rule.title)}).",
+        f"({_md_rules(rule.title)}).",
         "",
     ]
     hard_stops = [
-        f"- {md(h.title)}: **{_cite(h.culprit)}**"
+        f"- {_md_rules(h.title)}: **{_cite(h.culprit)}**"
         + (f"; earliest start {h.earliest_start}" if h.earliest_start else "")
         + f" ({_rules(e.rule_id for e in h.explanations)})"
         for h in a.hard_stops
     ]
     cautions = [
-        f"- {md(c.title)}: {'; '.join(_cite(f) for f in c.culprits)} "
+        f"- {_md_rules(c.title)}: {'; '.join(_cite(f) for f in c.culprits)} "
         f"({_rules(e.rule_id for e in c.explanations)})" + (f". **Alert:** {md(c.alert)}" if c.alert else "")
         for c in a.cautions
     ]
@@ -226,7 +243,7 @@ def card_detail(a: Assessment) -> str:
     lines += _section(
         "Monitoring",
         [
-            f"- {_due(r.due_from, r.due_by)}{_state(r.state, r.days_overdue)}: {md(r.what)} "
+            f"- {_due(r.due_from, r.due_by)}{_state(r.state, r.days_overdue)}: {_md_rules(r.what)} "
             f"(rule {r.explanation.rule_id})"
             for r in a.reminders
         ],
@@ -261,7 +278,7 @@ def _note_line(n: Note) -> str:
 
 def _missing_line(m: MissingItem, titles: dict[str, str]) -> str:
     title = titles.get(m.criterion, m.criterion)
-    return f"- {md(title)}: {md(m.what)}" + (f" *{md(m.note)}*" if m.note else "")
+    return f"- {_md_rules(title)}: {_md_rules(m.what)}" + (f" *{_md_rules(m.note)}*" if m.note else "")
 
 
 def _state(state: str, days_overdue: int | None) -> str:
@@ -311,12 +328,12 @@ def _criteria(criteria: list[CriterionResult]) -> list[str]:
 def _criterion_line(c: CriterionResult) -> str:
     facts = [f for e in c.explanations for f in e.facts]
     if c.status == "unknown":
-        why = f"missing: {md(c.missing or c.question)}"
+        why = f"missing: {_md_rules(c.missing or c.question)}"
     elif facts:
         why = "; ".join(dict.fromkeys(_cite(f) for f in facts))
     else:
-        why = md(c.basis)
-    return f"- {md(c.title)}: {why} ({_rules(e.rule_id for e in c.explanations)})"
+        why = _md_rules(c.basis)
+    return f"- {_md_rules(c.title)}: {why} ({_rules(e.rule_id for e in c.explanations)})"
 
 
 def _plan(plan: TitrationPlan | None) -> list[str]:

@@ -28,6 +28,7 @@ from .assessment import (
     Note,
     TherapyStatus,
     TitrationPlan,
+    built,
 )
 from .derive import Derived, FactRef, derive
 from .facts import PatientFacts
@@ -166,7 +167,7 @@ class Engine:
 
     def _explain(self, firing: Firing, derived: Derived, **values: Any) -> Explanation:
         if _BARE.get():  # the rule only: no fact citations, evidence or counterfactual to build
-            return Explanation(**self._bare[firing.rule_id])
+            return built(Explanation, **self._bare[firing.rule_id])
         rule = self.ruleset.rules[firing.rule_id].rule
         refs = [derived.refs[i] for i in firing.fact_ids if i in derived.refs]
         counterfactual = rule.counterfactual
@@ -175,9 +176,16 @@ class Engine:
             for key, value in values.items():
                 counterfactual = counterfactual.replace("{" + key + "}", str(value))
         # The rule's static parts are prepared once at start-up; only facts and counterfactual vary.
-        return Explanation(
-            **self._static[rule.id],
-            facts=[r.cite() for r in refs],
+        static = self._static[rule.id]
+        return built(  # every field, in the model's order: the fastest way in
+            Explanation,
+            rule_id=static["rule_id"],
+            rule_version=static["rule_version"],
+            title=static["title"],
+            statement=static["statement"],
+            facts=[_cite(r) for r in refs],
+            evidence=list(static["evidence"]),
+            rationale=static["rationale"],
             counterfactual=counterfactual.strip() if counterfactual else None,
         )
 
@@ -192,7 +200,9 @@ class Engine:
         hard_stops = self._hard_stops(by_kind[HardStopOutcome], derived)
         cautions, caution_facts = self._cautions(by_kind[CautionOutcome], derived)
         notes = [
-            Note(text=cast(NoteOutcome, lr.rule.then).note.strip(), explanation=self._explain(f, derived))
+            built(
+                Note, text=cast(NoteOutcome, lr.rule.then).note.strip(), explanation=self._explain(f, derived)
+            )
             for f, lr in by_kind[NoteOutcome]
         ]
         therapy_fired = [item for kind in THERAPY_OUTCOMES for item in by_kind[kind]]
@@ -220,33 +230,24 @@ class Engine:
         met_pathways: set[str],
         derived: Derived,
     ) -> CriterionResult:
-        base: dict[str, Any] = {
-            "id": crit.id,
-            "title": crit.title,
-            "question": crit.question,
-            "required": crit.required,
-        }
         if crit.applies_to_pathways and met_pathways and not met_pathways <= set(crit.applies_to_pathways):
-            return CriterionResult(
-                **base,
-                status="not_applicable",
-                basis=f"Not needed on the {', '.join(sorted(met_pathways))} pathway.",
-            )
+            basis = f"Not needed on the {', '.join(sorted(met_pathways))} pathway."
+            return _criterion_result(crit, "not_applicable", basis)
         if not items:
-            return CriterionResult(
-                **base,
-                status=crit.default,
-                basis="No record answered this question, so the default applies.",
+            return _criterion_result(
+                crit,
+                crit.default,
+                "No record answered this question, so the default applies.",
                 missing=crit.default_missing if crit.default == "unknown" else None,
                 to_change=crit.to_change if crit.default != "met" else None,
             )
         status = next(s for s in crit.precedence if any(o.status == s for _, o in items))
         winners = [(f, o) for f, o in items if o.status == status]
         missing = "; ".join(dict.fromkeys(o.missing for _, o in winners if o.missing)) or crit.default_missing
-        return CriterionResult(
-            **base,
-            status=status,
-            basis=self.ruleset.rules[winners[0][0].rule_id].rule.title,
+        return _criterion_result(
+            crit,
+            status,
+            self.ruleset.rules[winners[0][0].rule_id].rule.title,
             missing=missing if status == "unknown" else None,
             to_change=crit.to_change if status != "met" else None,
             pathways=sorted({o.pathway for _, o in winners if o.pathway}),
@@ -266,10 +267,11 @@ class Engine:
                 end = date.fromisoformat(ref.end_date)
                 earliest = max(end + timedelta(days=o.washout_days or 0) for _, o in items)
             out.append(
-                HardStop(
+                built(
+                    HardStop,
                     id=stop_id,
                     title=self.ruleset.hard_stops[stop_id].title,
-                    culprit=ref.cite(),
+                    culprit=_cite(ref),
                     earliest_start=earliest,
                     explanations=[self._explain(f, derived, earliest_start=earliest or "") for f, _ in items],
                 )
@@ -288,10 +290,11 @@ class Engine:
             refs = [derived.refs[f.fact_ids[0]] for f, _ in items]
             alerts = [o.alert for _, o in items if o.alert]
             cautions.append(
-                Caution(
+                built(
+                    Caution,
                     id=caution_id,
                     title=self.ruleset.cautions[caution_id].title,
-                    culprits=[r.cite() for r in dict.fromkeys(refs)],
+                    culprits=[_cite(r) for r in dict.fromkeys(refs)],
                     alert=alerts[0] if alerts else None,
                     explanations=[self._explain(f, derived) for f, _ in items],
                 )
@@ -324,18 +327,12 @@ class Engine:
     def _assemble(
         self, findings: _Findings, firings: list[Firing], derived: Derived, ctx: _Context
     ) -> Assessment:
-        refs = dict(derived.refs)
-        for fact_id, kind, label in (
-            ("summary", "summary", "combined findings"),
-            ("response_summary", "response", "response to therapy"),
-        ):
-            refs[fact_id] = FactRef(fact_id, kind, "assessment", label)
+        refs = derived.refs | _CONCLUSION_REFS
         for c in findings.caution_facts:
             refs[c["id"]] = FactRef(
                 c["id"], "caution", "assessment", c["caution"], event_date=c.get("event_date")
             )
-        for value in DECISIONS:
-            refs[f"decision:{value}"] = FactRef(f"decision:{value}", "decision", "assessment", value)
+        refs.update(_DECISION_REFS)
         conclusions = replace(derived, refs=refs)
         decisions = [f for f in firings if isinstance(self._then(f), DecisionOutcome)]
         if len(decisions) != 1:
@@ -413,7 +410,7 @@ class Engine:
             for s in then.steps
         ]
         adjustments = [
-            Note(text=self._then(f).dose_adjustment, explanation=self._explain(f, derived))
+            built(Note, text=self._then(f).dose_adjustment, explanation=self._explain(f, derived))
             for f in firings
             if isinstance(self._then(f), DoseAdjustmentOutcome)
         ]
@@ -449,7 +446,8 @@ class Engine:
             done = _done_by(then, derived, due_from, due_by)
             state = _state(ctx.on, due_from, due_by, done is not None)
             out.append(
-                MonitoringReminder(
+                built(
+                    MonitoringReminder,
                     id=then.reminder,
                     what=then.what.strip(),
                     due_from=due_from,
@@ -463,10 +461,68 @@ class Engine:
         return sorted(out, key=lambda r: (r.due_from, r.id))
 
 
+# The conclusions phase's own facts, the same for every patient (FactRef is frozen).
+_CONCLUSION_REFS = {
+    fact_id: FactRef(fact_id, kind, "assessment", label)
+    for fact_id, kind, label in (
+        ("summary", "summary", "combined findings"),
+        ("response_summary", "response", "response to therapy"),
+    )
+}
+_DECISION_REFS = {
+    f"decision:{value}": FactRef(f"decision:{value}", "decision", "assessment", value) for value in DECISIONS
+}
+
+
 @dataclass(frozen=True)
 class _Context:
     on: date
     start: date
+
+
+def _criterion_result(
+    crit: CriterionDef,
+    status: str,
+    basis: str,
+    *,
+    missing: str | None = None,
+    to_change: str | None = None,
+    pathways: list[str] | None = None,
+    explanations: list[Explanation] | None = None,
+) -> CriterionResult:
+    return built(
+        CriterionResult,
+        id=crit.id,
+        title=crit.title,
+        question=crit.question,
+        status=status,
+        required=crit.required,
+        basis=basis,
+        missing=missing,
+        to_change=to_change,
+        pathways=pathways if pathways is not None else [],
+        explanations=explanations if explanations is not None else [],
+    )
+
+
+def _cite(ref: FactRef) -> FactCitation:
+    """`ref.cite()`, built without validating again when every value already has its declared type."""
+    if (
+        type(ref.source) is str
+        and type(ref.kind) is str
+        and type(ref.display) is str
+        and (ref.date is None or type(ref.date) is str)
+        and (ref.detail is None or type(ref.detail) is str)
+    ):
+        return built(
+            FactCitation,
+            source=ref.source,
+            kind=ref.kind,
+            display=ref.display,
+            date=ref.date,
+            detail=ref.detail,
+        )
+    return ref.cite()
 
 
 def _done_by(then: ReminderOutcome, derived: Derived, due_from: date, due_by: date) -> FactCitation | None:
@@ -477,11 +533,13 @@ def _done_by(then: ReminderOutcome, derived: Derived, due_from: date, due_by: da
     for day, value, source in reversed(derived.results_in(then.done_when)):
         if due_from - grace <= day <= due_by + grace:
             shown = f"{value:g}" if value is not None else "recorded"
-            return FactCitation(
+            return built(
+                FactCitation,
                 source=source,
                 kind="observation",
                 display=f"{then.done_when}: {shown}",
                 date=day.isoformat(),
+                detail=None,
             )
     return None
 
@@ -568,14 +626,14 @@ def _missing(
         applies = defs[c.id].applies_to_pathways
         if applies and not pathways & set(applies):
             note = f"Needed only on the {' or '.join(applies)} pathway, once the diagnosis is established."
-            also.append(MissingItem(criterion=c.id, what=what, note=note))
+            also.append(built(MissingItem, criterion=c.id, what=what, note=note))
         elif later:
-            also.append(MissingItem(criterion=c.id, what=what, note=later))
+            also.append(built(MissingItem, criterion=c.id, what=what, note=later))
         else:
-            missing.append(MissingItem(criterion=c.id, what=what))
+            missing.append(built(MissingItem, criterion=c.id, what=what, note=None))
     if decision == "insufficient_information" and not missing:
         # Never an answer of "information missing" that names nothing missing.
-        return [MissingItem(criterion=m.criterion, what=m.what) for m in also], []
+        return [built(MissingItem, criterion=m.criterion, what=m.what, note=None) for m in also], []
     return missing, also
 
 

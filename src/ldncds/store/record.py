@@ -28,11 +28,12 @@ agree); an Assessment model without an id is given a new uuid4, set on the model
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import orjson
 from pydantic import BaseModel
@@ -95,6 +96,63 @@ def _reads_back(text: bytes, value: Any) -> bool:
         return bool(orjson.loads(text) == value)
     except orjson.JSONDecodeError:
         return False
+
+
+def _model_json(model: BaseModel, dumped: dict[str, Any]) -> str:
+    """`compact_json(dumped)` of a model's JSON-mode dump, without its read-back and number scan.
+
+    A JSON-mode dump holds only JSON values, so orjson's text reads back unequal only where a float
+    is NaN or infinite, and is spelled otherwise than json's only where a float is below 1e-4 in
+    magnitude (repr writes those with "e-"). The model's float fields say whether any is: found
+    from the field types, so most of an assessment (explanations, citations) is never visited."""
+    if _plain_floats(model):
+        try:
+            return orjson.dumps(dumped).decode("utf-8")
+        except orjson.JSONEncodeError:
+            pass  # an integer beyond 64 bits, a lone surrogate: compact_json decides
+    return compact_json(dumped)
+
+
+def _plain_floats(value: Any) -> bool:
+    """No float in `value` is NaN, infinite or spelled with an exponent below zero (False: unsure)."""
+    if isinstance(value, BaseModel):
+        fields = _float_fields(type(value))
+        return fields is not None and all(_plain_floats(getattr(value, name)) for name in fields)
+    if isinstance(value, float):
+        return math.isfinite(value) and "e-" not in repr(value)
+    if value is None or isinstance(value, str | int | date):  # bool is an int; datetime a date
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain_floats(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain_floats(v) for v in value.values())
+    return False  # any other object: compact_json decides
+
+
+_FLOAT_FIELDS: dict[type[BaseModel], tuple[str, ...] | None] = {}
+
+
+def _float_fields(cls: type[BaseModel]) -> tuple[str, ...] | None:
+    """The fields of `cls` whose type can hold a float (directly, in a model, list or dict, or Any);
+    None when a serializer or computed field could write a value the fields do not hold."""
+    if cls not in _FLOAT_FIELDS:
+        _FLOAT_FIELDS[cls] = None  # while it is worked out: a model that contains itself is unsure
+        decorators = cls.__pydantic_decorators__
+        if not (decorators.field_serializers or decorators.model_serializers or cls.model_computed_fields):
+            fields = cls.model_fields.items()
+            _FLOAT_FIELDS[cls] = tuple(name for name, f in fields if _may_hold_float(f.annotation))
+    return _FLOAT_FIELDS[cls]
+
+
+def _may_hold_float(annotation: Any) -> bool:
+    if isinstance(annotation, float) or annotation is Any or annotation is object:
+        return True  # a float Literal value, or a field that takes anything
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return _float_fields(annotation) != ()
+        if issubclass(annotation, float):
+            return True
+    return any(_may_hold_float(arg) for arg in get_args(annotation))
 
 
 def load_json(text: str | bytes) -> Any:
@@ -350,7 +408,7 @@ def _json_part(value: Any, name: str) -> tuple[str, dict[str, Any]]:
     value its text reads back as, so the caller gets exactly what a later read returns."""
     if isinstance(value, BaseModel):
         dumped = value.model_dump(mode="json")
-        return compact_json(dumped), dumped
+        return _model_json(value, dumped), dumped
     if isinstance(value, str | bytes):
         text = value.decode("utf-8") if isinstance(value, bytes) else value
         try:
