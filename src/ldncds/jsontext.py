@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -11,8 +12,8 @@ import orjson
 __all__ = ["loads"]
 
 # orjson reads an integer outside 64 bits as a float; such a literal has at least this many digits.
-_LONG_INTEGER = b"0" * 19
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")  # a run of digits becomes a run of 0s
+_LONG_DIGIT_RUN = re.compile(rb"[0-9]{19,}")
+_ESCAPED_QUOTE = re.compile(rb'(\\+)"')  # a quote after backslashes: escaped when their count is odd
 
 
 def loads(raw: bytes) -> Any:
@@ -20,12 +21,29 @@ def loads(raw: bytes) -> Any:
 
     orjson refuses what the standard library tolerates (NaN, a lone surrogate escape, a BOM, 1e400):
     the standard library then decides, and so also raises its own errors. The only value orjson
-    reads differently is an integer beyond 64 bits (as a float); a line with a run of 19 digits
-    anywhere (strings included: rare, and only slower) is read by the standard library.
+    reads differently is an integer beyond 64 bits (as a float); a text with a run of 19 digits
+    outside its strings is read by the standard library. Runs inside strings (a Synthea narrative's
+    "Person seed: -6684078290682807749") are only text and cannot be misread.
     """
-    if _LONG_INTEGER not in raw.translate(_DIGITS_AS_ZERO):
+    if not _digit_run_outside_strings(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
     return json.loads(raw)
+
+
+def _digit_run_outside_strings(raw: bytes) -> bool:
+    """Some run of 19+ digits starts outside a JSON string (exact for text orjson then accepts as JSON).
+
+    In valid JSON a `"` outside a string opens one, and inside one it closes it unless an odd run
+    of backslashes precedes it; neither byte occurs within a UTF-8 multi-byte sequence. So a
+    position is inside a string exactly when the unescaped quotes before it are odd in number.
+    Text that is not valid JSON is refused by orjson and read by the standard library anyway.
+    """
+    for run in _LONG_DIGIT_RUN.finditer(raw):
+        start = run.start()
+        escaped = sum(len(m.group(1)) % 2 for m in _ESCAPED_QUOTE.finditer(raw, 0, start))
+        if (raw.count(b'"', 0, start) - escaped) % 2 == 0:
+            return True
+    return False
