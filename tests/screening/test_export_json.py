@@ -8,8 +8,10 @@ accepted by one and refused by the other would change rows.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ldncds import jsontext
 from ldncds.screening import generate_population
 from ldncds.screening.bulk import loads
 
@@ -26,7 +29,11 @@ EDGE_CASES = [
     b'{"a":18446744073709551616}',
     b'{"a":-9223372036854775809}',
     b'{"a":18446744073709551615,"b":-9223372036854775808}',  # the 64-bit limits themselves
-    b'{"id":"1234567890123456789012"}',  # 19+ digits inside a string: the slow path, same value
+    b'{"id":"1234567890123456789012"}',  # 19+ digits inside a string: only text, read by orjson
+    b'{"id":"a\\"12345678901234567890","n":12345678901234567890123}',  # escaped quote, then a big int
+    b'{"id":"a\\\\","n":12345678901234567890123}',  # an escaped backslash closes nothing early
+    b'{"id":"a\\\\\\"12345678901234567890123"}',  # \\\" : a backslash, then an escaped quote
+    b'[12345678901234567890123,"12345678901234567890123"]',
     b'{"a":1e400}',  # orjson refuses; json reads inf
     b'{"a":NaN,"b":-Infinity}',
     b'{"a":"\\ud800"}',  # a lone surrogate escape
@@ -35,6 +42,7 @@ EDGE_CASES = [
     b'{"a":-0.0,"b":0.1,"c":1E-7,"d":2.5e+3,"e":"\\u00e9\\n\\ud83d\\ude00"}',
     b' {"a":[1,2,{"b":null}]} \n',
 ]
+SYNTHEA = Path(__file__).resolve().parents[1] / "fixtures" / "bulk" / "synthea-bulk-10"
 REFUSED = [b"", b"{", b'{"a":1}x', b"\xff\xfe", b'{"a":"\xc3"}', b"{'a':1}"]
 
 
@@ -81,6 +89,38 @@ _JSON = st.recursive(
 def test_any_json_reads_as_json_loads(value: Any, ascii_only: bool) -> None:
     raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
     assert _same(loads(raw), json.loads(raw))
+
+
+_DIGITS = st.integers(min_value=10**18, max_value=10**30) | st.integers(max_value=-(10**18))
+_TRICKY_TEXT = st.lists(
+    st.sampled_from(['"', "\\", "\\\\", ":", ",", " ", "x", "\u00e9"]) | _DIGITS.map(str), max_size=6
+).map("".join)
+_TRICKY = st.recursive(
+    st.none() | _DIGITS | st.floats(allow_nan=False) | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TRICKY_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TRICKY, st.booleans())
+def test_long_digit_runs_in_strings_and_numbers_read_as_json_loads(value: Any, ascii_only: bool) -> None:
+    """Big integers, and digit runs inside strings next to quotes and backslashes: same values."""
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
+    assert _same(loads(raw), json.loads(raw))
+
+
+def test_a_digit_run_inside_a_string_is_read_by_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Synthea narrative's "Person seed: -6684078290682807749" is text: no slow path for it."""
+    patient = (SYNTHEA / "Patient.000.ndjson.gz").read_bytes()
+    line = next(raw for raw in gzip.decompress(patient).splitlines() if re.search(rb"[0-9]{19}", raw))
+    expected = json.loads(line)
+
+    def refuse(raw: bytes) -> Any:
+        raise AssertionError("read by the standard library")
+
+    monkeypatch.setattr(jsontext.json, "loads", refuse)
+    assert _same(loads(line), expected)
 
 
 def test_a_synthetic_export_reads_as_json_loads(tmp_path: Path) -> None:

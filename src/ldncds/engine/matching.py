@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -205,10 +204,15 @@ class DurableMatcher:
         self._width: dict[str, int] = {}
         self._derive: dict[str, dict[str, Any]] = {}
         self._needs_codes: dict[str, frozenset[str]] = {}
+        self._reads: dict[str, dict[str, frozenset[str]]] = {}
+        self._sessions = (
+            itertools.count()
+        )  # session ids: unique in this process, sessions never outlive a run
         self.definitions: dict[str, Any] = {}
         for phase in ("findings", "conclusions"):
             rules = ruleset.phase_rules(phase)
             self._needs_codes[phase] = _kinds_needing_codes(rules)
+            self._reads[phase] = fields_read(rules)
             for lr in rules:
                 self._width[lr.rule.id] = len(lr.rule.when)
                 if (new := derived_fact(lr)) is not None:
@@ -218,16 +222,12 @@ class DurableMatcher:
             self._handles[phase] = dre.create_ruleset(f"ldncds_{phase}", json.dumps(definition))
 
     def run(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[Firing]:
-        sid = uuid.uuid4().hex
-        handle = self._handles[phase]
-        # A fact in no value set cannot match a rule that tests one; sending it would only cost time.
-        needs = self._needs_codes[phase]
-        facts = [
-            f for f in facts if f["kind"] not in needs or f.get("value_sets") or f.get("text_value_sets")
-        ]
+        facts = self.sent(phase, facts)
         if not facts:
             return []  # nothing can match; never hand the C core an empty batch
+        handle = self._handles[phase]
         with self._lock:  # the C core is not re-entrant; one evaluation at a time per process
+            sid = f"s{next(self._sessions)}"
             try:
                 code, state_handle = dre.assert_facts(handle, json.dumps([dict(f, sid=sid) for f in facts]))
                 if code != 0:
@@ -241,6 +241,26 @@ class DurableMatcher:
                 # Always delete the session: live sessions leak memory and are capped at 1,024.
                 with contextlib.suppress(Exception):
                     dre.delete_state(handle, sid)
+
+    def sent(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What the C core needs of these facts to fire exactly as on the whole facts (less to parse).
+
+        Every pattern starts with an equality on kind, and the sink records nothing: a fact of a kind
+        no rule of the phase reads cannot change a firing, nor can a fact in no value set where every
+        pattern of its kind tests one, nor a field no pattern tests (kept: kind, id and every tested
+        field that is present, so `exists` tests see the same facts).
+        """
+        reads, needs = self._reads[phase], self._needs_codes[phase]
+        out = []
+        for fact in facts:
+            kind = fact["kind"]
+            fields = reads.get(kind)
+            if fields is None or (
+                kind in needs and not (fact.get("value_sets") or fact.get("text_value_sets"))
+            ):
+                continue
+            out.append({name: value for name, value in fact.items() if name in fields})
+        return out
 
     def _drain(self, handle: int, state_handle: int, sid: str) -> list[Firing]:
         firings: list[Firing] = []
@@ -264,6 +284,15 @@ class DurableMatcher:
                         raise EngineError(f"derived fact refused by the rule engine (code {code})")
             message = dre.complete_and_start_action(handle, state_handle)
         return firings
+
+
+def fields_read(rules: list[LoadedRule]) -> dict[str, frozenset[str]]:
+    """For each fact kind these rules read: the fields their patterns test, with kind and id."""
+    fields: dict[str, set[str]] = {}
+    for lr in rules:
+        for p in lr.rule.when:
+            fields.setdefault(p.fact, {"kind", "id"}).update(SET_FIELD_OF.get(name, name) for name in p.where)
+    return {kind: frozenset(names) for kind, names in fields.items()}
 
 
 def _kinds_needing_codes(rules: list[LoadedRule]) -> frozenset[str]:

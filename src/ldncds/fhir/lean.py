@@ -19,17 +19,15 @@ The contract (tests/fhir/test_lean_models.py checks it against fhir.resources, f
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
+from fhir.resources.R4B import fhirtypes
 from fhir.resources.R4B.fhirtypes import (
     BooleanType,
     CanonicalType,
     CodeType,
-    DateTimeType,
-    DateType,
     DecimalType,
     IdType,
-    InstantType,
     IntegerType,
     MarkdownType,
     PositiveIntType,
@@ -39,9 +37,50 @@ from fhir.resources.R4B.fhirtypes import (
     UriType,
     XhtmlType,
 )
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError, model_validator
+from pydantic_core import CoreSchema, core_schema
 
 Choices = tuple[frozenset[str], ...]
+
+
+class Shortcut:
+    """A faster way to the same value for the common, complete forms of a date, dateTime or instant.
+
+    fhir_core validates each one in Python: its pattern, a partial-date regex, a leap-second regex,
+    pydantic-core's date or datetime parser, then time-zone checks (and a dateTime without a time
+    becomes the parsed value's date). For a string of one of the forms given here (each a subset of
+    fhir_core's pattern: no partial date, no leap second, a time zone whenever there is a time)
+    those Python steps are decided in advance, so the value is what one pydantic-core parser gives:
+    the form and that parser are checked inside pydantic-core. Any other value, and any string the
+    parser refuses (2024-02-30), is validated the fhir_core way, which alone produces values and
+    errors for it. tests/fhir/test_lean_dates.py compares both ways on generated strings.
+    """
+
+    def __init__(self, *forms: tuple[str, CoreSchema]) -> None:
+        self.forms = forms  # (anchored pattern, the parser whose value fhir_core returns for it)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        full = handler(source)  # fhir_core's validation, unchanged
+        fast: list[CoreSchema] = [
+            core_schema.chain_schema([core_schema.str_schema(pattern=pattern, strict=True), parser])
+            for pattern, parser in self.forms
+        ]
+        return core_schema.union_schema(
+            [*fast, full], mode="left_to_right", serialization=full.get("serialization")
+        )
+
+
+_YEAR = "([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"  # fhir_core's: 0001-9999
+_DAY = _YEAR + "-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])"
+_TIME = "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?(Z|[+\\-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+DATE_FORM = f"^{_DAY}$"
+DATETIME_FORM = f"^{_DAY}{_TIME}$"
+DateType = Annotated[fhirtypes.DateType, Shortcut((DATE_FORM, core_schema.date_schema()))]
+DateTimeType = Annotated[
+    fhirtypes.DateTimeType,
+    Shortcut((DATETIME_FORM, core_schema.datetime_schema()), (DATE_FORM, core_schema.date_schema())),
+]
+InstantType = Annotated[fhirtypes.InstantType, Shortcut((DATETIME_FORM, core_schema.datetime_schema()))]
 
 
 class _Model(BaseModel):
