@@ -57,11 +57,10 @@ class EngineFailed(ApiError):
 
 
 def run(evaluator: Any, work: Work[T], task: T) -> Outcome:
-    """`work` on the in-process engine, or in one of the pool's worker processes."""
-    if isinstance(evaluator, Engine):
-        return work(evaluator, task)
-    outcome: Outcome = evaluator.run(work, task)
-    return outcome
+    """`work` on the in-process engine (the pool's workers are awaited: `PooledEngine.run_async`)."""
+    if not isinstance(evaluator, Engine):
+        raise TypeError("run() takes the in-process Engine; await run_async() of an engine pool")
+    return work(evaluator, task)
 
 
 def assess(engine: Engine, facts: PatientFacts, on: date, planned_start: date | None = None) -> Assessment:
