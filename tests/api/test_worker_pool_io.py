@@ -17,6 +17,7 @@ import pytest
 
 from ldncds.api.workers import Job, WorkerCrashed, WorkerPool, WorkerSetup
 from ldncds.engine.assess import default_rules_dir
+from ldncds.leanstart import DEFERRED_GC_THRESHOLD
 from support import worker_faults
 
 pytestmark = pytest.mark.slow  # starts engine processes (about a second each)
@@ -43,6 +44,17 @@ async def slow_echo(pool: WorkerPool, seconds: float, payload: bytes) -> Any:
 def test_messages_larger_than_a_socket_buffer_cross_whole(pool: WorkerPool) -> None:
     payload = os.urandom(3 * 1024 * 1024)
     assert asyncio.run(echo(pool, payload)) == payload
+
+
+def test_a_job_runs_without_young_collections_of_its_own_objects(pool: WorkerPool) -> None:
+    # 20,000 live lists: at the default threshold (700) that is ~28 young collections walking them.
+    async def ask() -> Any:
+        return await pool.submit(Job(worker_faults.young_collections_while_allocating, 20_000))
+
+    status, outcome = asyncio.run(ask())
+    assert status == "ok"
+    threshold, ran, held = map(int, outcome.body.split(b","))
+    assert (threshold, ran, held) == (DEFERRED_GC_THRESHOLD, 0, 20_000)
 
 
 def test_waiting_requests_are_served_in_turn_each_with_its_own_answer(pool: WorkerPool) -> None:

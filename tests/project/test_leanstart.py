@@ -40,3 +40,23 @@ def test_lean_spawn_child_skips_the_parent_main_module(tmp_path: Path) -> None:
 def test_plain_spawn_child_does_import_it(tmp_path: Path) -> None:
     # The control: without the lean context the child re-runs the parent's script.
     assert _child_imported_main(tmp_path, "spawn")
+
+
+def test_young_collections_wait_for_the_end_of_a_job_and_the_threshold_comes_back() -> None:
+    import gc
+
+    from ldncds.leanstart import DEFERRED_GC_THRESHOLD, young_collections_deferred
+
+    saved = gc.get_threshold()
+    with young_collections_deferred():
+        assert gc.get_threshold() == (DEFERRED_GC_THRESHOLD, *saved[1:])
+        before = gc.get_stats()[0]["collections"]
+        held = [[i] for i in range(20_000)]  # ~28 young collections at the default threshold
+        assert gc.get_stats()[0]["collections"] == before
+    assert gc.get_threshold() == saved and len(held) == 20_000
+    try:
+        with young_collections_deferred():
+            raise ValueError("the job failed")
+    except ValueError:
+        pass
+    assert gc.get_threshold() == saved  # restored however the job ends

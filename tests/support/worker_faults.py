@@ -50,3 +50,14 @@ def sleep_then_echo(engine: Engine, task: tuple[float, bytes]) -> Outcome:
 
     time.sleep(task[0])
     return Outcome(body=task[1])
+
+
+def young_collections_while_allocating(engine: Engine, task: int) -> Outcome:
+    """Keep `task` container objects alive at once (as a large chart's models are), and answer
+    the cyclic GC's young threshold and how many young collections ran meanwhile: "threshold,count"."""
+    import gc
+
+    before = gc.get_stats()[0]["collections"]
+    held = [[i] for i in range(task)]
+    ran = gc.get_stats()[0]["collections"] - before
+    return Outcome(body=f"{gc.get_threshold()[0]},{ran},{len(held)}".encode())

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ldncds.engine import Engine, LoadedRuleset
-from ldncds.leanstart import LEAN_SPAWN, settle
+from ldncds.leanstart import LEAN_SPAWN, settle, young_collections_deferred
 from ldncds.service.errors import ApiError
 from ldncds.service.links import LinkSigner, current_link_signer, reset_link_signer, use_link_signer
 from ldncds.service.worklet import EngineFailed, Outcome, Work
@@ -102,7 +102,7 @@ def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
 def _answer(engine: Engine, job: Job) -> tuple[str, Any]:
     token = use_link_signer(job.links)
     try:
-        with request_id_context(job.request_id):
+        with request_id_context(job.request_id), young_collections_deferred():
             return ("ok", job.work(engine, job.task))
     except ApiError as exc:  # an answer that is an error (400, 412, no advice): the server sends it
         return ("refused", exc)
