@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ldncds.engine import Engine, load_ruleset
 from ldncds.fhir.adapter import Validation
+from ldncds.leanstart import settle
 from ldncds.service.errors import install_handlers
 from ldncds.service.recorder import DecisionWriter
 from ldncds.service.security import (
@@ -182,10 +183,16 @@ def _docs(app: FastAPI) -> None:
 
 
 def serve_app() -> FastAPI:
-    """Factory for uvicorn (`ldncds serve`): JSON logs, settings from the environment."""
+    """Factory for uvicorn (`ldncds serve`): JSON logs, settings from the environment.
+
+    The start-up objects (modules, models, routes: ~150,000 tracked by the cyclic GC) are frozen
+    once the app is built: every full collection walked them all, ~100 ms with the event loop
+    stopped, a latency spike for every request in flight."""
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings, worker_log_level=settings.log_level)
+    app = create_app(settings, worker_log_level=settings.log_level)
+    settle()
+    return app
 
 
 def _evaluator(settings: Settings, worker_log_level: str | None) -> Engine | PooledEngine:
