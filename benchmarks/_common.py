@@ -8,6 +8,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +41,22 @@ def machine() -> dict[str, Any]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average": [round(x, 2) for x in load],
     }
+
+
+def speed_probe(rounds: int = 5) -> float:
+    """CPU ms of a fixed pure-Python workload (integer loop, dict and str churn), best of `rounds`.
+
+    The vCPUs of this machine change speed from hour to hour; the same code measured in two runs
+    scales with this number, so runs are compared by it (docs/benchmarks.md, "Machine")."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        total, seen = 0, {}
+        for i in range(400_000):
+            total += i * i % 7
+            seen[str(i % 1000)] = i
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
 
 
 def percentiles(samples_ns: Sequence[int]) -> dict[str, float]:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, machine
+from _common import ROOT, machine, speed_probe
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "report_template.md"
@@ -74,6 +74,10 @@ def _machine_table(before: dict[str, Any], after: dict[str, Any]) -> str:
             ["platform", before["platform"]],
             ["date", before["date"]],
             ["load average (1/5/15 min), before / after", loads],
+            [
+                "speed probe (`_common.speed_probe`: fixed pure-Python work, CPU ms), before / after",
+                f"{before['speed_probe_ms']} / {after['speed_probe_ms']}",
+            ],
         ],
     )
 
@@ -378,14 +382,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--raw", default=str(HERE / "results.json"), help="all measurements as JSON")
     args = parser.parse_args()
-    before = machine()
+    before = machine() | {"speed_probe_ms": speed_probe()}
     started = time.perf_counter()
     engine = _run("engine.py", ["--runs", str(args.engine_runs)], timeout=1800)
     http = _http(timeout=1800)
     dask = ["--skip-dask"] if args.skip_dask else []
     screening = _run("screening.py", ["--patients", str(args.patients), *dask], timeout=3600)
     memory = _run("memory.py", ["--total", str(args.memory_total)], timeout=3600)
-    after = machine()
+    after = machine() | {"speed_probe_ms": speed_probe()}
     values: dict[str, Any] = {
         "arguments": f"--patients {args.patients} --engine-runs {args.engine_runs} "
         f"--memory-total {args.memory_total}{' --skip-dask' if args.skip_dask else ''}",
