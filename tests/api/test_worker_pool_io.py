@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ldncds.api.workers import Job, WorkerCrashed, WorkerPool, WorkerSetup
+from ldncds.api.workers import Job, WorkerCrashed, WorkerPool, WorkerSetup, _Worker
 from ldncds.engine.assess import default_rules_dir
 from ldncds.leanstart import DEFERRED_GC_THRESHOLD
 from support import worker_faults
@@ -113,9 +115,46 @@ def test_close_fails_the_requests_still_waiting() -> None:
         waiting = asyncio.ensure_future(echo(pool, b"waiting"))
         await asyncio.sleep(0.1)
         await asyncio.to_thread(pool.close)
-        return await asyncio.gather(busy, waiting, return_exceptions=True)
+        return list(await asyncio.gather(busy, waiting, return_exceptions=True))
 
     results = asyncio.run(scenario())
     assert all(isinstance(r, WorkerCrashed) for r in results), results
     assert not pool.healthy()
     assert pool.restarts == 0  # the busy worker's end is not replaced after close
+
+
+class _SlowClosingPipe:
+    """A worker's pipe whose close takes a while: two unguarded stops would both close its fd."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.closes = conn, 0
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.conn.closed)
+
+    def close(self) -> None:
+        self.closes += 1
+        time.sleep(0.05)
+        self.conn.close()
+
+
+def test_a_worker_stopped_from_two_threads_at_once_closes_its_pipe_once() -> None:
+    # pool.close() (a thread) and the loop replacing a crashed worker stop the same worker together.
+    worker = _Worker(WorkerSetup(str(default_rules_dir())))
+    pipe = _SlowClosingPipe(worker.conn)
+    worker.conn = pipe  # type: ignore[assignment]
+    failures: list[BaseException] = []
+
+    def stop() -> None:
+        try:
+            worker.stop()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=stop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (failures, pipe.closes, worker.alive()) == ([], 1, False)

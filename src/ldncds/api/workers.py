@@ -121,6 +121,9 @@ class _Worker:
         self.process.start()
         child.close()
         self.version = ""
+        # close() stops workers from its own thread while the loop may be replacing the same one:
+        # one stop at a time, and the pipe closed once (a second os.close could hit a reused fd).
+        self._stopping = threading.Lock()
 
     def wait_ready(self, timeout: float) -> _Worker:
         """Block until the worker's Engine is compiled (or fail: stop it and raise RuntimeError)."""
@@ -142,10 +145,12 @@ class _Worker:
         return self.process.is_alive()
 
     def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
+        with self._stopping:
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(timeout=5)
+            if not self.conn.closed:
+                self.conn.close()
 
 
 def _frame(payload: bytes | memoryview) -> bytes:
