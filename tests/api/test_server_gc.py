@@ -6,12 +6,11 @@ the event loop stopped (~100 ms on the 2-core machine): a latency spike for ever
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from support.servers import clean_env
+from support.servers import source_env
 
 _SCRIPT = """
 import gc
@@ -23,12 +22,7 @@ app.state.writer.close()
 
 
 def test_serve_app_leaves_the_collector_only_what_requests_allocate(tmp_path: Path) -> None:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env = clean_env() | {
-        "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
-        "LDNCDS_ENGINE_PROCESSES": "0",
-        "LDNCDS_DATA_DIR": str(tmp_path),
-    }
+    env = source_env(LDNCDS_ENGINE_PROCESSES="0", LDNCDS_DATA_DIR=str(tmp_path))
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=120, check=True
     )

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -17,20 +16,14 @@ from ldncds.api.app import create_app
 from ldncds.engine import Engine
 from ldncds.settings import Settings, TrustedIssuer
 from ldncds.store import open_store
-from support.servers import clean_env, free_port
+from support.servers import free_port, source_env
 from support.tokens import JWKS
 
 UVICORN = [sys.executable, "-m", "uvicorn", "ldncds.api.app:serve_app", "--factory"]
 
 
 def uvicorn_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
-    return (
-        clean_env()
-        | {"PYTHONPATH": path, "LDNCDS_ENGINE_PROCESSES": "1", "LDNCDS_DATA_DIR": str(tmp_path)}
-        | extra
-    )
+    return source_env(LDNCDS_ENGINE_PROCESSES="1", LDNCDS_DATA_DIR=str(tmp_path), **extra)
 
 
 @pytest.mark.slow

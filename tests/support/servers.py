@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -14,3 +15,10 @@ def free_port() -> int:
 
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("LDNCDS_")}
+
+
+def source_env(**settings: str) -> dict[str, str]:
+    """`clean_env()` for a child Python that imports this checkout's `src/`, plus `settings`."""
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+    return clean_env() | {"PYTHONPATH": path} | settings
