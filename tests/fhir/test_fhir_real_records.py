@@ -22,7 +22,6 @@ from ldncds.fhir.references import parse_reference, reference_id
 from ldncds.screening.bulk import patient_key
 from ldncds.settings import Settings
 from ldncds.store import open_store
-from ldncds.store.impact import _patient_of
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "fixtures" / "fhir" / "real"
@@ -304,8 +303,7 @@ def test_every_reader_resolves_a_versioned_patient_reference() -> None:
     condition = {"resourceType": "Condition", "id": "c1", "code": {"text": "pain"},
                  "subject": {"reference": "Patient/p1/_history/3"}}  # fmt: skip
     assert reference_id("Patient/p1/_history/3", "Patient") == "p1"
-    assert patient_key(condition) == "p1"  # ldncds screen
-    assert _patient_of(condition) == "p1"  # ldncds rules impact
+    assert patient_key(condition) == "p1"  # ldncds screen and ldncds rules impact
     result = facts_from_resources(None, {"conditions": [condition]}, patient_id="p1")  # CDS Hooks, API
     assert [c.source for c in result.facts.conditions or []] == ["Condition/c1"]
     assert not [w for w in result.warnings if "could not be checked" in w]
@@ -467,7 +465,7 @@ def test_screen_and_rules_impact_read_dispenses_and_administrations(tmp_path: Pa
     from datetime import date
 
     from ldncds.screening import ScreenOptions, screen_export
-    from ldncds.store.impact import export_population
+    from ldncds.screening.population import export_population
 
     folder = _export(tmp_path, name)
     rows: list[Any] = []

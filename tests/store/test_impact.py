@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from ldncds.cli import app
 from ldncds.engine import Engine, PatientFacts, RulesetError, load_ruleset
+from ldncds.screening.population import export_population
 from ldncds.store import Caller, open_store, record_assessment
-from ldncds.store.impact import Subject, baseline_rules, export_population, impact, stored_population
+from ldncds.store.impact import Subject, baseline_rules, impact, stored_population
 from support.store import copy_rules, edit_rule, set_opioid_washout, sqlite_url
 
 _SAMPLE_GZ = (
@@ -241,7 +242,7 @@ def test_cli_impact_over_an_export_names_no_patient(tmp_path: Path) -> None:
     body = json.loads(result.stdout)
     assert body["evaluated"] == 3 and body["evaluation_date"] == ON.isoformat()
     assert body["skipped"] == [
-        "Condition.000.ndjson:" + str(_lines(export / "Condition.000.ndjson")) + ": not a FHIR resource"
+        "Condition.000.ndjson:" + str(_lines(export / "Condition.000.ndjson")) + ": invalid JSON"
     ]
     assert [(t["from_decision"], t["to_decision"], t["patients"]) for t in body["transitions"]] == [
         ("not_candidate", "contraindicated", 1)

@@ -3,7 +3,7 @@
 from ldncds.screening import ScreenOptions, screen_export, generate_population
 """
 
-from .bulk import BadLine, ExportFiles, PatientIndex, build_index, discover, patient_key
+from .bulk import BadLine, ExportFiles, PatientIndex, build_index, discover, patient_key, patient_keys
 from .patient import ScreeningRow, engine_for
 from .runner import ScreenOptions, ScreenSummary, default_workers, screen_export
 from .synth import SynthSummary, generate_population
@@ -22,5 +22,6 @@ __all__ = [
     "engine_for",
     "generate_population",
     "patient_key",
+    "patient_keys",
     "screen_export",
 ]

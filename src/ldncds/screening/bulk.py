@@ -37,17 +37,19 @@ from pydantic import BaseModel, Field
 from ldncds.fhir.references import reference_id
 from ldncds.jsontext import loads
 
-# Resource types the rules read, and where a patient's reference sits in each.
-PATIENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "Condition": ("subject",),
-    "MedicationRequest": ("subject",),
-    "MedicationStatement": ("subject",),
-    "MedicationDispense": ("subject",),
-    "MedicationAdministration": ("subject",),
-    "Procedure": ("subject",),
-    "ServiceRequest": ("subject",),
-    "AllergyIntolerance": ("patient",),
-    "Observation": ("subject",),
+# Resource types the rules read, and the path of the patient reference in each (through lists: an
+# Appointment names its patients among its participants, and a group visit names several).
+PATIENT_FIELDS: dict[str, str] = {
+    "Condition": "subject",
+    "MedicationRequest": "subject",
+    "MedicationStatement": "subject",
+    "MedicationDispense": "subject",
+    "MedicationAdministration": "subject",
+    "Procedure": "subject",
+    "ServiceRequest": "subject",
+    "Appointment": "participant.actor",
+    "AllergyIntolerance": "patient",
+    "Observation": "subject",
 }
 INDEXED_TYPES = ("Patient", "Medication", *PATIENT_FIELDS)
 # `Patient.ndjson`, `Patient.000.ndjson`, `Patient.part-2.ndjson`, `1.Patient.ndjson`, and each `.gz`.
@@ -191,17 +193,35 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def patient_key(resource: dict[str, Any]) -> str | None:
-    """The patient a resource belongs to: Patient.id, or its subject/patient reference."""
+def patient_keys(resource: dict[str, Any]) -> list[str]:
+    """The patients a resource belongs to, in order: Patient.id, its subject/patient reference, or
+    each Patient among an Appointment's participants (practitioners and rooms are not patients)."""
     rtype = resource.get("resourceType")
     if rtype == "Patient":
         rid = resource.get("id")
-        return rid if isinstance(rid, str) and _FHIR_ID.match(rid) else None
-    for name in PATIENT_FIELDS.get(rtype, ()) if isinstance(rtype, str) else ():
-        ref = resource.get(name)
-        if isinstance(ref, dict) and (key := reference_id(ref.get("reference"), "Patient")):
-            return key
-    return None
+        return [rid] if isinstance(rid, str) and _FHIR_ID.match(rid) else []
+    path = PATIENT_FIELDS.get(rtype) if isinstance(rtype, str) else None
+    keys: list[str] = []
+    for ref in _at(resource, path.split(".")) if path else []:
+        key = reference_id(ref.get("reference"), "Patient") if isinstance(ref, dict) else None
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def patient_key(resource: dict[str, Any]) -> str | None:
+    """The one patient a resource belongs to; None when it names none, or several."""
+    keys = patient_keys(resource)
+    return keys[0] if len(keys) == 1 else None
+
+
+def _at(value: Any, path: list[str]) -> list[Any]:
+    """The values at a dotted path, through lists (FHIR repeats an element as a JSON list)."""
+    if isinstance(value, list):
+        return [found for item in value for found in _at(item, path)]
+    if not path:
+        return [value]
+    return _at(value.get(path[0]), path[1:]) if isinstance(value, dict) else []
 
 
 def medication_refs(resource: dict[str, Any]) -> list[str]:
@@ -383,14 +403,15 @@ def _index_line(
         else:
             bad("Medication without a valid id: nothing can refer to it")
         return
-    key = patient_key(resource)
-    if key is None:
-        where = "id" if rtype == "Patient" else ".".join(PATIENT_FIELDS[rtype]) + ".reference"
+    keys = patient_keys(resource)
+    if not keys:
+        where = "id" if rtype == "Patient" else PATIENT_FIELDS[rtype] + ".reference"
         bad(f"no patient reference ({rtype}.{where} missing or not a Patient reference)")
         return
-    index.add(key, entry)
-    for mid in medication_refs(resource):
-        index.add(key, (MEDICATION_REF, index.medication_serial(mid), 0, 0))
+    for key in keys:  # a group appointment is read with each of its patients' records
+        index.add(key, entry)
+        for mid in medication_refs(resource):
+            index.add(key, (MEDICATION_REF, index.medication_serial(mid), 0, 0))
 
 
 # ---------------------------------------------------------------------------------------------------------

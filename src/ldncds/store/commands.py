@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ldncds.engine import DECISIONS, Engine, RulesetError, default_rules_dir, load_ruleset
 
 from .gherkin import export_feature
-from .impact import ImpactError, ImpactReport, Subject, baseline_rules, export_population, impact
+from .impact import ImpactError, ImpactReport, Subject, baseline_rules, impact
 from .impact import stored_population as stored_subjects
 from .replay import ReplayResult, iter_replay
 from .sql import SqlStore, StoreError, VerifyReport, open_store
@@ -344,6 +344,8 @@ def _impact_over(
 ) -> ImpactReport:
     labels: dict[str, Any] = {"baseline_label": baseline_label, "current_label": current_label}
     if population is not None:
+        from ldncds.screening.population import export_population  # read as screening reads it
+
         skipped: list[str] = []
         subjects: list[Subject] = list(export_population(population, on, skipped))
         report = impact(

@@ -2,16 +2,15 @@
 how decisions move (e.g. candidate -> contraindicated), with the rules responsible.
 
 The population is either the stored decision log (each record at its own evaluation date) or a FHIR
-bulk export folder (one patient per group, all at one date). Examples are assessment ids or ids of
-the resources behind the change, never names; a patient id is never printed.
+bulk export folder, all at one date, read as screening reads it (screening/population.py). Examples
+are assessment ids or ids of the resources behind the change, never names; a patient id is never
+printed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
-import re
 import subprocess
 import tarfile
 import tempfile
@@ -20,7 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -34,26 +32,11 @@ from ldncds.engine import (
     default_rules_dir,
 )
 
-from ..fhir.references import reference_id
 from .interface import StoredAssessment
 from .replay import planned_start
 
 ERROR = "error"
 MAX_EXAMPLES = 3
-_SECTION_TYPES = {
-    "conditions": ("Condition",),
-    "medications": (
-        "MedicationRequest",
-        "MedicationStatement",
-        "MedicationDispense",
-        "MedicationAdministration",
-    ),
-    "procedures": ("Procedure", "ServiceRequest"),
-    "allergies": ("AllergyIntolerance",),
-    "observations": ("Observation",),
-}
-_PATIENT_FIELD = {"AllergyIntolerance": "patient"}
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 class ImpactError(ValueError):
@@ -274,83 +257,6 @@ def stored_population(records: Iterable[StoredAssessment]) -> Iterator[Subject]:
             yield Subject(stored.id, None, stored.evaluation_date, error="stored record unreadable")
             continue
         yield Subject(stored.id, facts, stored.evaluation_date, start)
-
-
-def export_population(folder: Path, on: date, skipped: list[str] | None = None) -> Iterator[Subject]:
-    """A FHIR bulk export folder (Type.NNN.ndjson), one subject per patient, in patient-id order.
-
-    Resource types absent from the whole export are unknown (not "none"), as in population screening.
-    """
-    from ..fhir import FhirInputError, facts_from_ndjson_group
-
-    groups, medications, present = _read_export(folder, skipped if skipped is not None else [])
-    absent = [s for s, types in _SECTION_TYPES.items() if not present & set(types)]
-    for number, key in enumerate(sorted(groups), start=1):
-        resources = groups[key]
-        resources += [medications[m] for m in _medication_ids(resources) if m in medications]
-        label = f"patient #{number} of the export"
-        try:
-            facts = facts_from_ndjson_group(resources).facts
-        except FhirInputError as exc:
-            yield Subject(label, None, on, error=f"FHIR input error at {exc.path}", prefer_resource_id=True)
-            continue
-        if absent:
-            facts = facts.model_copy(update=dict.fromkeys(absent))
-        yield Subject(label, facts, on, prefer_resource_id=True)
-
-
-def _read_export(
-    folder: Path, skipped: list[str]
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]], set[str]]:
-    files = sorted(folder.glob("*.ndjson"))
-    if not folder.is_dir() or not files:
-        raise ImpactError(f"{folder}: no .ndjson files (a FHIR bulk export folder is expected)")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    medications: dict[str, dict[str, Any]] = {}
-    present: set[str] = set()
-    for path in files:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    resource = json.loads(line)
-                    rtype = resource["resourceType"]
-                except (ValueError, KeyError, TypeError):
-                    skipped.append(f"{path.name}:{line_no}: not a FHIR resource")
-                    continue
-                present.add(rtype)
-                if rtype == "Medication" and isinstance(resource.get("id"), str):
-                    medications[resource["id"]] = resource
-                elif (key := _patient_of(resource)) is not None:
-                    groups.setdefault(key, []).append(resource)
-                elif rtype == "Patient" or rtype in _PATIENT_TYPES:
-                    skipped.append(f"{path.name}:{line_no}: {rtype} without a patient reference")
-    return groups, medications, present
-
-
-_PATIENT_TYPES = {t for types in _SECTION_TYPES.values() for t in types}
-
-
-def _patient_of(resource: dict[str, Any]) -> str | None:
-    rtype = resource.get("resourceType")
-    if rtype == "Patient":
-        rid = resource.get("id")
-        return rid if isinstance(rid, str) and _ID.match(rid) else None
-    if rtype not in _PATIENT_TYPES:
-        return None
-    ref = resource.get(_PATIENT_FIELD.get(rtype, "subject"))
-    return reference_id(ref.get("reference") if isinstance(ref, dict) else None, "Patient")
-
-
-def _medication_ids(resources: list[dict[str, Any]]) -> list[str]:
-    ids = []
-    for r in resources:
-        ref = r.get("medicationReference")
-        reference = ref.get("reference") if isinstance(ref, dict) else None
-        if (mid := reference_id(reference, "Medication")) is not None:
-            ids.append(mid)
-    return list(dict.fromkeys(ids))
 
 
 # ---------------------------------------------------------------------- the baseline ruleset
