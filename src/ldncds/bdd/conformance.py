@@ -10,6 +10,11 @@ from typing import Any
 
 INDICATORS = frozenset({"info", "warning", "critical"})
 EMPTY_ALLOWED = frozenset({"cards", "services"})  # `{"cards": []}` means no advice
+# Tuples, not sets: a value of the wrong type (a dict, a list) is then reported, not a TypeError.
+SELECTION_BEHAVIORS = ("at-most-one", "any")
+ACTION_TYPES = ("create", "update", "delete")
+LINK_TYPES = ("absolute", "smart")
+OVERRIDE_REASON_FIELDS = ("system", "code", "display")  # a Coding; the spec requires display here
 
 
 def empty_values(tree: Any, path: str = "$") -> list[str]:
@@ -29,31 +34,70 @@ def empty_values(tree: Any, path: str = "$") -> list[str]:
 
 
 def card_problems(card: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
-    summary = card.get("summary")
+    """Each way the card breaks CDS Hooks 2.0.1 (and this service's rule that a card has a uuid), in a
+    fixed order: its own fields, then each suggestion and its actions, each link, each override reason."""
+    return [
+        *_summary_problems(card.get("summary")),
+        *_field_problems(card),
+        *_suggestion_problems(card),
+        *_link_problems(card.get("links") or []),
+        *_override_reason_problems(card.get("overrideReasons") or []),
+    ]
+
+
+def _summary_problems(summary: Any) -> list[str]:
+    """The one line every EHR shows: required, and fewer than 140 characters."""
     if not isinstance(summary, str) or not summary or len(summary) >= 140:
-        problems.append("summary missing or not fewer than 140 characters")
+        return ["summary missing or not fewer than 140 characters"]
+    return []
+
+
+def _field_problems(card: dict[str, Any]) -> list[str]:
+    """The indicator, the source's label, and the uuid that feedback on the card is sent with."""
+    problems: list[str] = []
     if card.get("indicator") not in INDICATORS:
         problems.append(f"indicator {card.get('indicator')!r} is not info/warning/critical")
     if not isinstance(card.get("source"), dict) or not card["source"].get("label"):
         problems.append("source.label missing")
     if not card.get("uuid"):
         problems.append("uuid missing (feedback needs it)")
-    if card.get("suggestions") and card.get("selectionBehavior") not in ("at-most-one", "any"):
+    return problems
+
+
+def _suggestion_problems(card: dict[str, Any]) -> list[str]:
+    """Suggestions need a selectionBehavior, each a label, each of its actions a type and description."""
+    problems: list[str] = []
+    if card.get("suggestions") and card.get("selectionBehavior") not in SELECTION_BEHAVIORS:
         problems.append("suggestions without selectionBehavior")
     for i, suggestion in enumerate(card.get("suggestions") or []):
         if not suggestion.get("label"):
             problems.append(f"suggestions[{i}].label missing")
-        for j, action in enumerate(suggestion.get("actions") or []):
-            if action.get("type") not in ("create", "update", "delete") or not action.get("description"):
-                problems.append(f"suggestions[{i}].actions[{j}] needs type and description")
-    for i, link in enumerate(card.get("links") or []):
-        if link.get("type") not in ("absolute", "smart") or not link.get("label") or not link.get("url"):
-            problems.append(f"links[{i}] needs label, url and type absolute/smart")
-    for i, reason in enumerate(card.get("overrideReasons") or []):
-        if not all(reason.get(k) for k in ("system", "code", "display")):
-            problems.append(f"overrideReasons[{i}] needs system, code and display")
+        problems += _action_problems(i, suggestion.get("actions") or [])
     return problems
+
+
+def _action_problems(i: int, actions: list[Any]) -> list[str]:
+    return [
+        f"suggestions[{i}].actions[{j}] needs type and description"
+        for j, action in enumerate(actions)
+        if action.get("type") not in ACTION_TYPES or not action.get("description")
+    ]
+
+
+def _link_problems(links: list[Any]) -> list[str]:
+    return [
+        f"links[{i}] needs label, url and type absolute/smart"
+        for i, link in enumerate(links)
+        if link.get("type") not in LINK_TYPES or not link.get("label") or not link.get("url")
+    ]
+
+
+def _override_reason_problems(reasons: list[Any]) -> list[str]:
+    return [
+        f"overrideReasons[{i}] needs system, code and display"
+        for i, reason in enumerate(reasons)
+        if not all(reason.get(k) for k in OVERRIDE_REASON_FIELDS)
+    ]
 
 
 def response_problems(body: Any) -> list[str]:

@@ -25,10 +25,13 @@ from ldncds.engine import (
     DataNote,
     Explanation,
     FactCitation,
+    HardStop,
     MissingItem,
+    MonitoringReminder,
     Note,
     TitrationPlan,
 )
+from ldncds.engine.assessment import Caution
 from ldncds.service.links import link_query
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
@@ -206,6 +209,32 @@ def _section(title: str, lines: list[str]) -> list[str]:
 def card_detail(a: Assessment) -> str:
     """What matters for this decision first (hard stops and how they could be lifted, cautions, the
     missing data it turns on); the criteria, plan and what is also unknown after."""
+    titles = {c.id: c.title for c in a.criteria}  # a missing item is named by its criterion's title
+    lines = [
+        *_head(a),
+        *_data_notes(a.data_notes),
+        *_section("Same-day alerts", [f"- **{md(text)}**" for text in a.alerts]),
+        *_section("Hard stops", [_hard_stop_line(h) for h in a.hard_stops]),
+        *_section("Cautions", [_caution_line(c) for c in a.cautions]),
+        *_section("Also considered", [_note_line(n) for n in a.notes]),
+        *_therapy(a),
+        *_earliest_start(a.earliest_start),
+        *_section("What would change this decision", [f"- {md(text)}" for text in a.counterfactuals]),
+        *_section("Missing", [_missing_line(m, titles) for m in a.missing]),
+        *_criteria_shown(a),
+        *_plan(a.plan),
+        *_section("Monitoring", [_reminder_line(r) for r in a.reminders]),
+        *_section(
+            "Also missing (this decision does not depend on it)",
+            [_missing_line(m, titles) for m in a.also_missing],
+        ),
+    ]
+    return "\n".join(lines).strip()
+
+
+def _head(a: Assessment) -> list[str]:
+    """The decision in bold; the ruleset's disclaimer wherever LDN is offered or already taken; then
+    when, with which ruleset and by which rule it was decided (so a reader can look the rule up)."""
     rule = deciding_explanation(a)
     head = [f"**{md(a.reason)}.**", ""]
     if a.disclaimer and (a.decision in OFFERS or a.therapy is not None):
@@ -215,44 +244,41 @@ def card_detail(a: Assessment) -> str:
         f"({_md_rules(rule.title)}).",
         "",
     ]
-    hard_stops = [
-        f"- {_md_rules(h.title)}: **{_cite(h.culprit)}**"
-        + (f"; earliest start {h.earliest_start}" if h.earliest_start else "")
-        + f" ({_rules(e.rule_id for e in h.explanations)})"
-        for h in a.hard_stops
-    ]
-    cautions = [
-        f"- {_md_rules(c.title)}: {'; '.join(_cite(f) for f in c.culprits)} "
-        f"({_rules(e.rule_id for e in c.explanations)})" + (f". **Alert:** {md(c.alert)}" if c.alert else "")
-        for c in a.cautions
-    ]
-    lines = head + _data_notes(a.data_notes)
-    lines += _section("Same-day alerts", [f"- **{md(text)}**" for text in a.alerts])
-    lines += _section("Hard stops", hard_stops) + _section("Cautions", cautions)
-    lines += _section("Also considered", [_note_line(n) for n in a.notes])
-    lines += _therapy(a)
-    if a.earliest_start:
-        lines += [f"**Earliest start:** {a.earliest_start}", ""]
-    lines += _section("What would change this decision", [f"- {md(text)}" for text in a.counterfactuals])
-    titles = {c.id: c.title for c in a.criteria}
-    lines += _section("Missing", [_missing_line(m, titles) for m in a.missing])
-    apart = {m.criterion for m in a.also_missing}  # said once, in their own part at the end
-    shown = [c for c in a.criteria if c.id not in apart]
-    lines += _criteria(shown) if a.decision != "on_therapy" else []
-    lines += _plan(a.plan)
-    lines += _section(
-        "Monitoring",
-        [
-            f"- {_due(r.due_from, r.due_by)}{_state(r.state, r.days_overdue)}: {_md_rules(r.what)} "
-            f"(rule {r.explanation.rule_id})"
-            for r in a.reminders
-        ],
+    return head
+
+
+def _hard_stop_line(h: HardStop) -> str:
+    """The culprit record in bold, and when LDN could start once a washout has passed."""
+    washout = f"; earliest start {h.earliest_start}" if h.earliest_start else ""
+    rules = _rules(e.rule_id for e in h.explanations)
+    return f"- {_md_rules(h.title)}: **{_cite(h.culprit)}**{washout} ({rules})"
+
+
+def _caution_line(c: Caution) -> str:
+    """Every record behind the caution, then its same-day safety alert if the rule gives one."""
+    culprits = "; ".join(_cite(f) for f in c.culprits)
+    alert = f". **Alert:** {md(c.alert)}" if c.alert else ""
+    return f"- {_md_rules(c.title)}: {culprits} ({_rules(e.rule_id for e in c.explanations)}){alert}"
+
+
+def _earliest_start(day: date | None) -> list[str]:
+    return [f"**Earliest start:** {day}", ""] if day else []
+
+
+def _criteria_shown(a: Assessment) -> list[str]:
+    """The candidacy criteria, by status. A patient already on LDN reads the "On therapy" part
+    instead; criteria also missing are left out here, said once in their own part at the end."""
+    if a.decision == "on_therapy":
+        return []
+    apart = {m.criterion for m in a.also_missing}
+    return _criteria([c for c in a.criteria if c.id not in apart])
+
+
+def _reminder_line(r: MonitoringReminder) -> str:
+    return (
+        f"- {_due(r.due_from, r.due_by)}{_state(r.state, r.days_overdue)}: {_md_rules(r.what)} "
+        f"(rule {r.explanation.rule_id})"
     )
-    lines += _section(
-        "Also missing (this decision does not depend on it)",
-        [_missing_line(m, titles) for m in a.also_missing],
-    )
-    return "\n".join(lines).strip()
 
 
 def _data_notes(notes: list[DataNote]) -> list[str]:
