@@ -229,6 +229,30 @@ def test_the_conformance_checker_catches_each_problem() -> None:
     assert response_problems(json.loads('{"cards": [{"summary": null}]}'))
 
 
+def test_the_conformance_checker_reports_malformed_json_instead_of_failing() -> None:
+    good = {"uuid": "u", "summary": "s", "indicator": "info", "source": {"label": "x"}}
+    malformed = dict(
+        good,
+        indicator=["info"],
+        suggestions=[None, {"label": "y", "actions": "create"}],
+        selectionBehavior="all",
+        links={"url": "u"},
+        overrideReasons=["because"],
+    )
+    assert card_problems(malformed) == [
+        "indicator ['info'] is not info/warning/critical",
+        "suggestions[0] is not an object",
+        "suggestions without a selectionBehavior of at-most-one or any",
+        "suggestions[1].actions is not an array",
+        "links is not an array",
+        "overrideReasons[0] is not an object",
+    ]
+    assert response_problems({"cards": [None, good]}) == [
+        "empty value at $.cards[0]",
+        "cards[0]: not a JSON object",
+    ]
+
+
 def test_washout_card_gives_the_earliest_start(engine: Engine) -> None:
     stopped = Medication(
         source="MedicationRequest/oxy-1",
@@ -262,3 +286,11 @@ def test_markdown_escaping_is_the_regex_escaping_it_replaced() -> None:
         assert md(text) == reference.sub(r"\\\1", " ".join(text.split()))
 
     check()
+
+
+def test_the_disclaimer_keeps_the_rulesets_capitals(engine: Engine) -> None:
+    a = assessed(engine, "candidate")
+    assert a.disclaimer is not None
+    worded = a.disclaimer.model_copy(update={"summary": "off-label use of LDN, not FDA-approved for pain"})
+    detail = card_detail(a.model_copy(update={"disclaimer": worded}))
+    assert "**Off-label use of LDN, not FDA-approved for pain.**" in detail

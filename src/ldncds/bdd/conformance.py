@@ -33,16 +33,29 @@ def empty_values(tree: Any, path: str = "$") -> list[str]:
     return found
 
 
-def card_problems(card: dict[str, Any]) -> list[str]:
+def card_problems(card: Any) -> list[str]:
     """Each way the card breaks CDS Hooks 2.0.1 (and this service's rule that a card has a uuid), in a
-    fixed order: its own fields, then each suggestion and its actions, each link, each override reason."""
+    fixed order: its own fields, then each suggestion and its actions, each link, each override reason.
+    Malformed JSON (a card, suggestion or link that is not an object) is a problem, never an error."""
+    if not isinstance(card, dict):
+        return ["not a JSON object"]
     return [
         *_summary_problems(card.get("summary")),
         *_field_problems(card),
         *_suggestion_problems(card),
-        *_link_problems(card.get("links") or []),
-        *_override_reason_problems(card.get("overrideReasons") or []),
+        *_link_problems(card.get("links")),
+        *_override_reason_problems(card.get("overrideReasons")),
     ]
+
+
+def _objects(value: Any, name: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """An optional array of objects: the problems of its shape, and its objects with their index."""
+    if value is None:
+        return [], []
+    if not isinstance(value, list):
+        return [f"{name} is not an array"], []
+    problems = [f"{name}[{i}] is not an object" for i, item in enumerate(value) if not isinstance(item, dict)]
+    return problems, [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
 def _summary_problems(summary: Any) -> list[str]:
@@ -55,8 +68,9 @@ def _summary_problems(summary: Any) -> list[str]:
 def _field_problems(card: dict[str, Any]) -> list[str]:
     """The indicator, the source's label, and the uuid that feedback on the card is sent with."""
     problems: list[str] = []
-    if card.get("indicator") not in INDICATORS:
-        problems.append(f"indicator {card.get('indicator')!r} is not info/warning/critical")
+    indicator = card.get("indicator")
+    if not isinstance(indicator, str) or indicator not in INDICATORS:
+        problems.append(f"indicator {indicator!r} is not info/warning/critical")
     if not isinstance(card.get("source"), dict) or not card["source"].get("label"):
         problems.append("source.label missing")
     if not card.get("uuid"):
@@ -66,36 +80,39 @@ def _field_problems(card: dict[str, Any]) -> list[str]:
 
 def _suggestion_problems(card: dict[str, Any]) -> list[str]:
     """Suggestions need a selectionBehavior, each a label, each of its actions a type and description."""
-    problems: list[str] = []
+    problems, suggestions = _objects(card.get("suggestions"), "suggestions")
     if card.get("suggestions") and card.get("selectionBehavior") not in SELECTION_BEHAVIORS:
-        problems.append("suggestions without selectionBehavior")
-    for i, suggestion in enumerate(card.get("suggestions") or []):
+        problems.append("suggestions without a selectionBehavior of at-most-one or any")
+    for i, suggestion in suggestions:
         if not suggestion.get("label"):
             problems.append(f"suggestions[{i}].label missing")
-        problems += _action_problems(i, suggestion.get("actions") or [])
+        problems += _action_problems(i, suggestion.get("actions"))
     return problems
 
 
-def _action_problems(i: int, actions: list[Any]) -> list[str]:
-    return [
+def _action_problems(i: int, value: Any) -> list[str]:
+    problems, actions = _objects(value, f"suggestions[{i}].actions")
+    return problems + [
         f"suggestions[{i}].actions[{j}] needs type and description"
-        for j, action in enumerate(actions)
+        for j, action in actions
         if action.get("type") not in ACTION_TYPES or not action.get("description")
     ]
 
 
-def _link_problems(links: list[Any]) -> list[str]:
-    return [
+def _link_problems(value: Any) -> list[str]:
+    problems, links = _objects(value, "links")
+    return problems + [
         f"links[{i}] needs label, url and type absolute/smart"
-        for i, link in enumerate(links)
+        for i, link in links
         if link.get("type") not in LINK_TYPES or not link.get("label") or not link.get("url")
     ]
 
 
-def _override_reason_problems(reasons: list[Any]) -> list[str]:
-    return [
+def _override_reason_problems(value: Any) -> list[str]:
+    problems, reasons = _objects(value, "overrideReasons")
+    return problems + [
         f"overrideReasons[{i}] needs system, code and display"
-        for i, reason in enumerate(reasons)
+        for i, reason in reasons
         if not all(reason.get(k) for k in OVERRIDE_REASON_FIELDS)
     ]
 

@@ -21,6 +21,7 @@ from functools import lru_cache
 from ldncds.engine import (
     CODE_SYSTEM_URIS,
     Assessment,
+    Caution,
     CriterionResult,
     DataNote,
     Explanation,
@@ -31,7 +32,6 @@ from ldncds.engine import (
     Note,
     TitrationPlan,
 )
-from ldncds.engine.assessment import Caution
 from ldncds.service.links import link_query
 
 from .models import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, OverrideReason, Source, Suggestion
@@ -238,7 +238,8 @@ def _head(a: Assessment) -> list[str]:
     rule = deciding_explanation(a)
     head = [f"**{md(a.reason)}.**", ""]
     if a.disclaimer and (a.decision in OFFERS or a.therapy is not None):
-        head += [f"**{_md_rules(a.disclaimer.summary.capitalize())}.** {_md_rules(a.disclaimer.text)}", ""]
+        summary = a.disclaimer.summary[:1].upper() + a.disclaimer.summary[1:]  # never "Ldn" for "LDN"
+        head += [f"**{_md_rules(summary)}.** {_md_rules(a.disclaimer.text)}", ""]
     head += [
         f"Evaluated {a.evaluation_date} with ruleset {a.ruleset_version}; decided by rule {rule.rule_id} "
         f"({_md_rules(rule.title)}).",

@@ -7,6 +7,7 @@ assessment = Engine().assess(PatientFacts(...), evaluation_date)
 from .assess import Detail, Engine, default_rules_dir
 from .assessment import (
     Assessment,
+    Caution,
     CriterionResult,
     Explanation,
     FactCitation,
@@ -61,6 +62,7 @@ __all__ = [
     "Assessment",
     "CODE_SYSTEMS",
     "CODE_SYSTEM_URIS",
+    "Caution",
     "CautionOutcome",
     "CriterionOutcome",
     "CriterionResult",
