@@ -102,9 +102,26 @@ def _oid_of(identifiers: list[dict[str, Any]], url: str | None) -> str | None:
 
 
 def _json_valueset(path: Path, vs: dict[str, Any]) -> SourceSet:
-    url = vs.get("url")
+    """One JSON ValueSet: codes from its expansion when it lists any, else from compose.include."""
     expansion = vs.get("expansion") or {}
-    out = SourceSet(
+    out = _json_identity(path, vs, expansion)
+    contains = list(_contains(expansion.get("contains") or []))
+    compose = vs.get("compose") or {}
+    if contains:
+        out.codes = contains  # the expansion is what the publisher computed: prefer it
+    for inc in compose.get("include") or []:
+        _add_json_include(out, inc, expanded=bool(contains))
+    for exc in compose.get("exclude") or []:
+        out.excluded += _json_concepts(exc)
+    out.notes += _expansion_total_notes(expansion.get("total"), len(contains))
+    return out
+
+
+def _json_identity(path: Path, vs: dict[str, Any], expansion: dict[str, Any]) -> SourceSet:
+    """The set's identity and edition, with no codes yet: a missing title falls back to the name,
+    the canonical URL, then the file name; a missing date to the expansion's timestamp."""
+    url = vs.get("url")
+    return SourceSet(
         file=path,
         url=url,
         oid=_oid_of(vs.get("identifier") or [], url),
@@ -112,25 +129,30 @@ def _json_valueset(path: Path, vs: dict[str, Any]) -> SourceSet:
         version=vs.get("version"),
         date=vs.get("date") or expansion.get("timestamp"),
     )
-    contains = list(_contains(expansion.get("contains") or []))
-    compose = vs.get("compose") or {}
-    if contains:
-        out.codes = contains  # the expansion is what the publisher computed: prefer it
-    for inc in compose.get("include") or []:
-        if not contains:
-            out.codes += [
-                RawCode(inc.get("system", ""), c["code"], c.get("display")) for c in inc.get("concept") or []
-            ]
-        out.includes += list(inc.get("valueSet") or [])
-        out.filters += len(inc.get("filter") or []) if not contains else 0
-    for exc in compose.get("exclude") or []:
-        out.excluded += [
-            RawCode(exc.get("system", ""), c["code"], c.get("display")) for c in exc.get("concept") or []
-        ]
-    total = expansion.get("total")
-    if contains and isinstance(total, int) and total != len(contains):
-        out.notes.append(f"expansion.total says {total} but lists {len(contains)} codes (the list is used)")
-    return out
+
+
+def _add_json_include(out: SourceSet, inc: dict[str, Any], *, expanded: bool) -> None:
+    """One `compose.include`. With an expansion its concepts and filters are already computed into
+    the expansion, so only without one are they read; its `valueSet` references are always kept
+    (resolved later by canonical URL)."""
+    if not expanded:
+        out.codes += _json_concepts(inc)
+    out.includes += list(inc.get("valueSet") or [])
+    if not expanded:
+        out.filters += len(inc.get("filter") or [])
+
+
+def _json_concepts(part: dict[str, Any]) -> list[RawCode]:
+    """The codes a `compose.include` or `compose.exclude` lists by `concept` (its own system)."""
+    return [RawCode(part.get("system", ""), c["code"], c.get("display")) for c in part.get("concept") or []]
+
+
+def _expansion_total_notes(total: Any, listed: int) -> list[str]:
+    """A note when `expansion.total` disagrees with the codes listed (published files do this):
+    the listed codes are what is imported, so the count is reported, not trusted."""
+    if listed and isinstance(total, int) and total != listed:
+        return [f"expansion.total says {total} but lists {listed} codes (the list is used)"]
+    return []
 
 
 def _contains(items: list[dict[str, Any]]) -> list[RawCode]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ldncds.engine import LoadedRuleset, ReminderOutcome
 
-from .importer import SetDiff, Skipped
+from .importer import Plan, SetDiff, Skipped
 
 SET_KEYS = ("value_set", "text_value_set", "latest_in")
 
@@ -52,39 +52,75 @@ def format_diff(
     *,
     limit: int = 20,
 ) -> list[str]:
-    lines = [
-        f"{diff.name}: {diff.before} -> {diff.after} rows"
-        f" (+{len(diff.added)} added, -{len(diff.removed)} no longer listed by their source"
-        f"{', removed' if diff.pruned else ', kept (use --prune to remove)' if diff.removed else ''})"
-    ]
+    lines = [_headline(diff)]
     for plan in diff.plans:
-        src = plan.source
-        where = src.url or src.oid or src.file
-        lines.append(
-            f"  source {src.id}: {src.title} [{where}] version {src.version or '-'} date {src.date or '-'}:"
-            f" {len(plan.codes)} codes taken, {plan.filtered} filtered out by the recipe"
-        )
-        for system, count in sorted(plan.skipped_systems.items()):
-            lines.append(f"    skipped {count} codes of unknown system {system}")
-        lines += [f"    note: {n}" for n in plan.notes]
-    if diff.unlinked:
-        lines.append(
-            f"  ~ {len(diff.unlinked)} rows no longer listed by one source but still by another (kept): "
-            + ", ".join(f"{r['system']} {r['code']}" for r in diff.unlinked[:limit])
-        )
-    for sign, rows in (("+", diff.added), ("-", diff.removed)):
-        for row in rows[:limit]:
-            lines.append(f"  {sign} {_row(row)}")
-        if len(rows) > limit:
-            by_system = Counter(r["system"] for r in rows[limit:])
-            lines.append(f"  {sign} ... and {len(rows) - limit} more ({dict(by_system)})")
+        lines += _plan_lines(plan)
+    lines += _unlinked_lines(diff.unlinked, limit)
+    lines += _row_lines("+", diff.added, limit)
+    lines += _row_lines("-", diff.removed, limit)
+    # rules and scenarios are listed only when some row changed: otherwise there is nothing to re-read
     if rs is not None and (diff.added or diff.removed or diff.unlinked):
-        rules = rules_using(rs, diff.name)
-        lines.append(f"  rules affected: {', '.join(rules) if rules else 'none (no rule reads this set)'}")
-        if features_dir is not None and rules:
-            scenarios = scenarios_citing(features_dir, rules)
-            lines.append(f"  scenarios to re-run: {len(scenarios)}")
-            lines += [f"    {s}" for s in scenarios[:limit]]
+        lines += _affected_lines(rs, diff.name, features_dir, limit)
+    return lines
+
+
+def _headline(diff: SetDiff) -> str:
+    """Row counts before and after, and what happens to rows the source no longer lists."""
+    if diff.pruned:
+        fate = ", removed"
+    elif diff.removed:
+        fate = ", kept (use --prune to remove)"
+    else:
+        fate = ""
+    return (
+        f"{diff.name}: {diff.before} -> {diff.after} rows"
+        f" (+{len(diff.added)} added, -{len(diff.removed)} no longer listed by their source{fate})"
+    )
+
+
+def _plan_lines(plan: Plan) -> list[str]:
+    """Which edition of which source was read, what it contributed, and what was skipped and why."""
+    src = plan.source
+    where = src.url or src.oid or src.file
+    lines = [
+        f"  source {src.id}: {src.title} [{where}] version {src.version or '-'} date {src.date or '-'}:"
+        f" {len(plan.codes)} codes taken, {plan.filtered} filtered out by the recipe"
+    ]
+    lines += [
+        f"    skipped {count} codes of unknown system {system}"
+        for system, count in sorted(plan.skipped_systems.items())
+    ]
+    lines += [f"    note: {n}" for n in plan.notes]
+    return lines
+
+
+def _unlinked_lines(unlinked: list[dict[str, str]], limit: int) -> list[str]:
+    """Rows one source dropped but another still lists: kept, and named so a reviewer sees them."""
+    if not unlinked:
+        return []
+    return [
+        f"  ~ {len(unlinked)} rows no longer listed by one source but still by another (kept): "
+        + ", ".join(f"{r['system']} {r['code']}" for r in unlinked[:limit])
+    ]
+
+
+def _row_lines(sign: str, rows: list[dict[str, str]], limit: int) -> list[str]:
+    """Up to `limit` added (+) or removed (-) rows, then how many more, counted per code system."""
+    lines = [f"  {sign} {_row(row)}" for row in rows[:limit]]
+    if len(rows) > limit:
+        by_system = Counter(r["system"] for r in rows[limit:])
+        lines.append(f"  {sign} ... and {len(rows) - limit} more ({dict(by_system)})")
+    return lines
+
+
+def _affected_lines(rs: LoadedRuleset, name: str, features_dir: Path | None, limit: int) -> list[str]:
+    """The rules that read the changed set and, if the features are at hand, the scenarios to re-run."""
+    rules = rules_using(rs, name)
+    lines = [f"  rules affected: {', '.join(rules) if rules else 'none (no rule reads this set)'}"]
+    if features_dir is not None and rules:
+        scenarios = scenarios_citing(features_dir, rules)
+        lines.append(f"  scenarios to re-run: {len(scenarios)}")
+        lines += [f"    {s}" for s in scenarios[:limit]]
     return lines
 
 
