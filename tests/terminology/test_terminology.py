@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,32 @@ def test_unreadable_sources_are_skipped_with_a_reason() -> None:
     assert "not a ValueSet" in reasons["not-a-valueset.json"]
     assert "--system" in reasons["products.csv"]  # a CSV without a system column needs one
     assert pool == []
+
+
+@pytest.mark.parametrize(
+    "compose",
+    [
+        {"include": [{"system": "http://snomed.info/sct", "concept": [{"display": "no code"}]}]},
+        {"include": ["http://snomed.info/sct"]},
+        {"include": [{"system": "http://snomed.info/sct", "concept": [None]}]},
+    ],
+)
+def test_a_valueset_of_the_wrong_shape_is_skipped_with_its_file_named(tmp_path: Path, compose: dict) -> None:
+    path = tmp_path / "malformed.json"
+    path.write_text(json.dumps({"resourceType": "ValueSet", "url": "http://x/vs", "compose": compose}))
+    pool, skipped = read_pool([path])
+    assert pool == [] and [s.file.name for s in skipped] == ["malformed.json"]
+    assert "not a ValueSet this importer can read" in skipped[0].reason
+
+
+def test_a_single_referenced_valueset_is_one_reference(tmp_path: Path) -> None:
+    path = tmp_path / "refers.json"
+    include = {"valueSet": "http://x/other"}  # written as a string where FHIR has a list
+    path.write_text(
+        json.dumps({"resourceType": "ValueSet", "url": "http://x/vs", "compose": {"include": [include]}})
+    )
+    [vs] = read_source(path)
+    assert vs.includes == ["http://x/other"]
 
 
 # ------------------------------------------------------------------ import

@@ -68,6 +68,10 @@ def read_source(path: Path, *, system: str | None = None) -> list[SourceSet]:
             return [_csv_set(path, system)]
     except (OSError, ValueError, ET.ParseError) as exc:
         raise SourceError(f"{path}: cannot read: {exc}") from exc
+    except (KeyError, AttributeError, TypeError) as exc:  # JSON of the wrong shape: named, not a traceback
+        raise SourceError(
+            f"{path}: not a ValueSet this importer can read ({type(exc).__name__}: {exc})"
+        ) from exc
     raise SourceError(f"{path}: not a .json, .xml or .csv file")
 
 
@@ -137,7 +141,8 @@ def _add_json_include(out: SourceSet, inc: dict[str, Any], *, expanded: bool) ->
     (resolved later by canonical URL)."""
     if not expanded:
         out.codes += _json_concepts(inc)
-    out.includes += list(inc.get("valueSet") or [])
+    referenced = inc.get("valueSet") or []
+    out.includes += [referenced] if isinstance(referenced, str) else list(referenced)  # one, not its letters
     if not expanded:
         out.filters += len(inc.get("filter") or [])
 
