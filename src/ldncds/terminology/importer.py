@@ -163,8 +163,34 @@ def plan_source(
     extra: dict[str, str | None] | None = None,
 ) -> Plan:
     """The rows one published set gives a value set, with the recipe applied."""
-    source = Source(
-        id=source_id or slug(vs.url.rstrip("/").rsplit("/", 1)[-1] if vs.url else vs.file.stem),
+    source = _source_entry(vs, pool, recipe, root=root, source_id=source_id, extra=extra)
+    plan = Plan(source, {}, notes=list(vs.notes))
+    recipe_filter = _RecipeFilter.of(recipe, root)  # reads the subtract files before any code is looked at
+    for i, raw in enumerate(_published_codes(vs, pool)):
+        system = _known_system(raw.system)
+        if system is None:  # never guessed: counted so the report can name the system
+            plan.skipped_systems[raw.system or "(none)"] += 1
+            continue
+        code = _Candidate(raw, (system, canonical_code(system, raw.code)), _csv_row(vs, i))
+        if recipe_filter.leaves_out(code):
+            plan.filtered += 1
+            continue
+        plan.codes.setdefault(code.key, raw.display)  # the first display of a code wins
+    return plan
+
+
+def _source_entry(
+    vs: SourceSet,
+    pool: list[SourceSet],
+    recipe: ImportRecipe,
+    *,
+    root: Path | None,
+    source_id: str | None,
+    extra: dict[str, str | None] | None,
+) -> Source:
+    """The provenance entry of a published set: what it is, where its files are, how it was filtered."""
+    return Source(
+        id=source_id or _default_source_id(vs),
         kind=vs.kind,  # type: ignore[arg-type]
         title=vs.title,
         url=vs.url,
@@ -172,37 +198,115 @@ def plan_source(
         version=vs.version,
         date=vs.date,
         file=_relative(vs.file, root),
-        includes=sorted({_relative(f, root) for f in included_files(vs, pool)} - {_relative(vs.file, root)})
-        or None,
-        recipe=recipe if recipe.model_dump(exclude_none=True) else None,
+        includes=_included_paths(vs, pool, root),
+        recipe=_recorded_recipe(recipe),
         **(extra or {}),
     )
-    plan = Plan(source, {}, notes=list(vs.notes))
-    subtract = _subtracted(recipe, root)
-    include = re.compile(recipe.include_display, re.I) if recipe.include_display else None
-    exclude = re.compile(recipe.exclude_display, re.I) if recipe.exclude_display else None
-    rows = vs.columns or [{}] * len(vs.codes)
-    candidates = expand(vs, pool) if not vs.columns else vs.codes
-    for i, raw in enumerate(candidates):
-        system = canonical_system(raw.system)
-        if system is None or system not in CODE_SYSTEMS:
-            plan.skipped_systems[raw.system or "(none)"] += 1
-            continue
-        key = (system, canonical_code(system, raw.code))
-        display = raw.display or ""
-        row = rows[i] if vs.columns else {}
-        if (
-            (recipe.systems and system not in recipe.systems)
-            or (recipe.where and any(row.get(k) != v for k, v in recipe.where.items()))
-            or (include and not include.search(display))
-            or (exclude and exclude.search(display))
-            or (recipe.exclude_codes and raw.code in recipe.exclude_codes)
-            or key in subtract
-        ):
-            plan.filtered += 1
-            continue
-        plan.codes.setdefault(key, raw.display)
-    return plan
+
+
+def _default_source_id(vs: SourceSet) -> str:
+    """Last segment of the set's canonical URL (its file name when it has none), as a slug."""
+    return slug(vs.url.rstrip("/").rsplit("/", 1)[-1] if vs.url else vs.file.stem)
+
+
+def _included_paths(vs: SourceSet, pool: list[SourceSet], root: Path | None) -> list[str] | None:
+    """Files of the sets `vs` includes, as recorded (sorted, without its own file); None when none."""
+    own = _relative(vs.file, root)
+    return sorted({_relative(f, root) for f in included_files(vs, pool)} - {own}) or None
+
+
+def _recorded_recipe(recipe: ImportRecipe) -> ImportRecipe | None:
+    """The recipe to record with the source: an empty one (nothing set) is not written."""
+    return recipe if recipe.model_dump(exclude_none=True) else None
+
+
+def _published_codes(vs: SourceSet, pool: list[SourceSet]) -> list[RawCode]:
+    """Codes the set lists: a CSV list as written, a ValueSet with its includes and excludes resolved."""
+    return expand(vs, pool) if not vs.columns else vs.codes
+
+
+def _known_system(system: str | None) -> str | None:
+    """Canonical name of a code system the rules know; None for any other (the code is skipped)."""
+    canonical = canonical_system(system)
+    return canonical if canonical is not None and canonical in CODE_SYSTEMS else None
+
+
+def _csv_row(vs: SourceSet, i: int) -> dict[str, str]:
+    """The whole CSV row of the set's i-th code (read by `where` filters); other formats have none."""
+    return vs.columns[i] if vs.columns else {}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One code of a source, its system known, as the recipe's filters see it."""
+
+    raw: RawCode  # as published (the code-exclusion list names codes as published)
+    key: Key  # canonical system and code
+    row: dict[str, str]  # CSV sources: the code's whole row
+
+    @property
+    def display(self) -> str:
+        return self.raw.display or ""
+
+
+@dataclass(frozen=True)
+class _RecipeFilter:
+    """The filters of a recipe, compiled once per source: each says whether a code is left out."""
+
+    recipe: ImportRecipe
+    include: re.Pattern[str] | None  # include_display, case-insensitive
+    exclude: re.Pattern[str] | None  # exclude_display, case-insensitive
+    subtract: set[Key]  # codes of the recipe's subtract files
+
+    @classmethod
+    def of(cls, recipe: ImportRecipe, root: Path | None) -> _RecipeFilter:
+        subtract = _subtracted(recipe, root)
+        return cls(
+            recipe,
+            _display_pattern(recipe.include_display),
+            _display_pattern(recipe.exclude_display),
+            subtract,
+        )
+
+    def leaves_out(self, code: _Candidate) -> bool:
+        """True when any filter of the recipe drops the code (counted as filtered, never imported)."""
+        checks = (
+            self._other_system,
+            self._where_not_met,
+            self._display_not_included,
+            self._display_excluded,
+            self._code_excluded,
+            self._in_subtracted_set,
+        )
+        return any(check(code) for check in checks)
+
+    def _other_system(self, code: _Candidate) -> bool:
+        """`systems`: only codes of these systems are kept."""
+        systems = self.recipe.systems
+        return code.key[0] not in systems if systems else False
+
+    def _where_not_met(self, code: _Candidate) -> bool:
+        """`where`: every named column must hold its value (a non-CSV code has no columns, so fails)."""
+        where = self.recipe.where or {}
+        return any(code.row.get(column) != value for column, value in where.items())
+
+    def _display_not_included(self, code: _Candidate) -> bool:
+        return self.include is not None and not self.include.search(code.display)
+
+    def _display_excluded(self, code: _Candidate) -> bool:
+        return self.exclude is not None and self.exclude.search(code.display) is not None
+
+    def _code_excluded(self, code: _Candidate) -> bool:
+        """`exclude_codes`: codes judged wrong for this set, matched as published."""
+        return code.raw.code in (self.recipe.exclude_codes or [])
+
+    def _in_subtracted_set(self, code: _Candidate) -> bool:
+        """`subtract`: codes of other value-set files (e.g. PDDI-CDS *-exclude.xml) are removed."""
+        return code.key in self.subtract
+
+
+def _display_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern, re.I) if pattern else None
 
 
 def _subtracted(recipe: ImportRecipe, root: Path | None) -> set[Key]:
@@ -246,54 +350,103 @@ def merge(
 ) -> tuple[list[dict[str, str]], ValueSetMeta, SetDiff]:
     """Rows and provenance after the plans are applied (pure: the caller writes them)."""
     diff = SetDiff(name, pruned=prune, before=len(rows), plans=plans)
-    default = meta.default_source if meta else None
-    out = [dict(r, source=r.get("source") or (default or "")) for r in rows]
-    index = {k: i for i, r in enumerate(out) if (k := _key(r)) is not None}
-    for plan in plans:
-        sid = plan.source.id
-        for key, display in plan.codes.items():
-            if key in index:
-                row = out[index[key]]
-                ids = row["source"].split(SOURCE_SEPARATOR) if row["source"] else []
-                if sid not in ids:
-                    row["source"] = SOURCE_SEPARATOR.join([*ids, sid])
-                continue
-            note = plan.source.recipe.note if plan.source.recipe and plan.source.recipe.note else None
-            row = {
-                "system": key[0],
-                "code": key[1],
-                "display": display or "",
-                "match": "exact",
-                "note": note or f"imported: {plan.source.title}",
-                "source": sid,
-            }
-            index[key] = len(out)
-            out.append(row)
-            diff.added.append(row)
-        for row in list(out):
-            ids = row["source"].split(SOURCE_SEPARATOR)
-            if sid in ids and _key(row) is not None and _key(row) not in plan.codes:
-                rest = [i for i in ids if i != sid]
-                # still listed by another source: only the link to this source goes
-                (diff.unlinked if rest else diff.removed).append(row)
-                if prune:
-                    if rest:
-                        row["source"] = SOURCE_SEPARATOR.join(rest)
-                    else:
-                        out.remove(row)
+    out = _rows_naming_sources(rows, meta)
+    index = _exact_index(out)
+    for plan in plans:  # plan by plan: a later plan sees the rows and links the earlier ones left
+        _add_or_link(plan, out, index, diff)
+        _unlist_stale(plan, out, diff, prune=prune)
     diff.after = len(out)
     diff.kept = diff.after - len(diff.added)
-    sources = {s.id: s for s in (meta.sources if meta else [])}
-    for plan in plans:
-        sources[plan.source.id] = plan.source
-    new_meta = ValueSetMeta(
+    return out, _merged_meta(name, meta, plans), diff
+
+
+def _rows_naming_sources(rows: list[dict[str, str]], meta: ValueSetMeta | None) -> list[dict[str, str]]:
+    """Copies of the rows, each naming its source: a row without one gets the set's default source."""
+    default = meta.default_source if meta else None
+    return [dict(r, source=r.get("source") or (default or "")) for r in rows]
+
+
+def _exact_index(rows: list[dict[str, str]]) -> dict[Key, int]:
+    """Position of each exact-match row by (system, code); prefix and keyword rows are not indexed."""
+    return {k: i for i, r in enumerate(rows) if (k := _key(r)) is not None}
+
+
+def _add_or_link(plan: Plan, out: list[dict[str, str]], index: dict[Key, int], diff: SetDiff) -> None:
+    """Each code of the plan: a row already there (curated or not) names the source, else a new row."""
+    for key, display in plan.codes.items():
+        if key in index:
+            _link_source(out[index[key]], plan.source.id)
+            continue
+        row = _imported_row(key, display, plan.source)
+        index[key] = len(out)
+        out.append(row)
+        diff.added.append(row)
+
+
+def _link_source(row: dict[str, str], sid: str) -> None:
+    """Add a source id to the row's `a|b` source list, once; its other fields are left as curated."""
+    ids = row["source"].split(SOURCE_SEPARATOR) if row["source"] else []
+    if sid not in ids:
+        row["source"] = SOURCE_SEPARATOR.join([*ids, sid])
+
+
+def _imported_row(key: Key, display: str | None, source: Source) -> dict[str, str]:
+    """A new exact-match row; its note is the recipe's note or says which source it came from."""
+    recipe_note = source.recipe.note if source.recipe else None
+    return {
+        "system": key[0],
+        "code": key[1],
+        "display": display or "",
+        "match": "exact",
+        "note": recipe_note or f"imported: {source.title}",
+        "source": source.id,
+    }
+
+
+def _unlist_stale(plan: Plan, out: list[dict[str, str]], diff: SetDiff, *, prune: bool) -> None:
+    """Rows naming the plan's source that it no longer lists: reported; with `prune`, unlinked or removed."""
+    sid = plan.source.id
+    for row in list(out):
+        ids = row["source"].split(SOURCE_SEPARATOR)
+        if not _no_longer_listed(row, ids, sid, plan.codes):
+            continue
+        rest = [i for i in ids if i != sid]
+        # still listed by another source: only the link to this source goes
+        (diff.unlinked if rest else diff.removed).append(row)
+        if prune:
+            _prune_row(out, row, rest)
+
+
+def _no_longer_listed(row: dict[str, str], ids: list[str], sid: str, codes: dict[Key, str | None]) -> bool:
+    """The row names source `sid`, is an exact-match row, and `sid` no longer lists its code."""
+    return sid in ids and (key := _key(row)) is not None and key not in codes
+
+
+def _prune_row(out: list[dict[str, str]], row: dict[str, str], rest: list[str]) -> None:
+    """Drop the stale link: a row other sources still list keeps them, any other row goes."""
+    if rest:
+        row["source"] = SOURCE_SEPARATOR.join(rest)
+    else:
+        out.remove(row)  # NOTE: merge's `index` is not shifted, so a later plan may meet wrong positions
+
+
+def _merged_meta(name: str, meta: ValueSetMeta | None, plans: list[Plan]) -> ValueSetMeta:
+    """Provenance after the import: the set's own fields kept, each plan's source added or replaced."""
+    return ValueSetMeta(
         title=meta.title if meta else name.replace("_", " "),
         description=meta.description if meta else None,
         policy=meta.policy if meta else None,
         default_source=None,  # every row now names its source
-        sources=list(sources.values()),
+        sources=_merged_sources(meta, plans),
     )
-    return out, new_meta, diff
+
+
+def _merged_sources(meta: ValueSetMeta | None, plans: list[Plan]) -> list[Source]:
+    """Recorded sources in their order, a re-imported one replaced in place, new ones at the end."""
+    sources = {s.id: s for s in (meta.sources if meta else [])}
+    for plan in plans:
+        sources[plan.source.id] = plan.source
+    return list(sources.values())
 
 
 def render_csv(rows: list[dict[str, str]]) -> str:
