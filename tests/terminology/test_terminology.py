@@ -10,10 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from ldncds.cli import app
+from ldncds.engine import Source, ValueSetMeta
 from ldncds.engine.codes import SYSTEM_TABLE, canonical_system
 from ldncds.engine.loader import RulesetError, load_valuesets
 from ldncds.engine.provenance import ImportRecipe
-from ldncds.terminology.importer import ImportError_, import_sources, read_pool, read_rows
+from ldncds.terminology.importer import ImportError_, Plan, import_sources, merge, read_pool, read_rows
 from ldncds.terminology.readers import read_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -362,3 +363,34 @@ def test_a_composite_value_set_is_refreshed_with_the_files_it_includes(tmp_path:
     result = CliRunner().invoke(app, refresh)
     assert result.exit_code == 0, result.output
     assert "0 of 1 imported value sets would change" in result.output
+
+
+# ------------------------------------------------------------------ merging several sources
+
+
+def _source(sid: str, file: str | None = None) -> Source:
+    return Source(id=sid, kind="fhir-valueset", title=sid, url=f"http://x/{sid}", file=file)
+
+
+def _row(code: str, source: str) -> dict[str, str]:
+    return {"system": "RxNorm", "code": code, "display": code, "match": "exact", "note": "", "source": source}
+
+
+def test_pruning_one_source_never_costs_a_code_another_source_lists() -> None:
+    rows = [_row("1", "a"), _row("2", "b"), _row("3", "c")]
+    meta = ValueSetMeta(title="t", sources=[_source(i) for i in "abc"])
+    # Source a no longer lists code 1 (its row goes); source b now lists 1 and still lists 2.
+    plans = [Plan(_source("a"), {}), Plan(_source("b"), {("RxNorm", "1"): "1", ("RxNorm", "2"): "2"})]
+    out, _, diff = merge("t", rows, meta, plans, prune=True)
+    assert sorted((r["code"], r["source"]) for r in out) == [("1", "b"), ("2", "b"), ("3", "c")]
+    assert [r["code"] for r in diff.removed] == ["1"] and [r["code"] for r in diff.added] == ["1"]
+    assert diff.unlinked == []  # code 3 was never source b's
+
+
+def test_two_files_recorded_under_one_source_id_are_refused() -> None:
+    plans = [
+        Plan(_source("list", "x/list.csv"), {("RxNorm", "1"): "1"}),
+        Plan(_source("list", "y/list.csv"), {("RxNorm", "2"): "2"}),
+    ]
+    with pytest.raises(ImportError_, match=r"x/list.csv and y/list.csv.*--source-id"):
+        merge("t", [], None, plans)

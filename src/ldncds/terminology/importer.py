@@ -349,15 +349,30 @@ def merge(
     prune: bool = False,
 ) -> tuple[list[dict[str, str]], ValueSetMeta, SetDiff]:
     """Rows and provenance after the plans are applied (pure: the caller writes them)."""
+    _one_plan_per_source(plans)
     diff = SetDiff(name, pruned=prune, before=len(rows), plans=plans)
     out = _rows_naming_sources(rows, meta)
-    index = _exact_index(out)
     for plan in plans:  # plan by plan: a later plan sees the rows and links the earlier ones left
-        _add_or_link(plan, out, index, diff)
+        # Indexed again for each plan: an earlier plan's prune removed rows and moved the others.
+        _add_or_link(plan, out, _exact_index(out), diff)
         _unlist_stale(plan, out, diff, prune=prune)
     diff.after = len(out)
     diff.kept = diff.after - len(diff.added)
     return out, _merged_meta(name, meta, plans), diff
+
+
+def _one_plan_per_source(plans: list[Plan]) -> None:
+    """Two plans recorded under one source id would each take the other's codes for stale ones (and
+    prune them), and only one file would stay in the provenance: refused before anything is merged."""
+    seen: dict[str, Plan] = {}
+    for plan in plans:
+        first = seen.setdefault(plan.source.id, plan)
+        if first is not plan:
+            files = f"{first.source.file or first.source.url} and {plan.source.file or plan.source.url}"
+            raise ImportError_(
+                f"two value sets would both be recorded as source {plan.source.id!r} ({files}): "
+                "import them one at a time, each with its own --source-id"
+            )
 
 
 def _rows_naming_sources(rows: list[dict[str, str]], meta: ValueSetMeta | None) -> list[dict[str, str]]:
@@ -427,7 +442,7 @@ def _prune_row(out: list[dict[str, str]], row: dict[str, str], rest: list[str]) 
     if rest:
         row["source"] = SOURCE_SEPARATOR.join(rest)
     else:
-        out.remove(row)  # NOTE: merge's `index` is not shifted, so a later plan may meet wrong positions
+        out.remove(row)
 
 
 def _merged_meta(name: str, meta: ValueSetMeta | None, plans: list[Plan]) -> ValueSetMeta:
