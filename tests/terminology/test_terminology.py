@@ -176,6 +176,18 @@ def test_csv_sources_take_a_system_and_a_where_filter(tmp_path: Path) -> None:
     assert [r["code"] for r in read_rows(rules / "valuesets" / "nsaids.csv")] == ["197807", "198014"]
 
 
+@pytest.mark.parametrize("excluded", ["F11.20", "F1120", "f11.20"])
+def test_an_excluded_code_is_left_out_however_the_source_spells_it(tmp_path: Path, excluded: str) -> None:
+    rules = _rules(tmp_path)
+    source = tmp_path / "oud.csv"
+    source.write_text(
+        "code,display\nF1120,Opioid dependence, uncomplicated\nF11.21,Opioid dependence, in remission\n"
+    )
+    recipe = ImportRecipe(system="ICD-10-CM", exclude_codes=[excluded])
+    import_sources([source], "oud", rules, recipe, source_id="oud")
+    assert [r["code"] for r in read_rows(rules / "valuesets" / "oud.csv")] == ["F11.21"]
+
+
 def test_curated_rows_are_never_dropped_and_stale_rows_only_with_prune(tmp_path: Path) -> None:
     curated = (
         "system,code,display,match,note\n"

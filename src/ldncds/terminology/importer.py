@@ -297,8 +297,11 @@ class _RecipeFilter:
         return self.exclude is not None and self.exclude.search(code.display) is not None
 
     def _code_excluded(self, code: _Candidate) -> bool:
-        """`exclude_codes`: codes judged wrong for this set, matched as published."""
-        return code.raw.code in (self.recipe.exclude_codes or [])
+        """`exclude_codes`: codes judged wrong for this set, matched as published or as the rules
+        spell them (an ICD-10-CM exclusion F11.20 also leaves out a published F1120)."""
+        excluded = self.recipe.exclude_codes or []
+        system, canonical = code.key
+        return code.raw.code in excluded or any(canonical_code(system, e) == canonical for e in excluded)
 
     def _in_subtracted_set(self, code: _Candidate) -> bool:
         """`subtract`: codes of other value-set files (e.g. PDDI-CDS *-exclude.xml) are removed."""
