@@ -181,7 +181,7 @@ def test_an_excluded_code_is_left_out_however_the_source_spells_it(tmp_path: Pat
     rules = _rules(tmp_path)
     source = tmp_path / "oud.csv"
     source.write_text(
-        "code,display\nF1120,Opioid dependence, uncomplicated\nF11.21,Opioid dependence, in remission\n"
+        'code,display\nF1120,"Opioid dependence, uncomplicated"\nF11.21,"Opioid dependence, in remission"\n'
     )
     recipe = ImportRecipe(system="ICD-10-CM", exclude_codes=[excluded])
     import_sources([source], "oud", rules, recipe, source_id="oud")
