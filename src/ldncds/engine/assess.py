@@ -647,26 +647,62 @@ def _counterfactuals(
     """
     if _BARE.get():
         return []
+    return _said_once(_ways_out(decision, findings, defs, breadth))
+
+
+def _ways_out(
+    decision: str, findings: _Findings, defs: dict[str, CriterionDef], breadth: dict[str, int]
+) -> list[list[str]]:
+    """The ways out of this decision, one list per record, criterion or caution behind it."""
     if decision == "contraindicated":
-        per_item = _hard_stop_ways_out(findings.hard_stops, breadth)
-    elif decision in ("not_candidate", "insufficient_information"):
-        wanted = "not_met" if decision == "not_candidate" else "unknown"
-        decisive = {m.criterion for m in _missing(decision, findings, defs)[0]}
-        per_item = [
-            _distinct([e.counterfactual for e in c.explanations if e.counterfactual])
-            or [c.to_change or f"Answer: {c.question}"]
-            for c in findings.criteria
-            if c.status == wanted and c.required and (wanted == "not_met" or c.id in decisive)
-        ]
-    elif decision == "candidate_with_cautions":
-        per_item = [
-            _distinct([e.counterfactual for e in caution.explanations if e.counterfactual])
-            or [f"A plain candidate only without: {caution.title.lower()} (its precautions apply)."]
-            for caution in findings.cautions
-        ]
-    else:
-        return []
-    return list({_normal(t): t for item in per_item for t in item}.values())
+        return _hard_stop_ways_out(findings.hard_stops, breadth)
+    if decision == "not_candidate":
+        return _unmet_ways_out(findings)
+    if decision == "insufficient_information":
+        return _unknown_ways_out(findings, defs)
+    if decision == "candidate_with_cautions":
+        return [_caution_ways_out(caution) for caution in findings.cautions]
+    return []  # a candidate, or on therapy: no decision against the patient to change
+
+
+def _unmet_ways_out(findings: _Findings) -> list[list[str]]:
+    """Every required criterion not met: all must be met, so each is a way out to say."""
+    return [_criterion_ways_out(c) for c in findings.criteria if c.status == "not_met" and c.required]
+
+
+def _unknown_ways_out(findings: _Findings, defs: dict[str, CriterionDef]) -> list[list[str]]:
+    """Only the unknowns the decision turns on (`_missing`): answering the others would not change it."""
+    decisive = {m.criterion for m in _missing("insufficient_information", findings, defs)[0]}
+    return [
+        _criterion_ways_out(c)
+        for c in findings.criteria
+        if c.status == "unknown" and c.required and c.id in decisive
+    ]
+
+
+def _criterion_ways_out(criterion: CriterionResult) -> list[str]:
+    """The deciding rules' own wording, else the criterion's general advice, else its question."""
+    return _rule_ways_out(criterion.explanations) or [criterion.to_change or f"Answer: {criterion.question}"]
+
+
+def _caution_ways_out(caution: Caution) -> list[str]:
+    """The caution's rules' own wording, else a general sentence naming the caution."""
+    return _rule_ways_out(caution.explanations) or [
+        f"A plain candidate only without: {caution.title.lower()} (its precautions apply)."
+    ]
+
+
+def _rule_ways_out(explanations: list[Explanation]) -> list[str]:
+    """The rules' counterfactuals in order; a near-repeat (a coded and a text match) said once."""
+    return _distinct([e.counterfactual for e in explanations if e.counterfactual])
+
+
+def _said_once(ways_out: list[list[str]]) -> list[str]:
+    """All ways out in order, a repeat (same words once normalised) kept at its first place.
+
+    The dict keeps the first position but the last wording of a repeat.
+    """
+    return list({_normal(t): t for item in ways_out for t in item}.values())
 
 
 def _hard_stop_ways_out(hard_stops: list[HardStop], breadth: dict[str, int]) -> list[list[str]]:
