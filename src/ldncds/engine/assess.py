@@ -643,7 +643,8 @@ def _counterfactuals(
     """What would change the decision, what matters most first, each way out said once.
 
     One entry per record (hard stops), criterion or caution, near-repeats within it dropped; across
-    entries only exact repeats are (two washouts ending on different days must both be said).
+    entries only texts that read the same once case and punctuation are set aside (two washouts
+    ending on different days differ, and must both be said).
     """
     if _BARE.get():
         return []
