@@ -111,20 +111,29 @@ def test_unreadable_sources_are_skipped_with_a_reason() -> None:
     assert pool == []
 
 
+_SNOMED = "http://snomed.info/sct"
+_NO_CODE, _SHAPE = "a compose concept without a code", "not a ValueSet this importer can read"
+
+
 @pytest.mark.parametrize(
-    "compose",
+    ("compose", "reason"),
     [
-        {"include": [{"system": "http://snomed.info/sct", "concept": [{"display": "no code"}]}]},
-        {"include": ["http://snomed.info/sct"]},
-        {"include": [{"system": "http://snomed.info/sct", "concept": [None]}]},
+        ({"include": [{"system": _SNOMED, "concept": [{"display": "no code"}]}]}, _NO_CODE),
+        ({"include": ["http://snomed.info/sct"]}, _SHAPE),
+        ({"include": [{"system": _SNOMED, "concept": [None]}]}, _SHAPE),
+        ({"include": [{"system": _SNOMED, "concept": [{"code": ""}]}]}, _NO_CODE),
+        ({"include": [{"system": _SNOMED, "concept": [{"code": 387713003}]}]}, _NO_CODE),
+        ({"exclude": [{"system": None, "concept": [{"code": "1"}]}]}, "concepts without a system"),
     ],
 )
-def test_a_valueset_of_the_wrong_shape_is_skipped_with_its_file_named(tmp_path: Path, compose: dict) -> None:
+def test_a_valueset_of_the_wrong_shape_is_skipped_with_its_file_named(
+    tmp_path: Path, compose: dict, reason: str
+) -> None:
     path = tmp_path / "malformed.json"
     path.write_text(json.dumps({"resourceType": "ValueSet", "url": "http://x/vs", "compose": compose}))
     pool, skipped = read_pool([path])
     assert pool == [] and [s.file.name for s in skipped] == ["malformed.json"]
-    assert "not a ValueSet this importer can read" in skipped[0].reason
+    assert reason in skipped[0].reason
 
 
 def test_a_single_referenced_valueset_is_one_reference(tmp_path: Path) -> None:

@@ -148,8 +148,15 @@ def _add_json_include(out: SourceSet, inc: dict[str, Any], *, expanded: bool) ->
 
 
 def _json_concepts(part: dict[str, Any]) -> list[RawCode]:
-    """The codes a `compose.include` or `compose.exclude` lists by `concept` (its own system)."""
-    return [RawCode(part.get("system", ""), c["code"], c.get("display")) for c in part.get("concept") or []]
+    """The codes a `compose.include` or `compose.exclude` lists by `concept` (its own system). FHIR
+    requires each concept's code (unlike an expansion's groupers): a file without one is refused,
+    never imported short of a code."""
+    system, concepts = part.get("system"), part.get("concept") or []
+    if concepts and (not isinstance(system, str) or not system):
+        raise ValueError("compose concepts without a system")
+    if any(not isinstance(c.get("code"), str) or not c["code"] for c in concepts):
+        raise ValueError("a compose concept without a code")
+    return [RawCode(system or "", c["code"], c.get("display")) for c in concepts]
 
 
 def _expansion_total_notes(total: Any, listed: int) -> list[str]:
