@@ -197,6 +197,15 @@ def test_an_excluded_code_is_left_out_however_the_source_spells_it(tmp_path: Pat
     assert [r["code"] for r in read_rows(rules / "valuesets" / "oud.csv")] == ["F11.21"]
 
 
+def test_a_where_filter_on_a_published_valueset_or_an_empty_source_id_is_refused(tmp_path: Path) -> None:
+    rules = _rules(tmp_path)
+    where = ImportRecipe(where={"value_set": "x"})
+    with pytest.raises(ImportError_, match=r"--where filters CSV columns.*opioid-screens.json"):
+        import_sources([FIX / "opioid-screens.json"], "screens", rules, where)
+    with pytest.raises(ImportError_, match="--source-id is empty"):
+        import_sources([FIX / "opioid-screens.json"], "screens", rules, source_id=" ")
+
+
 def test_curated_rows_are_never_dropped_and_stale_rows_only_with_prune(tmp_path: Path) -> None:
     curated = (
         "system,code,display,match,note\n"

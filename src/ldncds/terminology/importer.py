@@ -518,8 +518,13 @@ def import_sources(
     if not chosen:
         why = "; ".join(f"{s.file.name}: {s.reason}" for s in skipped)
         raise ImportError_("no value set with codes in the given sources" + (f" ({why})" if why else ""))
+    if source_id is not None and not source_id.strip():
+        raise ImportError_("--source-id is empty: give the source a name, or leave the option out")
     if source_id and len(chosen) > 1:
         raise ImportError_("--source-id names one source, but the files hold several top-level value sets")
+    if recipe.where and (not_csv := [vs.file.name for vs in chosen if vs.file.suffix.lower() != ".csv"]):
+        # a published ValueSet has no columns: the filter would leave out every code, silently
+        raise ImportError_(f"--where filters CSV columns, and {', '.join(not_csv)} is not a CSV source")
     plans = [plan_source(vs, pool, recipe, root=root, source_id=source_id, extra=extra) for vs in chosen]
     if not any(plan.codes for plan in plans) and not prune:
         unknown = sorted({system for plan in plans for system in plan.skipped_systems})
