@@ -144,34 +144,18 @@ def dask_backend(export: ExportFiles, options: ScreenOptions, rules: LoadedRules
         files, local = Sealed(tuple(str(f) for f in export.files)), not options.scheduler
         sealed_present = Sealed(present)
 
+        def submit(task: Callable[..., list[PatientOutcome]], *lines: Sealed) -> Any:
+            """The batch's lines (offsets, or the bytes), then what every task gets."""
+            common = (shipped, on, sealed_present, matcher, options.keep)
+            return client.submit(task, *lines, *common, pure=False, retries=1)
+
         def submitter(batch: Batch) -> Callable[[], Any]:
             if local:  # the workers this run started see the same files
-                return lambda: client.submit(
-                    screen_offsets,
-                    Sealed(batch),
-                    files,
-                    shipped,
-                    on,
-                    sealed_present,
-                    matcher,
-                    options.keep,
-                    pure=False,
-                    retries=1,
-                )
+                return lambda: submit(screen_offsets, Sealed(batch), files)
             payload = [
                 (key, [(r.file, r.line, r.data) for r in reader.read(entries)]) for key, entries in batch
             ]
-            return lambda: client.submit(
-                screen_payload,
-                Sealed(payload),
-                shipped,
-                on,
-                sealed_present,
-                matcher,
-                options.keep,
-                pure=False,
-                retries=1,
-            )
+            return lambda: submit(screen_payload, Sealed(payload))
 
         def run(work: Iterator[Batch]) -> Iterator[list[PatientOutcome]]:
             yield from ordered_window((submitter(batch) for batch in work), limit=4 * workers)
