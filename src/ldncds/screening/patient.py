@@ -221,7 +221,7 @@ def screen_lines(
 def _screen_one(
     key: str, lines: list[RawLine], engine: Engine, on: date, present_types: frozenset[str], keep: bool
 ) -> PatientOutcome:
-    p = _prepare_safely(key, lines, present_types)
+    p = prepare_safely(key, lines, present_types)
     # A row needs the decision and what it turns on; the decision log keeps the full assessment.
     result = None if p.facts is None else _assess(engine, p.facts, on, "full" if keep else "decision")
     outcome = PatientOutcome(_row(p, result, engine, on), p.bad)
@@ -236,7 +236,7 @@ def _screen_one(
     return outcome
 
 
-def _prepare_safely(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _Prepared:
+def prepare_safely(key: str, lines: list[RawLine], present_types: frozenset[str]) -> _Prepared:
     try:
         return prepare(key, lines, present_types)
     except Exception as exc:  # one patient's surprise must not stop a population run

@@ -15,7 +15,7 @@ from pathlib import Path
 from ldncds.store.impact import ImpactError, Subject
 
 from .bulk import LineReader, build_index, discover
-from .patient import prepare
+from .patient import prepare_safely
 
 
 def export_population(folder: Path, on: date, skipped: list[str] | None = None) -> Iterator[Subject]:
@@ -33,7 +33,7 @@ def export_population(folder: Path, on: date, skipped: list[str] | None = None) 
             skipped += [str(bad) for bad in index.bad]
             present = export.present_types
             for number, (key, entries) in enumerate(index.groups(), start=1):
-                prepared = prepare(key, reader.read(entries), present)
+                prepared = prepare_safely(key, reader.read(entries), present)
                 skipped += [str(bad) for bad in prepared.bad]
                 label = f"patient #{number} of the export"
                 if prepared.facts is None:
