@@ -240,7 +240,7 @@ def _csv_row(vs: SourceSet, i: int) -> dict[str, str]:
 class _Candidate:
     """One code of a source, its system known, as the recipe's filters see it."""
 
-    raw: RawCode  # as published (the code-exclusion list names codes as published)
+    raw: RawCode  # as published (an exclusion may name the code as published)
     key: Key  # canonical system and code
     row: dict[str, str]  # CSV sources: the code's whole row
 
