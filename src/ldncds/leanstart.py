@@ -19,6 +19,9 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 _MAIN_LOCK = threading.Lock()
 # Net allocations before a young collection while a job runs: more than any one job makes.
 DEFERRED_GC_THRESHOLD = 100_000
+_GC_LOCK = threading.Lock()
+_deferring = 0  # jobs running inside young_collections_deferred
+_saved_threshold: tuple[int, ...] = gc.get_threshold()
 _HIDDEN = ("__file__", "__spec__")
 
 
@@ -54,7 +57,7 @@ def settle() -> None:
 @contextmanager
 def young_collections_deferred() -> Iterator[None]:
     """Let the cyclic GC's youngest generation wait for the end of a job (a batch of patients, one
-    request's work). Only for a process that runs one job at a time: the threshold is global.
+    request's work). The threshold is global: overlapping jobs share one deferral.
 
     One patient or chart holds thousands of pydantic objects at once, so the default threshold (700
     net allocations) collected the young generation many times per job, each time walking all of
@@ -62,9 +65,16 @@ def young_collections_deferred() -> Iterator[None]:
     counting frees nearly everything anyway; once the threshold is restored, the next young
     collection finds whatever cycles are left.
     """
-    saved = gc.get_threshold()
-    gc.set_threshold(DEFERRED_GC_THRESHOLD, *saved[1:])
+    global _deferring, _saved_threshold
+    with _GC_LOCK:  # jobs may overlap (a Dask worker with several threads): the last one restores
+        if _deferring == 0:
+            _saved_threshold = gc.get_threshold()
+            gc.set_threshold(DEFERRED_GC_THRESHOLD, *_saved_threshold[1:])
+        _deferring += 1
     try:
         yield
     finally:
-        gc.set_threshold(*saved)
+        with _GC_LOCK:
+            _deferring -= 1
+            if _deferring == 0:
+                gc.set_threshold(*_saved_threshold)

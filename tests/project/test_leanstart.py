@@ -60,3 +60,18 @@ def test_young_collections_wait_for_the_end_of_a_job_and_the_threshold_comes_bac
     except ValueError:
         pass
     assert gc.get_threshold() == saved  # restored however the job ends
+
+
+def test_overlapping_jobs_restore_the_threshold_once_the_last_one_ends() -> None:
+    import gc
+
+    from ldncds.leanstart import DEFERRED_GC_THRESHOLD, young_collections_deferred
+
+    saved = gc.get_threshold()
+    first, second = young_collections_deferred(), young_collections_deferred()
+    first.__enter__()
+    second.__enter__()  # another thread's job starts before the first ends (a multi-threaded worker)
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] == DEFERRED_GC_THRESHOLD  # the second job is still running
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == saved  # never left at the deferred threshold
