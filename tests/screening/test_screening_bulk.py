@@ -228,3 +228,11 @@ def test_rules_impact_reads_an_export_as_screening_does(tmp_path: Path) -> None:
     engine = Engine()
     decisions = [engine.assess(f, ON).decision for f in facts]
     assert decisions == [r.decision for r in screen(folder)[0]] == ["candidate_with_cautions", "candidate"]
+
+
+def test_the_index_knows_where_the_patient_is_in_every_type_the_adapter_reads() -> None:
+    from ldncds.fhir import SECTION_TYPES
+    from ldncds.screening.bulk import PATIENT_FIELDS
+
+    # A type the adapter maps but the index cannot place would be ignored by screen and impact.
+    assert set(PATIENT_FIELDS) == {t for types in SECTION_TYPES.values() for t in types}
