@@ -424,3 +424,21 @@ def test_two_files_recorded_under_one_source_id_are_refused() -> None:
     ]
     with pytest.raises(ImportError_, match=r"x/list.csv and y/list.csv.*--source-id"):
         merge("t", [], None, plans)
+
+
+def test_diff_limit_lists_that_many_rows_and_zero_lists_every_row(tmp_path: Path) -> None:
+    from ldncds.terminology.importer import SetDiff
+    from ldncds.terminology.report import format_diff
+
+    rows = [{"system": "RxNorm", "code": str(n), "display": f"drug {n}"} for n in range(30)]
+    diff = SetDiff("opioids", added=rows, before=0, after=30)
+    two = format_diff(diff, None, None, limit=2)
+    assert [line for line in two if line.startswith("  + ")][-1] == "  + ... and 28 more ({'RxNorm': 28})"
+    every = format_diff(diff, None, None, limit=0)
+    assert sum(line.startswith("  + RxNorm ") for line in every) == 30
+    assert not any("more" in line for line in every)
+    with pytest.raises(ValueError, match="limit"):
+        format_diff(diff, None, None, limit=-1)
+    # the command refuses a negative limit before reading anything, naming the option
+    result = CliRunner().invoke(app, ["valuesets", "diff", "--limit", "-1", "--rules", str(_rules(tmp_path))])
+    assert result.exit_code == 2 and "--limit" in result.output

@@ -122,7 +122,7 @@ def register(app: typer.Typer, rules_app: typer.Typer) -> None:  # noqa: ARG001 
         source_id: Annotated[
             str | None, typer.Option(help="Compare the files as a new version of this recorded source.")
         ] = None,
-        limit: Annotated[int, typer.Option(help="Rows listed per set and sign.")] = 20,
+        limit: Annotated[int, typer.Option(min=0, help="Rows listed per set and sign (0: every row).")] = 20,
     ) -> None:
         """What an import (SOURCE... --into NAME) or a refresh of every imported source would change."""
         rules_dir = rules or default_rules_dir()

@@ -3,6 +3,7 @@ and Gherkin scenarios that read the set (the ones a reviewer must re-read and re
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def format_diff(
     *,
     limit: int = 20,
 ) -> list[str]:
+    """The diff in words; `limit` rows are listed per kind of change, or every row when it is 0."""
+    if limit < 0:
+        raise ValueError(f"limit must be 0 (every row) or more, not {limit}")
+    limit = limit or sys.maxsize
     lines = [_headline(diff)]
     for plan in diff.plans:
         lines += _plan_lines(plan)
