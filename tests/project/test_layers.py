@@ -16,28 +16,28 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "ldncds"
 # Lower number = lower layer. A package may import its own modules and any strictly lower layer.
 LAYERS: dict[str, int] = {
     "__init__": 0,  # the package root holds only the version
-    "engine": 0,
-    "settings": 1,
-    "leanstart": 1,  # worker start-up helper for process pools; imports no ldncds package
-    "jsontext": 1,  # JSON reading (orjson where provably json.loads' value); imports no ldncds package
-    "fhir": 2,
-    "store": 3,
-    "service": 4,  # service core: evaluation, the error model, auth
-    "api": 5,
-    "cdshooks": 5,
-    "pages": 5,
-    "screening": 5,
+    "jsontext": 0,  # JSON reading (orjson where provably json.loads' value); imports no ldncds package
+    "engine": 1,
+    "settings": 2,
+    "leanstart": 2,  # worker start-up helper for process pools; imports no ldncds package
+    "fhir": 3,
+    "store": 4,
+    "service": 5,  # service core: evaluation, the error model, auth
+    "api": 6,
+    "cdshooks": 6,
+    "pages": 6,
+    "screening": 6,
     # The scenario steps drive the whole service (HTTP steps build the app) and the terminology
     # report reuses the rulebook's scenario scan, so both sit above the HTTP packages.
-    "bdd": 6,
-    "terminology": 6,
-    "gate": 7,
-    "db_commands": 8,
-    "cli": 9,
+    "bdd": 7,
+    "terminology": 7,
+    "gate": 8,
+    "db_commands": 9,
+    "cli": 10,
 }
 # `<package>/commands.py` modules are the CLI's commands kept next to their package: they sit on the
 # command layer (they may run the ruleset gate), above every package and below cli itself.
-COMMANDS_LAYER = 8
+COMMANDS_LAYER = 9
 
 # Modules allowed to reach sideways, each with the reason.
 ASSEMBLY: dict[str, set[str]] = {
@@ -128,8 +128,8 @@ def test_the_check_sees_an_upward_import(tmp_path: Path, monkeypatch: pytest.Mon
     (fake / "engine" / "rel.py").write_text("from ..service import errors\n")
     monkeypatch.setitem(globals(), "SRC", fake)
     found = _violations()
-    assert "ldncds.engine.bad:2 imports ldncds.api: engine (layer 0) -> api (layer 5)" in found, found
-    assert "ldncds.engine.rel:1 imports ldncds.service: engine (layer 0) -> service (layer 4)" in found, found
+    assert "ldncds.engine.bad:2 imports ldncds.api: engine (layer 1) -> api (layer 6)" in found, found
+    assert "ldncds.engine.rel:1 imports ldncds.service: engine (layer 1) -> service (layer 5)" in found, found
 
 
 def test_api_and_cdshooks_do_not_import_each_other() -> None:

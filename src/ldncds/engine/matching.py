@@ -16,12 +16,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import durable_rules_engine as dre
+import orjson
+
+from ldncds.jsontext import loads
 
 from .loader import LoadedRule, LoadedRuleset
 from .ruleschema import DecisionOutcome, Pattern
@@ -219,7 +223,7 @@ class DurableMatcher:
                     self._derive[lr.rule.id] = new
             definition = compile_phase(rules)
             self.definitions[phase] = definition
-            self._handles[phase] = dre.create_ruleset(f"ldncds_{phase}", json.dumps(definition))
+            self._handles[phase] = dre.create_ruleset(f"ldncds_{phase}", fact_text(definition))
 
     def run(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[Firing]:
         facts = self.sent(phase, facts)
@@ -229,7 +233,7 @@ class DurableMatcher:
         with self._lock:  # the C core is not re-entrant; one evaluation at a time per process
             sid = f"s{next(self._sessions)}"
             try:
-                code, state_handle = dre.assert_facts(handle, json.dumps([dict(f, sid=sid) for f in facts]))
+                code, state_handle = dre.assert_facts(handle, fact_text([dict(f, sid=sid) for f in facts]))
                 if code != 0:
                     raise EngineError(f"rule engine refused the facts in phase {phase} (code {code})")
                 return sorted(set(self._drain(handle, state_handle, sid)))
@@ -271,7 +275,7 @@ class DurableMatcher:
             if message.startswith(_SINK_MESSAGE):  # the catch-all fired: nothing to record
                 message = dre.complete_and_start_action(handle, state_handle)
                 continue
-            for rule_id, match in json.loads(message).items():
+            for rule_id, match in loads(message.encode()).items():
                 if rule_id == SINK:
                     continue
                 ids = tuple(match[f"p{i}"]["id"] for i in range(self._width[rule_id]))
@@ -279,11 +283,47 @@ class DurableMatcher:
                 new = self._derive.get(rule_id)
                 if new is not None and new["id"] not in derived:
                     derived.add(new["id"])
-                    code, _ = dre.assert_fact(handle, json.dumps(dict(new, sid=sid)))
+                    code, _ = dre.assert_fact(handle, fact_text(dict(new, sid=sid)))
                     if code not in (0, 3):
                         raise EngineError(f"derived fact refused by the rule engine (code {code})")
             message = dre.complete_and_start_action(handle, state_handle)
         return firings
+
+
+def fact_text(value: Any) -> str:
+    """JSON text the C core reads as `value`: orjson's text (ten times faster) where it spells the
+    value `json.dumps` spells, else `json.dumps`' text, with every exponent given a fraction.
+
+    orjson writes NaN and Infinity as null (json.dumps: NaN, which the core refuses: no advice),
+    writes UTF-8 where json.dumps escapes, and refuses an integer beyond 64 bits; text that is ASCII
+    and holds no `null` is therefore the same value. Its floats may differ in spelling only (1e16
+    for 1e+16), which `_with_fractions` makes one spelling the core reads right.
+    """
+    try:
+        raw = orjson.dumps(value)
+        text = raw.decode() if raw.isascii() and b"null" not in raw else json.dumps(value)
+    except orjson.JSONEncodeError:
+        text = json.dumps(value)
+    return _with_fractions(text) if _DIGIT_THEN_EXPONENT.search(text) else text
+
+
+# The C core misreads a number whose exponent follows the integer part (1e-07, 1e+16, 2E5): it
+# fires on a wrong value (an eGFR of 1e-07 read as above 30) or crashes the process. With a
+# fraction (1.0e-07) it reads the number right. Python writes such floats outside 1e-4..1e16.
+_DIGIT_THEN_EXPONENT = re.compile(r"[0-9][eE]")  # cheap test: most texts have no exponent at all
+_STRING_OR_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|(-?[0-9]+)(\.[0-9]+)?([eE][-+]?[0-9]+)?')
+
+
+def _with_fractions(text: str) -> str:
+    """JSON text with `.0` before every exponent that has no fraction; strings are left as they are."""
+
+    def spell(token: re.Match[str]) -> str:
+        whole, fraction, exponent = token.groups()
+        if whole is None or fraction is not None or exponent is None:
+            return token[0]
+        return f"{whole}.0{exponent}"
+
+    return _STRING_OR_NUMBER.sub(spell, text)
 
 
 def fields_read(rules: list[LoadedRule]) -> dict[str, frozenset[str]]:
