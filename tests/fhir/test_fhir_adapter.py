@@ -7,11 +7,13 @@ import gzip
 import json
 import pickle
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ldncds.engine import Engine
 from ldncds.engine.facts import PatientFacts
 from ldncds.fhir import (
     MISSING,
@@ -20,8 +22,9 @@ from ldncds.fhir import (
     facts_from_bundle,
     facts_from_ndjson_group,
     facts_from_resources,
+    lean,
 )
-from ldncds.fhir.values import shift
+from ldncds.fhir.values import age_span, shift
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 # The Synthea sample, copied into the repository (gzip, source in its README).
@@ -200,9 +203,11 @@ def test_partial_future_and_zoned_dates(chart: MappingResult) -> None:
     assert conditions["Condition/cond-string"].text == "back pain since childhood"
 
 
-def test_onset_age_uses_birth_date(chart: MappingResult) -> None:
+def test_onset_age_is_every_day_of_that_age(chart: MappingResult) -> None:
+    # Born 1980-03-15, onset at 40 years: any day from 2020-03-15 to 2021-03-14; no partial date
+    # holds that, so the onset is unknown (it was its first day, which could qualify a duration).
     age = by_source(chart.facts.conditions)["Condition/cond-age"]
-    assert (age.onset, age.verification_status) == ("2020-03-15", "provisional")
+    assert (age.onset, age.verification_status) == (None, "provisional")
 
 
 def test_onset_age_with_partial_birth_date() -> None:
@@ -217,8 +222,57 @@ def test_onset_age_with_partial_birth_date() -> None:
         load("patient_partial_birthdate.json"), {"conditions": [condition, half_year]}
     )
     onsets = {c.source: c.onset for c in result.facts.conditions or []}
-    assert onsets == {"Condition/c-age": "2019", "Condition/c-half": None}  # 1979 + 6 mo: 1979 or 1980
+    assert onsets == {"Condition/c-age": None, "Condition/c-half": None}  # born 1979: aged 40 in 2019 or 2020
     assert result.facts.birth_date == "1979"
+
+
+@pytest.mark.parametrize(
+    ("birth", "youngest", "oldest", "onset"),
+    [
+        ("2000-01-01", (5, "a"), (5, "a"), "2005"),  # the whole of 2005
+        ("2020-01-01", (0, "mo"), (0, "mo"), "2020-01"),  # the first month of life
+        ("2020-01-01", (10, "d"), (10, "d"), "2020-01-11"),  # a day is a day
+        ("2000-01-01", (5, "a"), (6, "a"), None),  # 2005 to 2006
+        ("1974-02-11", (52, "a"), (52, "a"), None),  # 2026-02-11 to 2027-02-10
+        ("2000", (5, "a"), (5, "a"), None),  # born 2000: aged 5 in 2005 or 2006
+        ("2000-01-01", (5, "a"), None, None),  # a Range without its high end
+        ("2000-01-01", None, (5, "a"), None),  # nor its low end
+        (None, (5, "a"), (5, "a"), None),  # no birth date
+        ("2000-01-01", (-1, "a"), (-1, "a"), None),  # no negative ages
+    ],
+)
+def test_age_span_holds_every_day_of_the_ages(
+    birth: str | None, youngest: tuple[int, str] | None, oldest: tuple[int, str] | None, onset: str | None
+) -> None:
+    def age(given: tuple[int, str] | None) -> lean.Quantity | None:
+        return None if given is None else lean.Quantity(value=given[0], code=given[1])
+
+    assert age_span(birth, age(youngest), age(oldest)) == onset
+
+
+def test_an_onset_age_or_range_never_qualifies_a_pain_duration() -> None:
+    # Aged 52 years 9 months today: an onset "at 52" may have been last week.
+    patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1974-02-11"}
+    base = {
+        "resourceType": "Condition",
+        "subject": {"reference": "Patient/p1"},
+        "clinicalStatus": {"coding": [{"code": "active"}]},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M79.7"}]},
+    }
+    at_age = {**base, "id": "c-age", "onsetAge": {"value": 52, "code": "a"}}
+    in_range = {
+        **base,
+        "id": "c-range",
+        "onsetRange": {"low": {"value": 50, "code": "a"}, "high": {"value": 52, "code": "a"}},
+    }
+    result = facts_from_resources(patient, {"conditions": [at_age, in_range]})
+    assert {c.source: c.onset for c in result.facts.conditions or []} == {
+        "Condition/c-age": None,
+        "Condition/c-range": None,
+    }
+    assessment = Engine().assess(result.facts, date(2026, 12, 3))
+    duration = next(c for c in assessment.criteria if c.id == "pain_duration")
+    assert duration.status == "unknown" and assessment.decision != "candidate"
 
 
 def test_shift_keeps_only_certain_precision() -> None:

@@ -15,6 +15,7 @@ from ldncds.engine import INTERPRETATION_SYSTEMS, canonical_system, facts
 from ldncds.fhir import lean
 from ldncds.fhir.values import (
     Code,
+    age_span,
     clip,
     coded_status,
     concept,
@@ -138,7 +139,8 @@ def _plain_status(value: str | None, allowed: tuple[Code, ...], source: str, ctx
 
 
 def _choice_date(res: object, prefix: str, ctx: MapContext, *, period_end_first: bool = False) -> str | None:
-    """Date of a `<prefix>[x]` choice: dateTime, Period, Age or Range (via birth date); string -> None."""
+    """Date of a `<prefix>[x]` choice: dateTime, Period, Age or Range (the days that age spans, via the
+    birth date, when a partial date holds them); string -> None."""
     value = date_str(getattr(res, f"{prefix}DateTime", None))
     period = getattr(res, f"{prefix}Period", None)
     if value is None and period is not None:
@@ -146,10 +148,10 @@ def _choice_date(res: object, prefix: str, ctx: MapContext, *, period_end_first:
         value = date_str(first) or date_str(second)
     age = getattr(res, f"{prefix}Age", None)
     value_range = getattr(res, f"{prefix}Range", None)
-    if value is None and value_range is not None:
-        age = value_range.low
     if value is None and age is not None:
-        value = shift(ctx.birth_date, quantity_offset(age))
+        value = age_span(ctx.birth_date, age, age)
+    if value is None and value_range is not None:
+        value = age_span(ctx.birth_date, value_range.low, value_range.high)
     return value
 
 

@@ -107,6 +107,37 @@ def shift(partial: str | None, offset: tuple[int, int, int] | None) -> str | Non
     low, high = _add(facts.earliest(partial), *offset), _add(facts.latest(partial), *offset)
     if low is None or high is None:
         return None
+    return _holding(low, high)
+
+
+def age_span(birth: str | None, youngest: Quantity | None, oldest: Quantity | None) -> str | None:
+    """The finest partial date holding every day the patient was aged `youngest` to `oldest`, or None.
+
+    An age is a whole unit: aged 52 years runs from the 52nd birthday to the day before the 53rd, so
+    an onset "at 52" of a patient born 1974-02-11 lies between 2026-02-11 and 2027-02-10: no partial
+    date holds that, and the onset is unknown (never its earliest day, which would qualify a pain
+    duration the record does not show). A Range without both ends is unknown too.
+    """
+    if birth is None or youngest is None or oldest is None:
+        return None
+    start, end = quantity_offset(youngest), quantity_offset(_one_unit_older(oldest))
+    if start is None or end is None:
+        return None
+    low, high = _add(facts.earliest(birth), *start), _add(facts.latest(birth), *end)
+    if low is None or high is None:
+        return None
+    return _holding(low, max(low, high - timedelta(days=1)))
+
+
+def _one_unit_older(age: Quantity) -> Quantity:
+    """The age one unit of its own on (52 a -> 53 a): the first day the patient is no longer `age`."""
+    if age.value is None or isinstance(age.value, bool):
+        return age
+    return age.model_copy(update={"value": age.value + 1})
+
+
+def _holding(low: date, high: date) -> str | None:
+    """The finest partial date whose days include low..high (a day, a month or a year), or None."""
     if low == high:
         return low.isoformat()
     if (low.year, low.month) == (high.year, high.month):
