@@ -159,6 +159,21 @@ Feature: Eligibility for low-dose naltrexone
     Then criterion pain_duration is unknown
     And the explanation cites rule ELIG-DUR-04
 
+  Scenario: An onset after today contradicts the chart, so an old recorded date does not count
+    Given the patient facts recorded in the chart:
+      """
+      {"source": "Patient/future-onset", "birth_date": "1970-05-05", "sex": "female",
+       "conditions": [{"source": "Condition/fm-future", "codes": [{"system": "ICD-10-CM", "code": "M79.7", "display": "Fibromyalgia"}],
+                       "clinical_status": "active", "verification_status": "confirmed",
+                       "onset": "2027-03-01", "recorded_date": "2021-01-01"}],
+       "medications": [], "procedures": [], "allergies": [], "observations": []}
+      """
+    When the patient is assessed on 2026-03-15
+    Then criterion pain_duration is unknown
+    And the explanation cites rule ELIG-DUR-04
+    And rule ELIG-DUR-03 does not apply
+    And the decision is insufficient_information
+
   Scenario: An onset recorded only as a month may fall either side of 3 months
     Given the patient facts recorded in the chart:
       """

@@ -405,7 +405,9 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
         return
     onset = _known_by(c.onset, on)  # a future onset is no evidence
     recorded = _known_by(c.recorded_date, on)
-    basis, dmin, dmax = _duration(on, onset, recorded)
+    # ... and it contradicts the record: its recorded date then vouches for no duration either.
+    future_onset = c.onset if c.onset and onset is None else None
+    basis, dmin, dmax = _duration(on, onset, None if future_onset else recorded)
     verification = "confirmed" if c.verification_status == "confirmed" else "possible"
     clinical_text = c.clinical_status or "status not recorded"
     status = f"{clinical_text}, {c.verification_status or 'verification not recorded'}"
@@ -427,7 +429,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             c.source,
             _display(c.codes, c.text),
             onset or recorded,
-            f"{_code_label(c.codes) or 'uncoded'}; {status}; {_dated(onset, recorded)}",
+            f"{_code_label(c.codes) or 'uncoded'}; {status}; {_dated(onset, recorded, future_onset)}",
         ),
     )
 
@@ -454,7 +456,11 @@ def _duration(on: date, onset: str | None, recorded: str | None) -> tuple[str, i
     return "none", None, None
 
 
-def _dated(onset: str | None, recorded: str | None) -> str:
+def _dated(onset: str | None, recorded: str | None, future_onset: str | None = None) -> str:
+    if future_onset:
+        return f"onset {future_onset}, after the evaluation date" + (
+            f"; recorded {recorded}" if recorded else ""
+        )
     if onset:
         return f"onset {onset}"
     return f"recorded {recorded}" if recorded else "no onset or recorded date"
