@@ -261,6 +261,19 @@ Feature: Hard stops
     And criterion adult is unknown
     And the explanation cites rule DEC-CONTRA-01
 
+  Scenario: Results sent in part, with a record that could not be read, block a recommendation
+    Given a 52-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 24 months ago
+    And physical therapy (CPT 97110) done 12 months ago
+    And naproxen sodium 220 mg tablet (RxNorm 849574) taken from 20 months ago until 17 months ago
+    And duloxetine (RxNorm 72625) taken from 18 months ago until 9 months ago
+    And the observation list is incomplete
+    When the patient is assessed on 2026-03-01
+    Then the decision is insufficient_information
+    And criterion contraindication_screen_complete is unknown
+    And the explanation cites rule CHECK-RESULTS-INCOMPLETE-01
+    And rule CHECK-RESULTS-MISSING-01 does not apply
+
   Scenario: Without results the assessment says what could not be checked
     Given a 52-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 24 months ago

@@ -161,7 +161,7 @@ def step_section_missing(chart: Chart, section: str) -> None:
     chart.sections[name] = None
 
 
-@given(parsers.re(r"the (?P<section>medication|allergy|condition) list is incomplete"))
+@given(parsers.re(r"the (?P<section>medication|allergy|condition|observation) list is incomplete"))
 def step_section_incomplete(chart: Chart, section: str) -> None:
     chart.incomplete.append({"allergy": "allergies"}.get(section, section + "s"))
 
