@@ -57,6 +57,25 @@ Feature: Qualifying diagnoses as EHRs code them
     And the explanation cites rule ELIG-DX-GENERIC-01
     And what would change the decision mentions "axial low-back pain alone does not qualify"
 
+  Scenario: Low-back pain beside a problem list read only in part leaves the diagnosis unknown
+    Given a 47-year-old female patient
+    And low back pain, unspecified (ICD-10-CM M54.50) diagnosed 3 years ago
+    And physical therapy (CPT 97110) done 12 months ago
+    And the condition list is incomplete
+    When the patient is assessed on 2026-03-01
+    Then the decision is insufficient_information
+    And criterion qualifying_diagnosis is unknown
+    And the explanation cites rule ELIG-DX-INCOMPLETE-01
+    And rule ELIG-DX-LBP-01 does not apply
+
+  Scenario: A problem list read only in part never shows there is no qualifying diagnosis
+    Given a 47-year-old female patient
+    And physical therapy (CPT 97110) done 12 months ago
+    And the condition list is incomplete
+    When the patient is assessed on 2026-03-01
+    Then criterion qualifying_diagnosis is unknown
+    And the explanation cites rule ELIG-DX-INCOMPLETE-01
+
   Scenario: Fibromyalgia recorded only as an encounter diagnosis without a clinical status does not qualify
     Given a 52-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) recorded as an encounter diagnosis 10 months ago with no clinical status
