@@ -35,6 +35,7 @@ class Chart:
     """The patient as the scenario describes it; dates stay relative until the When step."""
 
     birth: tuple[int, str] | None = None
+    birth_year: str | None = None  # a birth date recorded only as a year
     sex: str | None = None
     sections: dict[str, list[dict[str, Any]] | None] = field(
         default_factory=lambda: {s: [] for s in SECTIONS}
@@ -141,6 +142,11 @@ def chart() -> Chart:
 @given(parsers.re(r"an? (?P<age>\d+)-year-old (?P<sex>female|male) patient"))
 def step_patient(chart: Chart, age: str, sex: str) -> None:
     chart.birth, chart.sex = (int(age), "years"), sex
+
+
+@given(parsers.re(r"an? (?P<sex>female|male) patient whose birth date is recorded only as (?P<year>\d{4})"))
+def step_patient_birth_year(chart: Chart, sex: str, year: str) -> None:
+    chart.birth, chart.birth_year, chart.sex = None, year, sex
 
 
 @given("a patient with no recorded birth date")
@@ -389,6 +395,8 @@ def facts_of(chart: Chart, on: date) -> PatientFacts:
     body: dict[str, Any] = {"source": "Patient/scenario", "sex": chart.sex, "incomplete": chart.incomplete}
     if chart.birth:
         body["birth_date"] = (shift(on, chart.birth[0], "years") - timedelta(days=30)).isoformat()
+    elif chart.birth_year:
+        body["birth_date"] = chart.birth_year
     body.update({name: _resolve(items, on) for name, items in chart.sections.items()})
     return PatientFacts.model_validate(body)
 
