@@ -275,6 +275,22 @@ def test_an_onset_age_or_range_never_qualifies_a_pain_duration() -> None:
     assert duration.status == "unknown" and assessment.decision != "candidate"
 
 
+def test_an_abatement_age_has_passed_from_its_first_day() -> None:
+    # An end is read by its earliest day (derive: abated once that has passed), so an abatement
+    # "at 40" of an active-status entry still makes the condition not current.
+    patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1974-02-11"}
+    condition = {
+        "resourceType": "Condition",
+        "id": "c-abated",
+        "subject": {"reference": "Patient/p1"},
+        "clinicalStatus": {"coding": [{"code": "active"}]},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M79.7"}]},
+        "abatementAge": {"value": 40, "code": "a"},
+    }
+    result = facts_from_resources(patient, {"conditions": [condition]})
+    assert [c.abatement for c in result.facts.conditions or []] == ["2014-02-11"]
+
+
 def test_shift_keeps_only_certain_precision() -> None:
     assert shift("1979-03", (40, 0, 0)) == "2019-03"
     assert shift("1979-03", (0, 0, 10)) == "1979"

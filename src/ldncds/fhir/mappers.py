@@ -148,6 +148,9 @@ def _choice_date(res: object, prefix: str, ctx: MapContext, *, period_end_first:
         value = date_str(first) or date_str(second)
     age = getattr(res, f"{prefix}Age", None)
     value_range = getattr(res, f"{prefix}Range", None)
+    if period_end_first:  # an end (abatement): it has passed once its earliest day has (derive)
+        youngest = age if age is not None else value_range.low if value_range is not None else None
+        return value or shift(ctx.birth_date, quantity_offset(youngest))
     if value is None and age is not None:
         value = age_span(ctx.birth_date, age, age)
     if value is None and value_range is not None:

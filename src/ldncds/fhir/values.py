@@ -131,7 +131,7 @@ def age_span(birth: str | None, youngest: Quantity | None, oldest: Quantity | No
 
 def _one_unit_older(age: Quantity) -> Quantity:
     """The age one unit of its own on (52 a -> 53 a): the first day the patient is no longer `age`."""
-    if age.value is None or isinstance(age.value, bool):
+    if age.value is None:
         return age
     return age.model_copy(update={"value": age.value + 1})
 
