@@ -47,3 +47,31 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
     And the answer names prefetch.medicationStatements with a caveat note
+
+  # A timed record falls on the site's calendar day (setting site_timezone), the calendar the
+  # evaluation date and the washout windows count in. 20:00 at -10:00 is 06:00 UTC the next day.
+  Scenario: An evening dose written in another offset falls on the site's next day, inside the washout
+    Given the site's time zone is UTC
+    And a MedicationAdministration of hydromorphone (RxNorm 3423) given 7 days ago at 20:00 -10:00 local time
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop current_opioid_agonist is listed
+
+  Scenario: The same dose at a site on that offset is 7 days ago, past the short-acting washout
+    Given the site's time zone is Pacific/Honolulu
+    And a MedicationAdministration of hydromorphone (RxNorm 3423) given 7 days ago at 20:00 -10:00 local time
+    When the FHIR record is read and assessed on 2026-03-01
+    Then hard stop current_opioid_agonist is not listed
+
+  Scenario: A morning dose written east of the site falls on the site's day before, past the washout
+    Given the site's time zone is America/Chicago
+    And a MedicationAdministration of hydromorphone (RxNorm 3423) given 6 days ago at 09:00 +10:00 local time
+    When the FHIR record is read and assessed on 2026-03-01
+    Then hard stop current_opioid_agonist is not listed
+
+  Scenario: The same morning dose at a site on its own offset is 6 days ago, inside the washout
+    Given the site's time zone is Australia/Brisbane
+    And a MedicationAdministration of hydromorphone (RxNorm 3423) given 6 days ago at 09:00 +10:00 local time
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop current_opioid_agonist is listed

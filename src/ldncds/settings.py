@@ -180,7 +180,9 @@ class Settings(BaseSettings):
     )
     max_resources: int = Field(default=10_000, ge=1, description="FHIR resources per request body.")
     site_timezone: str = Field(
-        default="UTC", description="IANA time zone whose calendar date is 'today' (e.g. America/Chicago)."
+        default="UTC",
+        description="IANA time zone of the site's calendar: 'today', and the day of every timed FHIR "
+        "record (e.g. America/Chicago).",
     )
     evaluation_past_days: int = Field(
         default=3660, ge=0, description="An evaluation date may lie this many days before today."

@@ -149,7 +149,7 @@ def test_synthea_as_transaction_bundle_with_urn_uuid(synthea: dict[str, list[dic
 
 @pytest.fixture(scope="module")
 def chart() -> MappingResult:
-    return facts_from_bundle(load("chart_bundle.json"))
+    return facts_from_bundle(load("chart_bundle.json"), site_timezone="UTC")
 
 
 def test_patient_demographics(chart: MappingResult) -> None:
@@ -196,8 +196,10 @@ def test_partial_future_and_zoned_dates(chart: MappingResult) -> None:
     future = conditions["Condition/cond-future"]
     assert (future.onset, future.recorded_date) == ("2099-01-01", "2099-02-03")  # kept; the engine decides
     zoned = conditions["Condition/cond-tz"]
-    # Local date as written (23:30 at -05:00 is 04:30 UTC the next day).
-    assert (zoned.onset, zoned.recorded_date) == ("2020-03-01", "2020-03-02")
+    # The site's calendar day: 23:30 at -05:00 is 04:30 UTC the next day; at a US Eastern site, the 1st.
+    assert (zoned.onset, zoned.recorded_date) == ("2020-03-02", "2020-03-02")
+    eastern = facts_from_bundle(load("chart_bundle.json"), site_timezone="America/New_York").facts
+    assert by_source(eastern.conditions)["Condition/cond-tz"].onset == "2020-03-01"
     assert codes(zoned) == {("http://example.org/local-codes", "PAIN-7")}  # unknown system kept as given
     assert conditions["Condition/cond-string"].onset is None
     assert conditions["Condition/cond-string"].text == "back pain since childhood"

@@ -69,8 +69,10 @@ def test_the_base_chart_alone_is_a_candidate(client: TestClient) -> None:
     assert response.json()["decision"] == "candidate"
 
 
-def _meds(name: str) -> dict[str, Any]:
-    return {m.source: m for m in facts_from_bundle(chart_with(name)).facts.medications or []}
+def _meds(name: str, site_timezone: str = "America/New_York") -> dict[str, Any]:
+    """The case's medications as read at a US Eastern site (the corpus is written in its offsets)."""
+    facts = facts_from_bundle(chart_with(name), site_timezone=site_timezone).facts
+    return {m.source: m for m in facts.medications or []}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -99,6 +101,9 @@ def test_an_administration_is_an_exposure_on_its_day() -> None:
     assert (given.record, given.status, given.start, given.end, given.end_basis) == (
         "administration", "completed", "2026-02-28", "2026-02-28", "administration",
     )  # fmt: skip
+    # 22:40 at -05:00 is 03:40 UTC on 1 March: at a UTC site it was given today.
+    at_utc = _meds("administration_iv_hydromorphone", "UTC")["MedicationAdministration/ma-hm"]
+    assert (at_utc.start, at_utc.end) == ("2026-03-01", "2026-03-01")
 
 
 # ---------------------------------------------------------------------------------------------------------

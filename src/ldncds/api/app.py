@@ -202,7 +202,7 @@ def _evaluator(settings: Settings, worker_log_level: str | None) -> Engine | Poo
         load_ruleset(settings.rules_dir),
         settings.engine_process_count,
         job_timeout=settings.engine_timeout_seconds,
-        warm_up=_warm_up_jobs(settings.fhir_validation),
+        warm_up=_warm_up_jobs(settings.fhir_validation, settings.site_timezone),
         log_level=worker_log_level,
     )
 
@@ -305,10 +305,10 @@ _WARM_UP_SECTIONS: dict[str, Any] = {  # synthetic, one resource of each type th
 }  # fmt: skip
 
 
-def _warm_up_jobs(validation: Validation = "lean") -> tuple[Job, ...]:
+def _warm_up_jobs(validation: Validation = "lean", site_timezone: str = "UTC") -> tuple[Job, ...]:
     """First-request costs each worker pays before serving: the work modules, the FHIR model
     classes, the first assessment and its JSON (a Bundle of the synthetic resources), the hook path;
-    FHIR validated as the requests will be (setting fhir_validation)."""
+    FHIR read as the requests will be (settings fhir_validation and site_timezone)."""
     from ldncds.cdshooks.work import HookTask, patient_view
 
     from .work import BodyTask, assess_body
@@ -324,10 +324,12 @@ def _warm_up_jobs(validation: Validation = "lean") -> tuple[Job, ...]:
     }
     on = date(2026, 1, 1)
     return (
-        Job(assess_body, BodyTask(json.dumps(bundle).encode(), bundle=True, on=on, validation=validation)),
+        Job(assess_body, BodyTask(json.dumps(bundle).encode(), True, on, validation, site_timezone)),
         Job(
             patient_view,
-            HookTask(json.dumps(hook).encode(), on, "http://warm-up.invalid", validation=validation),
+            HookTask(
+                json.dumps(hook).encode(), on, "http://warm-up.invalid", None, validation, site_timezone
+            ),
         ),
     )
 

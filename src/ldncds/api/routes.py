@@ -106,7 +106,8 @@ async def create_assessment(
     if isinstance(body, PatientFacts):
         _check_birth_date(body, on, request.app.state.settings.max_age_years)
     settings = request.app.state.settings
-    task = BodyTask(await request.body(), isinstance(body, FhirBundle), on, settings.fhir_validation)
+    is_bundle = isinstance(body, FhirBundle)
+    task = BodyTask(await request.body(), is_bundle, on, settings.fhir_validation, settings.site_timezone)
     outcome = await evaluate(request, assess_body, task, caller=Caller(channel="api"))
     assert outcome.record is not None  # an assessment always has a record
     location = f"/api/v1/assessments/{outcome.record.id}"

@@ -23,6 +23,7 @@ class BodyTask:
     bundle: bool  # a FHIR Bundle (else native PatientFacts)
     on: date  # the evaluation date
     validation: Validation | None = None  # setting fhir_validation of the server (None: this process's)
+    site_timezone: str | None = None  # setting site_timezone of the server (None: this process's)
 
 
 def assess_body(engine: Engine, task: BodyTask) -> Outcome:
@@ -30,7 +31,9 @@ def assess_body(engine: Engine, task: BodyTask) -> Outcome:
     content = loads(task.raw)  # the value json.loads gives (FastAPI validated that)
     if task.bundle:
         try:  # not strict: an invalid record is named, its section incomplete
-            facts = facts_from_bundle(content, strict=False, validation=task.validation).facts
+            facts = facts_from_bundle(
+                content, strict=False, validation=task.validation, site_timezone=task.site_timezone
+            ).facts
         except FhirInputError as exc:
             raise ApiError(
                 400, f"Unreadable FHIR data: {exc.message}", expression=exc.path or "body"

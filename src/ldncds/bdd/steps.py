@@ -461,6 +461,12 @@ def step_hard_stop(chart: Chart, stop: str) -> None:
     assert stop in ids, f"hard stops are {ids}"
 
 
+@then(parsers.re(r"hard stop (?P<stop>[a-z_]+) is not listed"))
+def step_no_hard_stop(chart: Chart, stop: str) -> None:
+    ids = [h.id for h in _done(chart).hard_stops]
+    assert stop not in ids, f"hard stops are {ids}"
+
+
 @then(parsers.re(r"caution (?P<caution>[a-z_]+) is listed"))
 def step_caution(chart: Chart, caution: str) -> None:
     ids = [c.id for c in _done(chart).cautions]

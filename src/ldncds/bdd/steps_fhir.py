@@ -32,6 +32,7 @@ class FhirChart:
 
     keys: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
     counter: int = 0
+    site_timezone: str = "UTC"  # explicit, so a scenario never depends on the machine's settings
 
     def add(self, key: str, resource: dict[str, Any]) -> None:
         self.counter += 1
@@ -46,13 +47,14 @@ def fhir_chart() -> FhirChart:
     return FhirChart()
 
 
-def _ago(n: str | int) -> tuple[str, int]:
-    return ("ago", int(n))
+def _ago(n: str | int, time: str = "") -> tuple[str, int, str]:
+    """A date n days before the evaluation date; `time` ("T20:00:00-10:00") makes it a dateTime."""
+    return ("ago", int(n), time)
 
 
 def _dated(value: Any, on: date) -> Any:
     if isinstance(value, tuple) and value[:1] == ("ago",):
-        return (on - timedelta(days=value[1])).isoformat()
+        return (on - timedelta(days=value[1])).isoformat() + value[2]
     if isinstance(value, dict):
         return {k: _dated(v, on) for k, v in value.items()}
     if isinstance(value, list):
@@ -138,6 +140,23 @@ def step_administration(fhir_chart: FhirChart, display: str, code: str, n: str) 
     })  # fmt: skip
 
 
+@given(parsers.re(rf"a MedicationAdministration of {_DRUG} given {_DAYS} at (?P<time>\d\d:\d\d) "
+                  r"(?P<offset>[+-]\d\d:\d\d) local time"))  # fmt: skip
+def step_administration_at(
+    fhir_chart: FhirChart, display: str, code: str, n: str, time: str, offset: str
+) -> None:
+    fhir_chart.add("medicationAdministrations", {
+        "resourceType": "MedicationAdministration", "status": "completed", "subject": PATIENT,
+        "medicationCodeableConcept": _drug(display, code),
+        "effectiveDateTime": _ago(n, f"T{time}:00{offset}"),
+    })  # fmt: skip
+
+
+@given(parsers.re(r"the site's time zone is (?P<zone>[A-Za-z_/+-]+)"))
+def step_site_zone(fhir_chart: FhirChart, zone: str) -> None:
+    fhir_chart.site_timezone = zone
+
+
 @given(parsers.re(rf"a (?P<status>stopped|completed) MedicationRequest for (?P<display>[^(]+) \(RxNorm "
                   rf"(?P<code>[^)]+)\) authored {_DAYS} with no end date and no supply"))  # fmt: skip
 def step_request_no_end(fhir_chart: FhirChart, status: str, display: str, code: str, n: str) -> None:
@@ -192,7 +211,12 @@ def step_read_and_assess(fhir_chart: FhirChart, chart: Chart, day: str) -> None:
             entries = [{"resource": _dated(r, on)} for r in resources]
             gathered.values[key.key] = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
     given_input = gathered.adapter_input()
-    result = facts_from_resources(given_input.patient, given_input.sections, patient_id="fhir-scenario")
+    result = facts_from_resources(
+        given_input.patient,
+        given_input.sections,
+        patient_id="fhir-scenario",
+        site_timezone=fhir_chart.site_timezone,
+    )
     facts = result.facts.model_copy(update={"notes": [*given_input.notes, *result.facts.notes]})
     chart.assessment = scenario_engine().assess(facts, on)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ldncds.engine import Medication
 from ldncds.fhir import FhirInputError, facts_from_resources
+from ldncds.fhir.adapter import Validation
 
 from .cards import SOURCE_LABEL
 from .models import Card, Source
@@ -32,8 +33,14 @@ class Drafts:
     unreadable: list[str] = field(default_factory=list)  # "MedicationRequest/<id>" or entry position
 
 
-def read_drafts(bundle: dict[str, Any], patient_id: str) -> Drafts:
-    """Each draft MedicationRequest as a Medication fact, or named as unreadable."""
+def read_drafts(
+    bundle: dict[str, Any],
+    patient_id: str,
+    validation: Validation | None = None,
+    site_timezone: str | None = None,
+) -> Drafts:
+    """Each draft MedicationRequest as a Medication fact, or named as unreadable (read with the
+    server's settings `validation` and `site_timezone`; None: this process's)."""
     entry = bundle.get("entry")
     entries = entry if isinstance(entry, list) else []
     resources: list[dict[str, Any]] = [
@@ -53,7 +60,7 @@ def read_drafts(bundle: dict[str, Any], patient_id: str) -> Drafts:
             ]
         read = None
         for variant in _variants(order):
-            read = _read(variant, medications, patient_id)
+            read = _read(variant, medications, patient_id, validation, site_timezone)
             if read is not None:
                 break
         if read is None:
@@ -77,10 +84,20 @@ def _trim(resource: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _read(
-    order: dict[str, Any], medications: list[dict[str, Any]], patient_id: str
+    order: dict[str, Any],
+    medications: list[dict[str, Any]],
+    patient_id: str,
+    validation: Validation | None,
+    site_timezone: str | None,
 ) -> list[Medication] | None:
     try:
-        result = facts_from_resources(None, {"medications": [order, *medications]}, patient_id=patient_id)
+        result = facts_from_resources(
+            None,
+            {"medications": [order, *medications]},
+            patient_id=patient_id,
+            validation=validation,
+            site_timezone=site_timezone,
+        )
     except FhirInputError:
         return None
     return result.facts.medications or []

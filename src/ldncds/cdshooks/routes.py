@@ -90,8 +90,15 @@ async def candidacy(body: PatientViewRequest, request: Request) -> Response:
         return _cards(cards_outcome([]), request, CANDIDACY)
     ehr = _ehr(request, body)
     fetched = await _fetch(request, body, ehr) if ehr is not None else None
-    validation = request.app.state.settings.fhir_validation
-    task = HookTask(await request.body(), site_today(request), _base_url(request), fetched, validation)
+    settings = request.app.state.settings
+    task = HookTask(
+        await request.body(),
+        site_today(request),
+        _base_url(request),
+        fetched,
+        settings.fhir_validation,
+        settings.site_timezone,
+    )
     outcome = await evaluate(request, patient_view, task, caller=_caller(request, body, CANDIDACY))
     return _cards(outcome, request, CANDIDACY)
 
@@ -213,6 +220,7 @@ async def _order_check(
         _base_url(request),
         selections=None if selections is None else tuple(selections),
         validation=request.app.state.settings.fhir_validation,
+        site_timezone=request.app.state.settings.site_timezone,
         fetch_first=ehr is not None,  # the drafts decide whether the record is read at all
     )
     caller = _caller(request, body, service_id)

@@ -46,6 +46,7 @@ class HookTask:
     base_url: str  # public_base_url, for the cards' links
     fetched: Fetched | None = None  # read from fhirServer, over the request's prefetch
     validation: Validation | None = None  # setting fhir_validation of the server (None: this process's)
+    site_timezone: str | None = None  # setting site_timezone of the server (None: this process's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def patient_view(engine: Engine, task: HookTask) -> Outcome:
     body = _body(task)
     patient_id = body["context"]["patientId"]
     gathered = _gathered(body, task)
-    facts, unavailable = map_chart(gathered, patient_id, REQUIRED_FOR_CANDIDACY, DEGRADABLE, task.validation)
+    facts, unavailable = map_chart(gathered, patient_id, REQUIRED_FOR_CANDIDACY, DEGRADABLE, task)
     assessment = None if facts.deceased else assess_in_scope(engine, facts, task.on)
     if assessment is None:
         return cards_outcome([])
@@ -89,7 +90,7 @@ def order_check(engine: Engine, task: OrderTask) -> Outcome:
     """order-select / order-sign: the selected (or all) draft orders, checked with the record."""
     body = _body(task)
     context = body["context"]
-    drafts = read_drafts(context["draftOrders"], context["patientId"])
+    drafts = read_drafts(context["draftOrders"], context["patientId"], task.validation, task.site_timezone)
     views = orders.medication_views(drafts.medications, task.on, engine.ruleset.valuesets)
     chosen = orders.selected(views, None if task.selections is None else list(task.selections))
     unreadable = drafts.unreadable
@@ -102,9 +103,7 @@ def order_check(engine: Engine, task: OrderTask) -> Outcome:
         return cards_outcome(not_checked)  # nothing to check: the record is not even read
     if task.fetch_first:
         return Outcome(needs_record=True)
-    facts, _ = map_chart(
-        _gathered(body, task), context["patientId"], REQUIRED_FOR_ORDER_CHECK, validation=task.validation
-    )
+    facts, _ = map_chart(_gathered(body, task), context["patientId"], REQUIRED_FOR_ORDER_CHECK, reading=task)
     record = orders.medication_views(facts.medications or [], task.on, engine.ruleset.valuesets)
     # The order checks are rules: the drafts are assessed with the record, and the answer is logged.
     checked = {d.source for d in chosen}
@@ -137,7 +136,7 @@ def map_chart(
     patient_id: str,
     required: list[str],
     degradable: tuple[str, ...] = (),
-    validation: Validation | None = None,
+    reading: HookTask | None = None,
 ) -> tuple[PatientFacts, list[str]]:
     """Prefetch/fetched FHIR -> facts, and the `degradable` required keys the EHR answered with an
     error (the caller may still decide from the rest). 412 when any other required key is missing."""
@@ -152,7 +151,12 @@ def map_chart(
         # Not strict: an invalid record is named (unreadable) and its section incomplete, so the
         # hard stops found in the rest still reach the clinician; never a candidate on partial data.
         result = facts_from_resources(
-            given.patient, given.sections, patient_id=patient_id, strict=False, validation=validation
+            given.patient,
+            given.sections,
+            patient_id=patient_id,
+            strict=False,
+            validation=reading.validation if reading else None,
+            site_timezone=reading.site_timezone if reading else None,
         )
     except FhirInputError as exc:
         raise ApiError(

@@ -8,6 +8,9 @@ is parsed once. Validation (setting `fhir_validation`, or the `validation` argum
   do not model) is validated with fhir.resources instead, so lean and full accept the same records
   and every error, with its field path, is full validation's.
 - "full": every resource with the fhir.resources R4B classes (R4B = R4 for every type read here).
+
+A timed record (a dateTime with a time, an instant) falls on the site's calendar day: setting
+`site_timezone`, or the `site_timezone` argument, the zone whose today is the evaluation date.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from functools import cache
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -111,20 +116,36 @@ def configured_validation() -> Validation:
     return Settings().fhir_validation
 
 
+@cache
+def configured_zone() -> tzinfo:
+    """The `site_timezone` setting, read once per process: a timed record's day is the site's day."""
+    from ldncds.settings import Settings
+
+    return ZoneInfo(Settings().site_timezone)
+
+
 class _Log(list[str]):
     """Mapping warnings (plain lines, for logs and tests) plus the DataNotes the caller is shown.
 
     `strict`: a record that fails FHIR validation raises FhirInputError (the caller answers 4xx or,
     like screening, drops it by file and line). Not strict: it becomes an "unreadable" DataNote and
     its section is incomplete, so one bad record never costs the whole answer. `validation`: lean or
-    full (module docstring); None: the configured one.
+    full (module docstring); `site_timezone`: the IANA zone of the site's calendar; None: the
+    configured ones (the server passes its own to the workers, which read no settings).
     """
 
-    def __init__(self, *, strict: bool = True, validation: Validation | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        strict: bool = True,
+        validation: Validation | None = None,
+        site_timezone: str | None = None,
+    ) -> None:
         super().__init__()
         self.notes: list[DataNote] = []
         self.strict = strict
         self.validation: Validation = validation or configured_validation()
+        self.zone: tzinfo = ZoneInfo(site_timezone) if site_timezone else configured_zone()
 
     def note(self, source: str, section: str | None, reason: str, severity: Severity = "caveat") -> None:
         self.append(f"{source}: {reason}")
@@ -147,12 +168,13 @@ def facts_from_resources(
     path_prefix: str = "",
     strict: bool = True,
     validation: Validation | None = None,
+    site_timezone: str | None = None,
 ) -> MappingResult:
     """Map a Patient plus prefetch-style sections (Bundle, list, single resource, None or MISSING)."""
     unknown = set(sections) - set(SECTION_TYPES)
     if unknown:
         raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {list(SECTION_TYPES)}")
-    warnings = _Log(strict=strict, validation=validation)
+    warnings = _Log(strict=strict, validation=validation, site_timezone=site_timezone)
     patients: list[_Item] = []
     if patient is not None:
         holder = _Section()
@@ -173,21 +195,26 @@ def facts_from_bundle(
     patient_id: str | None = None,
     strict: bool = True,
     validation: Validation | None = None,
+    site_timezone: str | None = None,
 ) -> MappingResult:
     """Map a Bundle taken as the complete record: a type with no entries means "none" ([])."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise FhirInputError("resourceType", "expected a Bundle")
-    warnings = _Log(strict=strict, validation=validation)
+    warnings = _Log(strict=strict, validation=validation, site_timezone=site_timezone)
     whole = _Section()
     _add_bundle(whole, bundle, "", "bundle", warnings)
     return _from_whole_record(whole, patient_id, warnings)
 
 
 def facts_from_ndjson_group(
-    resources: list[dict[str, Any]], *, strict: bool = True, validation: Validation | None = None
+    resources: list[dict[str, Any]],
+    *,
+    strict: bool = True,
+    validation: Validation | None = None,
+    site_timezone: str | None = None,
 ) -> MappingResult:
     """Map all resources of one patient from a bulk export (the whole record: absent types -> [])."""
-    warnings = _Log(strict=strict, validation=validation)
+    warnings = _Log(strict=strict, validation=validation, site_timezone=site_timezone)
     whole = _Section()
     for i, resource in enumerate(resources):
         _add_value(whole, resource, f"[{i}]", "export", warnings)
@@ -669,6 +696,7 @@ def _run(
     birth_date = date_str(patient.birthDate) if patient is not None else None
     usable, medications = _split(sections, warnings)
     ctx = MapContext(birth_date, _medication_resolver(_dedupe(medications, warnings)), warnings)
+    ctx.zone = warnings.zone
     ctx.notes = warnings.notes
     owned = {name: _dedupe(_own(pairs, pid, urls, warnings), warnings) for name, pairs in usable.items()}
     ctx.dispense_ends = _dispense_ends(owned.get("medications", []), ctx)

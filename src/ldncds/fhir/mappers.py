@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
 from typing import Any, Literal, get_args
 
 from ldncds.engine import INTERPRETATION_SYSTEMS, canonical_system, facts
@@ -109,6 +110,11 @@ class MapContext:
     warnings: list[str] = field(default_factory=list)
     notes: list[facts.DataNote] = field(default_factory=list)
     dispense_ends: dict[str, str] = field(default_factory=dict)
+    zone: tzinfo | None = None  # the site's time zone: a timed record's day is the site's calendar day
+
+    def day(self, value: date | datetime | str | None) -> str | None:
+        """The (partial) date of a FHIR date/dateTime/instant, a timed one on the site's calendar."""
+        return date_str(value, self.zone)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -141,11 +147,11 @@ def _plain_status(value: str | None, allowed: tuple[Code, ...], source: str, ctx
 def _choice_date(res: object, prefix: str, ctx: MapContext, *, period_end_first: bool = False) -> str | None:
     """Date of a `<prefix>[x]` choice: dateTime, Period, Age or Range (the days that age spans, via the
     birth date, when a partial date holds them); string -> None."""
-    value = date_str(getattr(res, f"{prefix}DateTime", None))
+    value = ctx.day(getattr(res, f"{prefix}DateTime", None))
     period = getattr(res, f"{prefix}Period", None)
     if value is None and period is not None:
         first, second = (period.end, period.start) if period_end_first else (period.start, period.end)
-        value = date_str(first) or date_str(second)
+        value = ctx.day(first) or ctx.day(second)
     age = getattr(res, f"{prefix}Age", None)
     value_range = getattr(res, f"{prefix}Range", None)
     if period_end_first:  # an end (abatement): it has passed once its earliest day has (derive)
@@ -180,7 +186,7 @@ def map_condition(res: lean.Condition, source: str, ctx: MapContext) -> list[fac
             clinical_status=clinical,
             verification_status=verification,
             onset=_choice_date(res, "onset", ctx),
-            recorded_date=date_str(res.recordedDate),
+            recorded_date=ctx.day(res.recordedDate),
             abatement=_choice_date(res, "abatement", ctx, period_end_first=True),
         )
     ]
@@ -220,12 +226,12 @@ def _drug(res: _DrugRecord, source: str, ctx: MapContext) -> tuple[list[facts.Co
     return codes, text or clip(ref.display, 1024)
 
 
-def _bounds_end(dosages: list[lean.Dosage]) -> str | None:
+def _bounds_end(dosages: list[lean.Dosage], ctx: MapContext) -> str | None:
     end: str | None = None
     for dosage in dosages:
         repeat = dosage.timing.repeat if dosage.timing is not None else None
         if repeat is not None and repeat.boundsPeriod is not None:
-            end = later(end, date_str(repeat.boundsPeriod.end))
+            end = later(end, ctx.day(repeat.boundsPeriod.end))
     return end
 
 
@@ -284,7 +290,7 @@ def map_statement(res: lean.MedicationStatement, source: str, ctx: MapContext) -
         return []
     dosages = res.dosage or []
     status = _plain_status(res.status, MEDICATION_STATUS, source, ctx)
-    dates = _statement_dates(res, dosages)
+    dates = _statement_dates(res, dosages, ctx)
     return [_exposure(res, source, ctx, dosages, status=status, record="statement", dates=dates)]
 
 
@@ -305,7 +311,7 @@ def dispense_supply(
     res: lean.MedicationDispense, dosages: list[lean.Dosage], source: str, ctx: MapContext
 ) -> tuple[str | None, str | None]:
     """(handed over, end of supply) of a dispense; the end is None when the supply is not stated."""
-    start = date_str(res.whenHandedOver) or date_str(res.whenPrepared)
+    start = ctx.day(res.whenHandedOver) or ctx.day(res.whenPrepared)
     if start is None or res.status in ("cancelled", "declined", "preparation"):
         return start, None
     days = _quantity_days(res.daysSupply)
@@ -321,8 +327,8 @@ def map_administration(
     if res.status == "entered-in-error":
         return []
     period = res.effectivePeriod
-    start = date_str(res.effectiveDateTime) or (date_str(period.start) if period is not None else None)
-    end = (date_str(period.end) if period is not None else None) or start
+    start = ctx.day(res.effectiveDateTime) or (ctx.day(period.start) if period is not None else None)
+    end = (ctx.day(period.end) if period is not None else None) or start
     if period is not None and period.start is not None and period.end is None:
         end = None  # an infusion still running: the end is unknown
     status = _ADMINISTRATION_STATUS.get(res.status or "unknown")
@@ -403,11 +409,11 @@ def _request_dates(
     res: lean.MedicationRequest, dosages: list[lean.Dosage], source: str, ctx: MapContext
 ) -> _Dates:
     """(start, end, end basis). validityPeriod is how long the order may be filled, never its end."""
-    authored = date_str(res.authoredOn)
+    authored = ctx.day(res.authoredOn)
     dispense = res.dispenseRequest
     validity = dispense.validityPeriod if dispense is not None else None
-    start = authored or (date_str(validity.start) if validity is not None else None)
-    end = _bounds_end(dosages)
+    start = authored or (ctx.day(validity.start) if validity is not None else None)
+    end = _bounds_end(dosages, ctx)
     if end is not None:
         return start, end, "recorded"
     days = _quantity_days(dispense.expectedSupplyDuration) if dispense is not None else None
@@ -422,11 +428,11 @@ def _request_dates(
     return start, supply_end, "supply" if supply_end else None
 
 
-def _statement_dates(res: lean.MedicationStatement, dosages: list[lean.Dosage]) -> _Dates:
+def _statement_dates(res: lean.MedicationStatement, dosages: list[lean.Dosage], ctx: MapContext) -> _Dates:
     period = res.effectivePeriod
-    start = date_str(res.effectiveDateTime) or (date_str(period.start) if period is not None else None)
-    end = (date_str(period.end) if period is not None else None) or _bounds_end(dosages)
-    return start or date_str(res.dateAsserted), end, "recorded" if end else None
+    start = ctx.day(res.effectiveDateTime) or (ctx.day(period.start) if period is not None else None)
+    end = (ctx.day(period.end) if period is not None else None) or _bounds_end(dosages, ctx)
+    return start or ctx.day(res.dateAsserted), end, "recorded" if end else None
 
 
 def map_procedure(res: lean.Procedure, source: str, ctx: MapContext) -> list[facts.Procedure]:
@@ -455,9 +461,9 @@ def map_service_request(res: lean.ServiceRequest, source: str, ctx: MapContext) 
     for cc in res.category or []:
         category.extend(concept(cc)[0])
     period, timing = res.occurrencePeriod, res.occurrenceTiming
-    when = date_str(res.occurrenceDateTime) or (date_str(period.start) if period is not None else None)
+    when = ctx.day(res.occurrenceDateTime) or (ctx.day(period.start) if period is not None else None)
     if when is None and timing is not None:
-        when = next((date_str(event) for event in timing.event or []), None)
+        when = next((ctx.day(event) for event in timing.event or []), None)
     return [_planned(source, codes, category, text, when)]
 
 
@@ -472,7 +478,7 @@ def map_appointment(res: lean.Appointment, source: str, ctx: MapContext) -> list
         codes.extend(coding for coding in found if coding not in codes)
         texts += [text] if text else []
     text = clip("; ".join(texts), 1024) or clip(res.description, 1024)
-    return [_planned(source, codes, [], text, date_str(res.start))]
+    return [_planned(source, codes, [], text, ctx.day(res.start))]
 
 
 def _planned(
@@ -499,15 +505,15 @@ def map_allergy(res: lean.AllergyIntolerance, source: str, ctx: MapContext) -> l
     ]
 
 
-def _observation_effective(res: lean.Observation) -> str | None:
+def _observation_effective(res: lean.Observation, ctx: MapContext) -> str | None:
     period = res.effectivePeriod
-    value = date_str(res.effectiveDateTime) or date_str(res.effectiveInstant)
+    value = ctx.day(res.effectiveDateTime) or ctx.day(res.effectiveInstant)
     if value is None and period is not None:
-        value = date_str(period.end) or date_str(period.start)
+        value = ctx.day(period.end) or ctx.day(period.start)
     if value is None and res.effectiveTiming is not None:
         for event in res.effectiveTiming.event or []:
-            value = later(value, date_str(event))
-    return value or date_str(res.issued)
+            value = later(value, ctx.day(event))
+    return value or ctx.day(res.issued)
 
 
 def _coded_result(cc: lean.CodeableConcept | None, table: dict[str, str], *, snomed: bool) -> str | None:
@@ -569,7 +575,7 @@ def map_observation(res: lean.Observation, source: str, ctx: MapContext) -> list
     if res.status in ("entered-in-error", "cancelled"):
         return []
     status = _plain_status(res.status, OBSERVATION_STATUS, source, ctx)
-    effective = _observation_effective(res)
+    effective = _observation_effective(res, ctx)
     parts: list[tuple[str, _ObservationPart]] = [(source, res)]
     parts += [(f"{source}#component[{i}]", c) for i, c in enumerate(res.component or [])]
     out: list[facts.Observation] = []

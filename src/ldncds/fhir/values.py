@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import TypeVar
 
@@ -43,16 +43,20 @@ def clip(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else None
 
 
-def date_str(value: date | datetime | str | None) -> str | None:
+def date_str(value: date | datetime | str | None, zone: tzinfo | None = None) -> str | None:
     """A FHIR date/dateTime/instant as a partial date string, keeping its precision.
 
-    A dateTime keeps the calendar date written in its own offset, not the UTC date: it is the day the
-    clinician recorded, and converting would move evening events of the Americas to the next day (and
-    could make today's entry look like a future one).
+    A dateTime with a time is an instant: its calendar date is taken in `zone`, the site's time zone,
+    because the evaluation date is the site's today and the washout and trial windows count site
+    days. Its own offset's date could fall a day before the site's (an evening dose written at
+    -10:00 is the next morning in UTC), which would move a recent opioid out of the washout window.
+    Without a zone (tools, tests) the date is the one written in its own offset.
     """
     if value is None:
         return None
     if isinstance(value, datetime):
+        if zone is not None and value.tzinfo is not None:
+            value = value.astimezone(zone)
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
