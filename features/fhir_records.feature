@@ -75,3 +75,37 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is contraindicated
     And hard stop current_opioid_agonist is listed
+
+  # EHR forms send a PHQ-9 item as its LOINC answer code (answer list LL358-3), not a number.
+  Scenario: PHQ-9 item 9 answered "More than half the days" raises a same-day safety alert
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6570-1 "More than half the days" 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution depression_or_suicidality is listed
+    And a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-04
+
+  Scenario: PHQ-9 item 9 answered "Not at all" leaves her a candidate
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6568-5 "Not at all" 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And no same-day safety alert is raised
+
+  Scenario: A newer "Not at all" after an older positive item 9 leaves her a candidate
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6569-3 "Several days" 60 days ago
+    And a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6568-5 "Not at all" 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And no same-day safety alert is raised
+
+  Scenario: An item 9 answer in text only cannot rule out thoughts of self-harm
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered in text only as "some days, not many" 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution depression_or_suicidality is listed
+    And a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-05
+
+  Scenario: An item 9 answer the form scores 2 is read as its score
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with a local code the form scores 2 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-01

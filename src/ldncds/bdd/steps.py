@@ -478,6 +478,11 @@ def step_alert(chart: Chart) -> None:
     assert _done(chart).alerts, "no safety alert"
 
 
+@then("no same-day safety alert is raised")
+def step_no_alert(chart: Chart) -> None:
+    assert not _done(chart).alerts, _done(chart).alerts
+
+
 @then(parsers.re(r"the missing information includes (?P<criterion>[a-z_]+)"))
 def step_missing(chart: Chart, criterion: str) -> None:
     missing = [m.criterion for m in _done(chart).missing]

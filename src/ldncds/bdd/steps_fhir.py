@@ -152,6 +152,35 @@ def step_administration_at(
     })  # fmt: skip
 
 
+LOINC = "http://loinc.org"
+_ITEM9 = r"a PHQ-9 item 9 Observation \(LOINC 44260-8\) "
+
+
+def _item9(fhir_chart: FhirChart, n: str, value: dict[str, Any]) -> None:
+    fhir_chart.add("observations", {
+        "resourceType": "Observation", "status": "final", "subject": PATIENT,
+        "code": {"coding": [{"system": LOINC, "code": "44260-8"}]},
+        "effectiveDateTime": _ago(n), "valueCodeableConcept": value,
+    })  # fmt: skip
+
+
+@given(parsers.re(_ITEM9 + rf'answered with LOINC (?P<code>LA[0-9-]+) "(?P<display>[^"]+)" {_DAYS}'))
+def step_item9_loinc_answer(fhir_chart: FhirChart, code: str, display: str, n: str) -> None:
+    _item9(fhir_chart, n, {"coding": [{"system": LOINC, "code": code, "display": display}]})
+
+
+@given(parsers.re(_ITEM9 + rf'answered in text only as "(?P<text>[^"]+)" {_DAYS}'))
+def step_item9_text_answer(fhir_chart: FhirChart, text: str, n: str) -> None:
+    _item9(fhir_chart, n, {"text": text})
+
+
+@given(parsers.re(_ITEM9 + rf"answered with a local code the form scores (?P<score>\d+) {_DAYS}"))
+def step_item9_scored_answer(fhir_chart: FhirChart, score: str, n: str) -> None:
+    ordinal = {"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": int(score)}
+    coding = {"system": "http://example.org/phq-answers", "code": "A2", "extension": [ordinal]}
+    _item9(fhir_chart, n, {"coding": [coding]})
+
+
 @given(parsers.re(r"the site's time zone is (?P<zone>[A-Za-z_/+-]+)"))
 def step_site_zone(fhir_chart: FhirChart, zone: str) -> None:
     fhir_chart.site_timezone = zone

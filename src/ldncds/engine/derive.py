@@ -139,7 +139,7 @@ def derive(facts: PatientFacts, on: date, valuesets: ValueSets) -> Derived:
         _procedure(out, f"p{i}", p, on, valuesets)
     for i, a in enumerate(facts.allergies or ()):
         _allergy(out, f"a{i}", a, valuesets)
-    _observations(out, observations, on)
+    _observations(out, observations, on, valuesets)
     if course := therapy_course(facts.medications or (), on, valuesets):
         _therapy(out, course, on)
         for instrument in sorted(n for n in valuesets.names if n.startswith(INSTRUMENT_PREFIX)):
@@ -690,14 +690,17 @@ def _later_negative(row: _ObservationRow, negatives: list[tuple[date, set[str]]]
 def _value_label(o: Observation) -> str | None:
     if o.result:
         return o.result
-    return f"{o.value_num:g} {o.value_unit or ''}".strip() if o.value_num is not None else o.value_text
+    if o.value_num is not None:
+        return f"{o.value_num:g} {o.value_unit or ''}".strip()
+    return o.value_text or _code_label(o.value_codes)
 
 
-def _observations(out: Derived, rows: list[_ObservationRow], on: date) -> None:
+def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets: ValueSets) -> None:
     newest = _newest(rows)
     negatives = _negatives(rows, on)
     for row in rows:
         o = row.obs
+        answers = _memberships(o.value_codes, valuesets)
         out.add(
             {
                 "kind": "observation",
@@ -707,6 +710,8 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date) -> None:
                 "days_since": row.days_since,
                 "value_num": o.value_num,
                 "result": o.result,
+                "answer_sets": answers,
+                "value_read": o.value_num is not None or o.result is not None or bool(answers),
                 "latest_in": sorted(vs for vs in row.sets if newest.get(vs) == row.fid),
                 "later_negative": _later_negative(row, negatives),
             },

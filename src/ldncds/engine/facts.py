@@ -178,6 +178,10 @@ class Observation(_Fact):
         default=None, description="Qualitative result, e.g. of a urine screen or pregnancy test."
     )
     value_text: str | None = Field(default=None, max_length=1024)
+    value_codes: list[Coding] = Field(
+        default_factory=list,
+        description="The coded answer (valueCodeableConcept), e.g. a LOINC answer code such as LA6570-1.",
+    )
 
 
 Section = Literal["conditions", "medications", "procedures", "allergies", "observations"]

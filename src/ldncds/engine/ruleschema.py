@@ -106,7 +106,9 @@ class Pattern(_Strict):
                 raise ValueError(f"fact {self.fact!r} has no field {name!r}{hint}; known: {written}")
             kind = fields[target]
             if kind == "set" and name not in SET_FIELD_OF:
-                raise ValueError(f"use 'value_set:'/'text_value_set:'/'latest_in:' to test {name!r}")
+                raise ValueError(
+                    f"use 'value_set:'/'text_value_set:'/'latest_in:'/'answer_in:' to test {name!r}"
+                )
             if kind == "set":
                 _check_set_test(name, test)
             else:

@@ -69,6 +69,10 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "value_num": "num",
         "result": "str",
         "latest_in": "set",
+        # Value sets the coded answer is in (e.g. a LOINC answer code of PHQ-9 item 9).
+        "answer_sets": "set",
+        # A value was read: a number, a qualitative result, or a coded answer in a value set.
+        "value_read": "bool",
         # A usable negative result of the same test dated after this one (a positive screen is lifted).
         "later_negative": "bool",
     },
@@ -110,7 +114,12 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
     "caution": {"caution": "str"},
     "decision": {"value": "str"},
 }
-SET_FIELD_OF = {"value_set": "value_sets", "text_value_set": "text_value_sets", "latest_in": "latest_in"}
+SET_FIELD_OF = {
+    "value_set": "value_sets",
+    "text_value_set": "text_value_sets",
+    "latest_in": "latest_in",
+    "answer_in": "answer_sets",
+}
 
 FINDINGS_KINDS = (
     "patient",

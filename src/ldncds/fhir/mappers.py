@@ -88,6 +88,8 @@ _INTERPRETATION_RESULT = {
     "NEG": "negative", "ND": "negative", "NR": "negative", "N": "negative",
 }  # fmt: skip
 
+# The score a Questionnaire gives an answer, carried onto the coded value (R4 core extension).
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 _MG_PER_UNIT = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
 # HL7 TimingAbbreviation codes -> administrations per day (used only when Timing.repeat says nothing).
 _TIMING_CODES = {
@@ -546,7 +548,10 @@ def _value(part: _ObservationPart) -> dict[str, Any]:
         out["value_num"] = float(part.valueInteger)
     if part.valueCodeableConcept is not None:
         codes, text = concept(part.valueCodeableConcept)
-        out["value_text"] = text or (codes[0].display if codes else None)
+        out["value_codes"], out["value_text"] = codes, text or (codes[0].display if codes else None)
+        ordinal = _ordinal(part.valueCodeableConcept)
+        if ordinal is not None and "value_num" not in out:
+            out["value_num"] = ordinal
         coded = _coded_result(part.valueCodeableConcept, _VALUE_V3_RESULT, snomed=True)
         out["result"] = coded or result_from_text(out["value_text"])
     if part.valueString is not None:
@@ -554,6 +559,18 @@ def _value(part: _ObservationPart) -> dict[str, Any]:
         out["value_text"] = clip(part.valueString, 1024)
         out["result"] = result_from_text(part.valueString)
     return out
+
+
+def _ordinal(cc: lean.CodeableConcept) -> float | None:
+    """The score the record gives its coded answer (ordinalValue extension on the codings), when
+    every coding that states one states the same."""
+    scores = {
+        float(ext.valueDecimal)
+        for coding in cc.coding or []
+        for ext in coding.extension or []
+        if ext.url == ORDINAL_VALUE and ext.valueDecimal is not None
+    }
+    return scores.pop() if len(scores) == 1 else None
 
 
 def _result(part: _ObservationPart, value: dict[str, Any], source: str, ctx: MapContext) -> str | None:
