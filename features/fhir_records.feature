@@ -109,3 +109,33 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then a same-day safety alert is raised
     And the explanation cites rule CAUT-SUICIDE-01
+
+  # Labs send eGFR as a bound, as text, or in SI units; each is read for what it says.
+  Scenario: An eGFR of "<15" sent with its comparator brings the renal caution
+    Given an eGFR Observation (LOINC 98979-8) of <15 mL/min/{1.73_m2} 20 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-03
+
+  Scenario: An eGFR sent as the text "<15" brings the renal caution
+    Given an eGFR Observation (LOINC 98979-8) with the text "<15" 20 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-03
+
+  Scenario: A newest eGFR without a number does not hide an older 20
+    Given an eGFR Observation (LOINC 98979-8) of 20 mL/min/{1.73_m2} 90 days ago
+    And an eGFR Observation (LOINC 98979-8) with the text "see scanned report" 20 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-EGFR-UNKNOWN-01
+
+  Scenario: An eGFR of ">90" leaves her a candidate
+    Given an eGFR Observation (LOINC 98979-8) of >90 mL/min/{1.73_m2} 20 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+
+  Scenario: An eGFR of 1.2 mL/s is 72 mL/min: no renal caution
+    Given an eGFR Observation (LOINC 98979-8) of 1.2 mL/s/{1.73_m2} 20 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate

@@ -144,7 +144,7 @@ Feature: Eligibility thresholds, one scenario on each side
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
     And physical therapy (CPT 97110) done 12 months ago
     And pregabalin (RxNorm 187832) taken from 12 months ago until 6 months ago
-    And an eGFR (LOINC 62238-1) of 29 measured 20 days ago
+    And an eGFR (LOINC 62238-1) of 29 mL/min/1.73m2 measured 20 days ago
     When the patient is assessed on 2026-03-01
     Then the decision is candidate_with_cautions
     And criterion failed_anti_inflammatory is met
@@ -157,7 +157,7 @@ Feature: Eligibility thresholds, one scenario on each side
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
     And physical therapy (CPT 97110) done 12 months ago
     And pregabalin (RxNorm 187832) taken from 12 months ago until 6 months ago
-    And an eGFR (LOINC 62238-1) of 30 measured 20 days ago
+    And an eGFR (LOINC 62238-1) of 30 mL/min/1.73m2 measured 20 days ago
     When the patient is assessed on 2026-03-01
     Then the decision is insufficient_information
     And criterion failed_anti_inflammatory is unknown
@@ -166,7 +166,7 @@ Feature: Eligibility thresholds, one scenario on each side
   Scenario: An eGFR of 24 measured 365 days ago still counts
     Given a 72-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
-    And an eGFR (LOINC 62238-1) of 24 measured 365 days ago
+    And an eGFR (LOINC 62238-1) of 24 mL/min/1.73m2 measured 365 days ago
     When the patient is assessed on 2026-03-01
     Then criterion failed_anti_inflammatory is met
     And the explanation cites rule ELIG-NSAID-05
@@ -174,16 +174,74 @@ Feature: Eligibility thresholds, one scenario on each side
   Scenario: An eGFR of 24 measured 366 days ago is too old to decide on
     Given a 72-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
-    And an eGFR (LOINC 62238-1) of 24 measured 366 days ago
+    And an eGFR (LOINC 62238-1) of 24 mL/min/1.73m2 measured 366 days ago
     When the patient is assessed on 2026-03-01
     Then criterion failed_anti_inflammatory is unknown
+    And rule ELIG-NSAID-05 does not apply
+
+  # Labs report eGFR as a bound ("<15", ">60"), in SI units (mL/s) or without a unit.
+  Scenario: An eGFR reported as "<15" is below 30: the renal caution, but no NSAID criterion from a bound
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of <15 mL/min/1.73m2 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-03
+    And rule ELIG-NSAID-05 does not apply
+
+  Scenario: An eGFR reported as ">60" rules out severe renal impairment
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of >60 mL/min/1.73m2 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is not listed
+
+  Scenario: An eGFR reported only as "<60" may be below 30
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of <60 mL/min/1.73m2 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-EGFR-UNKNOWN-02
+
+  Scenario: An eGFR reported only as ">20" may be below 30
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of >20 mL/min/1.73m2 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-EGFR-UNKNOWN-03
+
+  Scenario: An eGFR of 1.2 mL/s (72 mL/min) is not below 30 and meets no criterion
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of 1.2 mL/s/{1.73_m2} measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is not listed
+    And rule ELIG-NSAID-05 does not apply
+
+  Scenario: An eGFR of 0.4 mL/s (24 mL/min) is below 30
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of 0.4 mL/s/{1.73_m2} measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And criterion failed_anti_inflammatory is met
+    And the explanation cites rule ELIG-NSAID-05
+
+  Scenario: An eGFR of 24 without a unit cautions, but does not meet the NSAID criterion
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an eGFR (LOINC 62238-1) of 24 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
     And rule ELIG-NSAID-05 does not apply
 
   Scenario: A newer eGFR of 45 replaces an older one of 24
     Given a 72-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
-    And an eGFR (LOINC 62238-1) of 24 measured 200 days ago
-    And an eGFR (LOINC 62238-1) of 45 measured 20 days ago
+    And an eGFR (LOINC 62238-1) of 24 mL/min/1.73m2 measured 200 days ago
+    And an eGFR (LOINC 62238-1) of 45 mL/min/1.73m2 measured 20 days ago
     When the patient is assessed on 2026-03-01
     Then criterion failed_anti_inflammatory is unknown
     And rule ELIG-NSAID-05 does not apply

@@ -6,7 +6,7 @@ Feature: Severe kidney disease in an older patient
     Given a 72-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
     And chronic kidney disease stage 4 (SNOMED-CT 431857002) diagnosed 4 years ago
-    And an eGFR CKD-EPI 2021 (LOINC 98979-8) of 24 measured 6 weeks ago
+    And an eGFR CKD-EPI 2021 (LOINC 98979-8) of 24 mL/min/1.73m2 measured 6 weeks ago
     And physical therapy (CPT 97110) done 12 months ago
     And pregabalin (RxNorm 187832) taken from 2 years ago until 18 months ago
     When the patient is assessed on 2026-03-01

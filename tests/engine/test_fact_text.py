@@ -157,8 +157,7 @@ def test_a_tiny_egfr_is_read_as_severe_renal_impairment(engine: Engine) -> None:
         "later_negative": False,
     }
     for value in (1e-07, 0.0000001, 1e-05, 25.0):
-        fired = {f.rule_id for f in engine.matcher.run("findings", [dict(fact, value_num=value)])}
+        read = dict(fact, value_num=value, value_max=value, value_min=value)
+        fired = {f.rule_id for f in engine.matcher.run("findings", [read])}
         assert "CAUT-RENAL-03" in fired
-        assert engine.matcher.run("findings", [dict(fact, value_num=value)]) == oracle.run(
-            "findings", [dict(fact, value_num=value)]
-        )
+        assert engine.matcher.run("findings", [read]) == oracle.run("findings", [read])

@@ -60,3 +60,50 @@ def test_a_stated_number_is_not_replaced_by_the_score() -> None:
     # Two value[x] at once is invalid FHIR: the record is refused, never read as either number.
     with pytest.raises(FhirInputError, match="value"):
         _item9(value, "lean")
+
+
+def _egfr(value: dict[str, Any]) -> Any:
+    observation = {
+        "resourceType": "Observation", "id": "e", "status": "final", "subject": {"reference": "Patient/p"},
+        "effectiveDateTime": "2026-02-27",
+        "code": {"coding": [{"system": LOINC, "code": "98979-8"}]}, **value,
+    }  # fmt: skip
+    (fact,) = facts_from_resources(None, {"observations": [observation]}).facts.observations or []
+    return fact
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "comparator"),
+    [
+        ("<15", 15.0, "<"),
+        (" >= 60 ", 60.0, ">="),
+        ("≤30", 30.0, "<="),
+        ("20", 20.0, None),
+        ("see report", None, None),
+        ("15-20", None, None),
+    ],
+)
+def test_a_number_written_as_text_is_read_with_its_comparator(
+    text: str, number: float | None, comparator: str | None
+) -> None:
+    fact = _egfr({"valueString": text})
+    assert (fact.value_num, fact.value_comparator, fact.value_unit, fact.value_text) == (
+        number,
+        comparator,
+        None,
+        text,
+    )
+
+
+def test_a_quantity_bound_keeps_its_comparator_and_unit() -> None:
+    fact = _egfr(
+        {
+            "valueQuantity": {
+                "value": 15,
+                "comparator": "<",
+                "system": "http://unitsofmeasure.org",
+                "code": "mL/min/{1.73_m2}",
+            }
+        }
+    )
+    assert (fact.value_num, fact.value_comparator, fact.value_unit) == (15.0, "<", "mL/min/{1.73_m2}")

@@ -407,7 +407,8 @@ def test_observation_values(chart: MappingResult) -> None:
     egfr = obs["Observation/obs-egfr"]
     assert (egfr.value_num, egfr.value_unit, egfr.effective) == (72.5, "mL/min/{1.73_m2}", "2024-03-01")
     below = obs["Observation/obs-hcg-quant"]
-    assert (below.value_num, below.value_text) == (None, "<5 m[IU]/mL")  # "<5" is not the number 5
+    # "<5" is not the number 5: a bound, kept with its comparator (the rules read it as at most 5).
+    assert (below.value_num, below.value_comparator, below.value_unit) == (5.0, "<", "m[IU]/mL")
     absent = obs["Observation/obs-absent"]
     assert (absent.value_num, absent.value_text, absent.result) == (None, None, None)
 

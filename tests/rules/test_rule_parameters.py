@@ -31,6 +31,11 @@ COUNT_FACTS = {
 ALLOWED_BARE: dict[tuple[str, str, int], str] = {
     ("days_since", "gte", 0): "date order: a result dated after the evaluation date is not evidence",
     ("days_until", "gte", 0): "date order: a planned date already past is not a plan",
+    (
+        "value_num",
+        "gt",
+        0,
+    ): "plausibility: a lab value of 0 or less is not a measurement, so it never qualifies",
 }
 
 

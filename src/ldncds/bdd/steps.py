@@ -364,9 +364,15 @@ def step_qualitative_result(
 
 
 @given(
-    parsers.re(rf"an? (?P<display>[^(]+) \(LOINC (?P<code>[^)]+)\) of (?P<value>[\d.]+) measured {_N} ago")
+    parsers.re(
+        rf"an? (?P<display>[^(]+) \(LOINC (?P<code>[^)]+)\) of (?P<cmp><=|>=|<|>)?(?P<value>[\d.]+)"
+        rf"(?: (?P<vunit>[^ ]*/[^ ]*))? measured {_N} ago"
+    )
 )
-def step_numeric_result(chart: Chart, display: str, code: str, value: str, n: str, unit: str) -> None:
+def step_numeric_result(
+    chart: Chart, display: str, code: str, cmp: str | None, value: str, vunit: str | None, n: str, unit: str
+) -> None:
+    """A lab or score; "of <15 mL/min/1.73m2" gives its comparator and unit (unit-less: none)."""
     _add(
         chart,
         "observations",
@@ -375,6 +381,8 @@ def step_numeric_result(chart: Chart, display: str, code: str, value: str, n: st
             "codes": _coding("LOINC", code, display),
             "status": "final",
             "value_num": float(value),
+            "value_comparator": cmp or None,
+            "value_unit": vunit,
             "effective": _Rel(int(n), unit),
         },
     )
@@ -471,6 +479,12 @@ def step_no_hard_stop(chart: Chart, stop: str) -> None:
 def step_caution(chart: Chart, caution: str) -> None:
     ids = [c.id for c in _done(chart).cautions]
     assert caution in ids, f"cautions are {ids}"
+
+
+@then(parsers.re(r"caution (?P<caution>[a-z_]+) is not listed"))
+def step_no_caution(chart: Chart, caution: str) -> None:
+    ids = [c.id for c in _done(chart).cautions]
+    assert caution not in ids, f"cautions are {ids}"
 
 
 @then("a same-day safety alert is raised")

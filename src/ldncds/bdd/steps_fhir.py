@@ -181,6 +181,27 @@ def step_item9_scored_answer(fhir_chart: FhirChart, score: str, n: str) -> None:
     _item9(fhir_chart, n, {"coding": [coding]})
 
 
+def _egfr(fhir_chart: FhirChart, n: str, value: dict[str, Any]) -> None:
+    fhir_chart.add("observations", {
+        "resourceType": "Observation", "status": "final", "subject": PATIENT,
+        "code": {"coding": [{"system": LOINC, "code": "98979-8"}]}, "effectiveDateTime": _ago(n), **value,
+    })  # fmt: skip
+
+
+@given(parsers.re(rf'an eGFR Observation \(LOINC 98979-8\) with the text "(?P<text>[^"]+)" {_DAYS}'))
+def step_egfr_text(fhir_chart: FhirChart, text: str, n: str) -> None:
+    _egfr(fhir_chart, n, {"valueString": text})
+
+
+@given(parsers.re(rf"an eGFR Observation \(LOINC 98979-8\) of (?P<cmp><=|>=|<|>)?(?P<value>[\d.]+) "
+                  rf"(?P<ucum>\S+) {_DAYS}"))  # fmt: skip
+def step_egfr_quantity(fhir_chart: FhirChart, cmp: str | None, value: str, ucum: str, n: str) -> None:
+    quantity: dict[str, Any] = {"value": float(value), "system": "http://unitsofmeasure.org", "code": ucum}
+    if cmp:
+        quantity["comparator"] = cmp
+    _egfr(fhir_chart, n, {"valueQuantity": quantity})
+
+
 @given(parsers.re(r"the site's time zone is (?P<zone>[A-Za-z_/+-]+)"))
 def step_site_zone(fhir_chart: FhirChart, zone: str) -> None:
     fhir_chart.site_timezone = zone

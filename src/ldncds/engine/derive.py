@@ -33,6 +33,7 @@ from .facts import (
     Procedure,
 )
 from .loader import ValueSets
+from .units import canonical
 
 SECTIONS = ("conditions", "medications", "procedures", "allergies", "observations")
 _CURRENT = {"active", "recurrence", "relapse"}
@@ -648,7 +649,7 @@ def _results(rows: list[_ObservationRow], on: date) -> Mapping[str, tuple[Result
         if not row.usable or not o.effective or latest(o.effective) > on:
             continue
         for vs in row.sets:
-            found.setdefault(vs, []).append(Result(latest(o.effective), o.value_num, o.source))
+            found.setdefault(vs, []).append(Result(latest(o.effective), _exact(o)[0], o.source))
     return MappingProxyType(
         {vs: tuple(sorted(results, key=lambda r: (r.date, r.source))) for vs, results in found.items()}
     )
@@ -687,11 +688,29 @@ def _later_negative(row: _ObservationRow, negatives: list[tuple[date, set[str]]]
     )
 
 
+def _exact(o: Observation) -> tuple[float | None, str | None]:
+    """The value in its canonical unit when it is exact (no comparator), and that unit."""
+    value, unit = canonical(o.value_num, o.value_unit)
+    return (value if o.value_comparator is None else None), unit
+
+
+def _bounds(o: Observation) -> dict[str, float]:
+    """value_max / value_min for the rules: the value itself, or the bound a comparator gives."""
+    value, _ = canonical(o.value_num, o.value_unit)
+    if value is None:
+        return {}
+    if o.value_comparator is None:
+        return {"value_max": value, "value_min": value}
+    return {"value_max" if o.value_comparator in ("<", "<=") else "value_min": value}
+
+
 def _value_label(o: Observation) -> str | None:
     if o.result:
         return o.result
     if o.value_num is not None:
-        return f"{o.value_num:g} {o.value_unit or ''}".strip()
+        shown = f"{o.value_comparator or ''}{o.value_num:g} {o.value_unit or ''}".strip()
+        value, unit = canonical(o.value_num, o.value_unit)
+        return shown if value == o.value_num else f"{shown} (= {value:g} {unit})"
     return o.value_text or _code_label(o.value_codes)
 
 
@@ -701,6 +720,8 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
     for row in rows:
         o = row.obs
         answers = _memberships(o.value_codes, valuesets)
+        exact, unit = _exact(o)
+        bounds = _bounds(o)
         out.add(
             {
                 "kind": "observation",
@@ -708,10 +729,12 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
                 "value_sets": row.sets,
                 "usable": row.usable,
                 "days_since": row.days_since,
-                "value_num": o.value_num,
+                "value_num": exact,
+                **bounds,
+                "value_unit": unit,
                 "result": o.result,
                 "answer_sets": answers,
-                "value_read": o.value_num is not None or o.result is not None or bool(answers),
+                "value_read": bool(bounds) or o.result is not None or bool(answers),
                 "latest_in": sorted(vs for vs in row.sets if newest.get(vs) == row.fid),
                 "later_negative": _later_negative(row, negatives),
             },

@@ -173,6 +173,10 @@ class Observation(_Fact):
     ) = None
     effective: PartialDate | None = None
     value_num: float | None = None
+    value_comparator: Literal["<", "<=", ">=", ">"] | None = Field(
+        default=None,
+        description="value_num is a bound, not the value: '<15' is 15 with '<' (FHIR Quantity.comparator).",
+    )
     value_unit: str | None = Field(default=None, max_length=64)
     result: Literal["positive", "negative"] | None = Field(
         default=None, description="Qualitative result, e.g. of a urine screen or pregnancy test."

@@ -66,7 +66,12 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "value_sets": "set",
         "usable": "bool",
         "days_since": "num",
+        # The value (in value_unit), when exact; value_max / value_min: the most / least it can be
+        # (the value itself, or the bound of a '<15' / '>60' result).
         "value_num": "num",
+        "value_max": "num",
+        "value_min": "num",
+        "value_unit": "str",  # UCUM, one spelling per unit (engine.units); as written when unknown
         "result": "str",
         "latest_in": "set",
         # Value sets the coded answer is in (e.g. a LOINC answer code of PHQ-9 item 9).
@@ -174,6 +179,8 @@ FIELD_UNITS: dict[str, str | None] = {
     "change_pct": "percent",
     "change_abs": None,
     "value_num": None,
+    "value_max": None,
+    "value_min": None,
 }
 COUNT_KINDS = ("summary", "response_summary")  # every numeric field of these kinds is a count
 

@@ -7,6 +7,7 @@ fhir.resources models, which have the same attribute names (tests/fhir/test_lean
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -540,10 +541,11 @@ def _value(part: _ObservationPart) -> dict[str, Any]:
     quantity = part.valueQuantity
     if quantity is not None and quantity.value is not None:
         unit = quantity.code or quantity.unit
-        if quantity.comparator is not None:  # "<5" is not the number 5
+        out["value_num"], out["value_unit"] = float(quantity.value), clip(unit, 64)
+        out["value_comparator"] = pick(quantity.comparator, _COMPARATORS)  # "<5": at most 5, not 5
+        if quantity.comparator is not None and out["value_comparator"] is None:
+            del out["value_num"]  # an unknown comparator: the number says nothing certain
             out["value_text"] = clip(f"{quantity.comparator}{quantity.value} {unit or ''}".strip(), 1024)
-        else:
-            out["value_num"], out["value_unit"] = float(quantity.value), clip(unit, 64)
     if part.valueInteger is not None:
         out["value_num"] = float(part.valueInteger)
     if part.valueCodeableConcept is not None:
@@ -558,7 +560,22 @@ def _value(part: _ObservationPart) -> dict[str, Any]:
         # An unreadable string keeps result None and its text: the rules treat the test as unknown.
         out["value_text"] = clip(part.valueString, 1024)
         out["result"] = result_from_text(part.valueString)
+        out.update(_number_in_text(part.valueString))
     return out
+
+
+_COMPARATORS: tuple[Literal["<", "<=", ">=", ">"], ...] = ("<", "<=", ">=", ">")
+_NUMBER_TEXT = re.compile(r"^\s*(<=|>=|<|>|≤|≥)?\s*(\d{1,9}(?:\.\d{1,9})?)\s*$")
+
+
+def _number_in_text(text: str) -> dict[str, Any]:
+    """A string that is only a number or a bound ("<15", ">= 60", "20"), as value_num; the unit
+    is not stated, so a rule that needs one does not match it."""
+    match = _NUMBER_TEXT.match(text)
+    if match is None:
+        return {}
+    sign = {"≤": "<=", "≥": ">="}.get(match.group(1) or "", match.group(1))
+    return {"value_num": float(match.group(2)), "value_comparator": pick(sign, _COMPARATORS)}
 
 
 def _ordinal(cc: lean.CodeableConcept) -> float | None:
