@@ -139,3 +139,27 @@ Feature: FHIR records as EHRs send them
     Given an eGFR Observation (LOINC 98979-8) of 1.2 mL/s/{1.73_m2} 20 days ago
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
+
+  # Every refill an order allows may have been used, the last filled as late as its validity allows:
+  # the washout counts from the latest the supply could last. A trial counts only the first fill.
+  Scenario: A stopped opioid order with refills may still be supplying her
+    Given a stopped MedicationRequest for oxycodone (RxNorm 7804) authored 40 days ago with a 30-day supply and 5 refills
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop current_opioid_agonist is listed
+
+  Scenario: A stopped opioid order with no refills is past its washout
+    Given a stopped MedicationRequest for oxycodone (RxNorm 7804) authored 40 days ago with a 30-day supply and 0 refills
+    When the FHIR record is read and assessed on 2026-03-01
+    Then hard stop current_opioid_agonist is not listed
+
+  Scenario: A refill filled on the last day of the validity period lasts its whole supply
+    Given a completed MedicationRequest for tramadol (RxNorm 10689) authored 200 days ago with a 30-day supply and 1 refill valid for 180 days
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop current_opioid_agonist is listed
+
+  Scenario: A refill that even filled last could not reach the washout leaves her a candidate
+    Given a completed MedicationRequest for tramadol (RxNorm 10689) authored 300 days ago with a 30-day supply and 1 refill valid for 180 days
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate

@@ -135,7 +135,7 @@ def test_a_matching_dispense_bounds_an_order_that_records_no_supply() -> None:
     assert (order.end, order.end_basis) == ("2026-03-28", "dispense")
 
 
-def test_quantity_over_daily_dose_counts_every_refill() -> None:
+def test_quantity_over_daily_dose_counts_every_refill_for_the_exposure_only() -> None:
     order = {
         "resourceType": "MedicationRequest", "id": "mr-q", "status": "completed", "intent": "order",
         "medicationCodeableConcept": {"text": "oxycodone 5 mg"}, "authoredOn": "2026-01-01",
@@ -145,7 +145,9 @@ def test_quantity_over_daily_dose_counts_every_refill() -> None:
         "dispenseRequest": {"quantity": {"value": 20, "unit": "tablet"}, "numberOfRepeatsAllowed": 1},
     }  # fmt: skip
     [med] = facts_from_resources(None, {"medications": [order]}).facts.medications or []
-    assert (med.end, med.end_basis) == ("2026-01-11", "supply")  # 2 fills x 20 tablets at 4 a day
+    # One fill (20 tablets at 4 a day) is certain; with the refill the supply may last to the 11th:
+    # the exposure (washout) counts from the latest end, a trial only from the first.
+    assert (med.end, med.end_latest, med.end_basis) == ("2026-01-06", "2026-01-11", "supply")
 
 
 # ---------------------------------------------------------------------------------------------------------

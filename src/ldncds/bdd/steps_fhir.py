@@ -216,6 +216,29 @@ def step_request_no_end(fhir_chart: FhirChart, status: str, display: str, code: 
     })  # fmt: skip
 
 
+_REFILLS = (
+    rf"a (?P<status>stopped|completed) MedicationRequest for {_DRUG} authored {_DAYS} with a "
+    r"(?P<supply>\d+)-day supply and (?P<refills>\d+) refills?(?: valid for (?P<valid>\d+) days)?"
+)
+
+
+@given(parsers.re(_REFILLS))
+def step_request_refills(
+    fhir_chart: FhirChart, status: str, display: str, code: str, n: str, supply: str, refills: str,
+    valid: str | None,
+) -> None:  # fmt: skip
+    dispense: dict[str, Any] = {
+        "expectedSupplyDuration": _days(supply),
+        "numberOfRepeatsAllowed": int(refills),
+    }
+    if valid:
+        dispense["validityPeriod"] = {"start": _ago(n), "end": _ago(int(n) - int(valid))}
+    fhir_chart.add("medications", {
+        "resourceType": "MedicationRequest", "status": status, "intent": "order", "subject": PATIENT,
+        "medicationCodeableConcept": _drug(display, code), "authoredOn": _ago(n), "dispenseRequest": dispense,
+    })  # fmt: skip
+
+
 _DIAGNOSIS = rf"an encounter diagnosis of {_DIAGNOSIS_CODE} recorded {_DAYS} without a clinical status"
 
 

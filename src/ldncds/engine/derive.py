@@ -494,7 +494,9 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
     exposure = _EXPOSURE.get(m.status or "unknown", "unknown")
     if m.status == "entered-in-error":
         exposure = "entered_in_error"
-    days_since_end = _days(on, m.end, bound="latest")
+    # The exposure lasts as long as the supply could (refills): the washout counts from there.
+    exposure_end = m.end_latest if m.end and m.end_latest and latest(m.end_latest) > latest(m.end) else m.end
+    days_since_end = _days(on, exposure_end, bound="latest")
     if exposure == "ended" and days_since_end is not None and days_since_end < 0:
         exposure = "current"  # completed early on paper, but the supply runs past today
     coded = _memberships(m.codes, valuesets)
@@ -507,6 +509,8 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
         detail += f"; started {m.start}"
     if m.end:
         detail += f"; ended {m.end}"
+    if exposure_end != m.end:
+        detail += f" (with its refills, supply could last until {exposure_end})"
     if m.daily_dose_mg is not None:
         detail += f"; {m.daily_dose_mg:g} mg/day"
     out.add(
@@ -530,7 +534,7 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
             _display(m.codes, m.text),
             m.start,
             detail,
-            end_date=latest(m.end).isoformat() if m.end else None,
+            end_date=latest(exposure_end).isoformat() if exposure_end else None,
         ),
     )
 

@@ -123,6 +123,11 @@ class Medication(_Fact):
         default=None, description="Authored, handed over, administered or first taken."
     )
     end: PartialDate | None = Field(default=None, description="End of supply or last dose, if known.")
+    end_latest: PartialDate | None = Field(
+        default=None,
+        description="The latest the supply could last when the order allows refills (all used, the last "
+        "filled as late as its validity period allows): bounds the exposure and its washout, never a trial.",
+    )
     end_basis: EndBasis | None = Field(
         default=None,
         description="How `end` is known: recorded on the entry, computed from the supply written on "

@@ -280,11 +280,14 @@ def map_request(res: lean.MedicationRequest, source: str, ctx: MapContext) -> li
         return []
     dosages = res.dosageInstruction or []
     status = _plain_status(res.status, MEDICATION_STATUS, source, ctx)
-    dates = _request_dates(res, dosages, source, ctx)
+    fill_days = _fill_days(res, dosages, source, ctx)
+    dates = _request_dates(res, dosages, fill_days, ctx)
     is_order = res.intent not in _NOT_ORDER_INTENTS
-    return [
-        _exposure(res, source, ctx, dosages, status=status, record="request", is_order=is_order, dates=dates)
-    ]
+    medication = _exposure(
+        res, source, ctx, dosages, status=status, record="request", is_order=is_order, dates=dates
+    )
+    end_latest = _refills_end(res, dates, fill_days, ctx)
+    return [medication.model_copy(update={"end_latest": end_latest})] if end_latest else [medication]
 
 
 def map_statement(res: lean.MedicationStatement, source: str, ctx: MapContext) -> list[facts.Medication]:
@@ -409,7 +412,7 @@ def _supply_days(
 
 
 def _request_dates(
-    res: lean.MedicationRequest, dosages: list[lean.Dosage], source: str, ctx: MapContext
+    res: lean.MedicationRequest, dosages: list[lean.Dosage], days: int | None, ctx: MapContext
 ) -> _Dates:
     """(start, end, end basis). validityPeriod is how long the order may be filled, never its end."""
     authored = ctx.day(res.authoredOn)
@@ -419,16 +422,41 @@ def _request_dates(
     end = _bounds_end(dosages, ctx)
     if end is not None:
         return start, end, "recorded"
-    days = _quantity_days(dispense.expectedSupplyDuration) if dispense is not None else None
-    if days is None and dispense is not None and dispense.quantity is not None:
-        fills = 1 + (dispense.numberOfRepeatsAllowed or 0)  # every refill may have been used
-        days = _supply_days(dispense.quantity, dosages, source, ctx)
-        days = days * fills if days is not None else None
     supply_end = shift(start, (0, 0, days)) if days is not None else None
     dispensed = ctx.dispense_ends.get(f"MedicationRequest/{res.id}") if res.id else None
     if dispensed is not None and (supply_end is None or later(dispensed, supply_end) == dispensed):
         return start, dispensed, "dispense"  # the pharmacy's hand-over outlasts what the order says
     return start, supply_end, "supply" if supply_end else None
+
+
+def _fill_days(
+    res: lean.MedicationRequest, dosages: list[lean.Dosage], source: str, ctx: MapContext
+) -> int | None:
+    """Days one fill of the order lasts (expected supply duration, or quantity / daily use)."""
+    dispense = res.dispenseRequest
+    if dispense is None:
+        return None
+    days = _quantity_days(dispense.expectedSupplyDuration)
+    if days is None and dispense.quantity is not None:
+        days = _supply_days(dispense.quantity, dosages, source, ctx)
+    return days
+
+
+def _refills_end(res: lean.MedicationRequest, dates: _Dates, days: int | None, ctx: MapContext) -> str | None:
+    """The latest an order with refills could last: every refill used, the last one filled as late
+    as the validity period allows. Bounds the exposure (washout), never a trial: a refill may never
+    have been filled. None when the order allows no refills, states no supply or records its end."""
+    _, end, basis = dates
+    dispense = res.dispenseRequest
+    repeats = dispense.numberOfRepeatsAllowed if dispense is not None else None
+    if dispense is None or not repeats or end is None or days is None or basis == "recorded":
+        return None
+    latest_end = shift(end, (0, 0, days * repeats))
+    validity = dispense.validityPeriod
+    last_fill = ctx.day(validity.end) if validity is not None else None
+    if last_fill is not None:
+        latest_end = later(latest_end, shift(last_fill, (0, 0, days)))
+    return latest_end
 
 
 def _statement_dates(res: lean.MedicationStatement, dosages: list[lean.Dosage], ctx: MapContext) -> _Dates:
