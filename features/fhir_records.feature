@@ -163,3 +163,23 @@ Feature: FHIR records as EHRs send them
     Given a completed MedicationRequest for tramadol (RxNorm 10689) authored 300 days ago with a 30-day supply and 1 refill valid for 180 days
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
+
+  # A preliminary result newer than every final one may caution, never qualify.
+  Scenario: A preliminary item 9 answered "Several days" raises the same-day safety alert
+    Given a preliminary PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6569-3 "Several days" 1 day ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-PRELIM-02
+
+  Scenario: A preliminary item 9 the form scores 1 raises the same-day safety alert
+    Given a preliminary PHQ-9 item 9 Observation (LOINC 44260-8) answered with a local code the form scores 1 1 day ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-PRELIM-01
+
+  Scenario: A preliminary item 9 older than a final "Not at all" leaves her a candidate
+    Given a preliminary PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6569-3 "Several days" 30 days ago
+    And a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6568-5 "Not at all" 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And no same-day safety alert is raised

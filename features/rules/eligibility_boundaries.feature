@@ -229,6 +229,38 @@ Feature: Eligibility thresholds, one scenario on each side
     And criterion failed_anti_inflammatory is met
     And the explanation cites rule ELIG-NSAID-05
 
+  Scenario: A preliminary eGFR of 24, newer than any final one, cautions but meets no criterion
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And a preliminary eGFR (LOINC 62238-1) of 24 mL/min/1.73m2 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-PRELIM-01
+    And rule ELIG-NSAID-05 does not apply
+
+  Scenario: A preliminary eGFR of 24 older than a final 45 does not caution
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And a preliminary eGFR (LOINC 62238-1) of 24 mL/min/1.73m2 measured 40 days ago
+    And an eGFR (LOINC 62238-1) of 45 mL/min/1.73m2 measured 20 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution severe_renal_impairment is not listed
+
+  Scenario: A preliminary PHQ-9 of 14 is a depression caution
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And a preliminary PHQ-9 total score (LOINC 44261-6) of 14 measured 10 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution depression_or_suicidality is listed
+    And the explanation cites rule CAUT-DEPRESSION-PRELIM-01
+
+  Scenario: A preliminary PHQ-9 of 9 is no depression caution
+    Given a 72-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And a preliminary PHQ-9 total score (LOINC 44261-6) of 9 measured 10 days ago
+    When the patient is assessed on 2026-03-01
+    Then caution depression_or_suicidality is not listed
+
   Scenario: An eGFR of 24 without a unit cautions, but does not meet the NSAID criterion
     Given a 72-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago

@@ -365,12 +365,21 @@ def step_qualitative_result(
 
 @given(
     parsers.re(
-        rf"an? (?P<display>[^(]+) \(LOINC (?P<code>[^)]+)\) of (?P<cmp><=|>=|<|>)?(?P<value>[\d.]+)"
+        rf"an? (?P<prelim>preliminary )?(?P<display>[^(]+) \(LOINC (?P<code>[^)]+)\) of "
+        rf"(?P<cmp><=|>=|<|>)?(?P<value>[\d.]+)"
         rf"(?: (?P<vunit>[^ ]*/[^ ]*))? measured {_N} ago"
     )
 )
 def step_numeric_result(
-    chart: Chart, display: str, code: str, cmp: str | None, value: str, vunit: str | None, n: str, unit: str
+    chart: Chart,
+    prelim: str | None,
+    display: str,
+    code: str,
+    cmp: str | None,
+    value: str,
+    vunit: str | None,
+    n: str,
+    unit: str,
 ) -> None:
     """A lab or score; "of <15 mL/min/1.73m2" gives its comparator and unit (unit-less: none)."""
     _add(
@@ -379,7 +388,7 @@ def step_numeric_result(
         {
             "source": chart.source("Observation"),
             "codes": _coding("LOINC", code, display),
-            "status": "final",
+            "status": "preliminary" if prelim else "final",
             "value_num": float(value),
             "value_comparator": cmp or None,
             "value_unit": vunit,

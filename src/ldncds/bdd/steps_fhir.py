@@ -153,32 +153,34 @@ def step_administration_at(
 
 
 LOINC = "http://loinc.org"
-_ITEM9 = r"a PHQ-9 item 9 Observation \(LOINC 44260-8\) "
+_ITEM9 = r"a (?P<prelim>preliminary )?PHQ-9 item 9 Observation \(LOINC 44260-8\) "
 
 
-def _item9(fhir_chart: FhirChart, n: str, value: dict[str, Any]) -> None:
+def _item9(fhir_chart: FhirChart, n: str, value: dict[str, Any], prelim: str | None = None) -> None:
     fhir_chart.add("observations", {
-        "resourceType": "Observation", "status": "final", "subject": PATIENT,
+        "resourceType": "Observation", "status": "preliminary" if prelim else "final", "subject": PATIENT,
         "code": {"coding": [{"system": LOINC, "code": "44260-8"}]},
         "effectiveDateTime": _ago(n), "valueCodeableConcept": value,
     })  # fmt: skip
 
 
 @given(parsers.re(_ITEM9 + rf'answered with LOINC (?P<code>LA[0-9-]+) "(?P<display>[^"]+)" {_DAYS}'))
-def step_item9_loinc_answer(fhir_chart: FhirChart, code: str, display: str, n: str) -> None:
-    _item9(fhir_chart, n, {"coding": [{"system": LOINC, "code": code, "display": display}]})
+def step_item9_loinc_answer(
+    fhir_chart: FhirChart, prelim: str | None, code: str, display: str, n: str
+) -> None:
+    _item9(fhir_chart, n, {"coding": [{"system": LOINC, "code": code, "display": display}]}, prelim)
 
 
 @given(parsers.re(_ITEM9 + rf'answered in text only as "(?P<text>[^"]+)" {_DAYS}'))
-def step_item9_text_answer(fhir_chart: FhirChart, text: str, n: str) -> None:
-    _item9(fhir_chart, n, {"text": text})
+def step_item9_text_answer(fhir_chart: FhirChart, prelim: str | None, text: str, n: str) -> None:
+    _item9(fhir_chart, n, {"text": text}, prelim)
 
 
 @given(parsers.re(_ITEM9 + rf"answered with a local code the form scores (?P<score>\d+) {_DAYS}"))
-def step_item9_scored_answer(fhir_chart: FhirChart, score: str, n: str) -> None:
+def step_item9_scored_answer(fhir_chart: FhirChart, prelim: str | None, score: str, n: str) -> None:
     ordinal = {"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": int(score)}
     coding = {"system": "http://example.org/phq-answers", "code": "A2", "extension": [ordinal]}
-    _item9(fhir_chart, n, {"coding": [coding]})
+    _item9(fhir_chart, n, {"coding": [coding]}, prelim)
 
 
 def _egfr(fhir_chart: FhirChart, n: str, value: dict[str, Any]) -> None:

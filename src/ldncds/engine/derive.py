@@ -659,11 +659,12 @@ def _results(rows: list[_ObservationRow], on: date) -> Mapping[str, tuple[Result
     )
 
 
-def _newest(rows: list[_ObservationRow]) -> dict[str, str]:
-    """Per value set, the fact id of its most recent usable result (the first of a day's ties)."""
+def _newest(rows: list[_ObservationRow], *, usable_only: bool = True) -> dict[str, str]:
+    """Per value set, the fact id of its most recent usable result (the first of a day's ties);
+    `usable_only=False`: of any status (a preliminary result newer than every final one)."""
     newest: dict[str, tuple[int, str]] = {}
     for row in rows:
-        if not row.usable or row.days_since is None or row.days_since < 0:
+        if (usable_only and not row.usable) or row.days_since is None or row.days_since < 0:
             continue
         for vs in row.sets:
             if vs not in newest or row.days_since < newest[vs][0]:
@@ -720,6 +721,7 @@ def _value_label(o: Observation) -> str | None:
 
 def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets: ValueSets) -> None:
     newest = _newest(rows)
+    newest_any = _newest(rows, usable_only=False)
     negatives = _negatives(rows, on)
     for row in rows:
         o = row.obs
@@ -740,6 +742,7 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
                 "answer_sets": answers,
                 "value_read": bool(bounds) or o.result is not None or bool(answers),
                 "latest_in": sorted(vs for vs in row.sets if newest.get(vs) == row.fid),
+                "newest_in": sorted(vs for vs in row.sets if newest_any.get(vs) == row.fid),
                 "later_negative": _later_negative(row, negatives),
             },
             FactRef(

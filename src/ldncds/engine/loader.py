@@ -427,7 +427,7 @@ def _check_pattern(rs: LoadedRuleset, lr: LoadedRule, pattern: Pattern, fail: Fa
 def _value_sets_named(pattern: Pattern) -> Iterator[str]:
     """The value sets a pattern tests membership of (`latest_in` names them only as words)."""
     for key, test in pattern.where.items():
-        if key in SET_FIELD_OF and key != "latest_in":
+        if key in SET_FIELD_OF and key not in ("latest_in", "newest_in"):
             yield from (next(iter(test.values())) if isinstance(test, dict) else [test])
 
 

@@ -107,7 +107,7 @@ class Pattern(_Strict):
             kind = fields[target]
             if kind == "set" and name not in SET_FIELD_OF:
                 raise ValueError(
-                    f"use 'value_set:'/'text_value_set:'/'latest_in:'/'answer_in:' to test {name!r}"
+                    f"use one of {'/'.join(repr(k + ':') for k in SET_FIELD_OF)} to test {name!r}"
                 )
             if kind == "set":
                 _check_set_test(name, test)

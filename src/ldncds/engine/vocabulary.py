@@ -74,6 +74,9 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "value_unit": "str",  # UCUM, one spelling per unit (engine.units); as written when unknown
         "result": "str",
         "latest_in": "set",
+        # Value sets this is the newest result of, whatever its status (preliminary included): a
+        # preliminary result newer than every final one may caution, never qualify.
+        "newest_in": "set",
         # Value sets the coded answer is in (e.g. a LOINC answer code of PHQ-9 item 9).
         "answer_sets": "set",
         # A value was read: a number, a qualitative result, or a coded answer in a value set.
@@ -124,6 +127,7 @@ SET_FIELD_OF = {
     "text_value_set": "text_value_sets",
     "latest_in": "latest_in",
     "answer_in": "answer_sets",
+    "newest_in": "newest_in",
 }
 
 FINDINGS_KINDS = (

@@ -84,6 +84,10 @@ FIELD_WORDS = {
     "active": "active",
     "usable": "a final result (final, amended or corrected)",
     "value_num": "value",
+    "value_max": "highest the value can be (the value, or the bound of a '<' result)",
+    "value_min": "lowest the value can be (the value, or the bound of a '>' result)",
+    "value_unit": "unit",
+    "value_read": "a value could be read",
     "result": "result",
     "days_on_therapy": "days on therapy",
     "days_at_current_dose": "days at the current dose",
@@ -133,6 +137,8 @@ SET_WORDS = {
     "value_set": "in value set",
     "text_value_set": "whose name, written as text, matches value set",
     "latest_in": "the most recent result in value set",
+    "newest_in": "the newest result of any status (preliminary included) in value set",
+    "answer_in": "answered with a code in value set",
 }
 
 
@@ -213,8 +219,9 @@ def describe_pattern(pattern: Pattern, caution_titles: dict[str, str] | None = N
             out += [_text(" "), *_valueset_segments(key, where.pop(key))]
             named = True
     clauses: list[list[Segment]] = []
-    if "latest_in" in where:
-        clauses.append(_valueset_segments("latest_in", where.pop("latest_in")))
+    for key in ("latest_in", "newest_in", "answer_in"):
+        if key in where:
+            clauses.append(_valueset_segments(key, where.pop(key)))
     if isinstance(where.get("instrument"), str):  # outcome measures are value sets of their codes
         name = str(where.pop("instrument"))
         clauses.append([_text("measure "), _link(name, f"valueset-{name}")])
