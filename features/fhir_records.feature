@@ -183,3 +183,34 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
     And no same-day safety alert is raised
+
+  # A result with no date cannot be ordered against the others: it may caution, never qualify.
+  Scenario: An undated item 9 answered "Nearly every day" raises the same-day safety alert
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6571-9 "Nearly every day" and no date
+    And a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6568-5 "Not at all" 2 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-UNDATED-02
+
+  Scenario: An undated item 9 answered "Not at all" leaves her a candidate
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with LOINC LA6568-5 "Not at all" and no date
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And no same-day safety alert is raised
+
+  Scenario: An undated eGFR of 20 brings the renal caution
+    Given an eGFR Observation (LOINC 98979-8) of 20 mL/min/{1.73_m2} with no date
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution severe_renal_impairment is listed
+    And the explanation cites rule CAUT-RENAL-UNDATED-01
+
+  Scenario: An undated eGFR of 45 brings no renal caution
+    Given an eGFR Observation (LOINC 98979-8) of 45 mL/min/{1.73_m2} with no date
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+
+  Scenario: An undated item 9 the form scores 2 raises the same-day safety alert
+    Given a PHQ-9 item 9 Observation (LOINC 44260-8) answered with a local code the form scores 2 and no date
+    When the FHIR record is read and assessed on 2026-03-01
+    Then a same-day safety alert is raised
+    And the explanation cites rule CAUT-SUICIDE-UNDATED-01

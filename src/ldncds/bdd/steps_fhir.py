@@ -156,11 +156,12 @@ LOINC = "http://loinc.org"
 _ITEM9 = r"a (?P<prelim>preliminary )?PHQ-9 item 9 Observation \(LOINC 44260-8\) "
 
 
-def _item9(fhir_chart: FhirChart, n: str, value: dict[str, Any], prelim: str | None = None) -> None:
+def _item9(fhir_chart: FhirChart, n: str | None, value: dict[str, Any], prelim: str | None = None) -> None:
+    """Item 9 answered n days ago (None: the record has no date)."""
     fhir_chart.add("observations", {
         "resourceType": "Observation", "status": "preliminary" if prelim else "final", "subject": PATIENT,
-        "code": {"coding": [{"system": LOINC, "code": "44260-8"}]},
-        "effectiveDateTime": _ago(n), "valueCodeableConcept": value,
+        "code": {"coding": [{"system": LOINC, "code": "44260-8"}]}, "valueCodeableConcept": value,
+        **({"effectiveDateTime": _ago(n)} if n is not None else {}),
     })  # fmt: skip
 
 
@@ -171,22 +172,31 @@ def step_item9_loinc_answer(
     _item9(fhir_chart, n, {"coding": [{"system": LOINC, "code": code, "display": display}]}, prelim)
 
 
+@given(parsers.re(_ITEM9 + r'answered with LOINC (?P<code>LA[0-9-]+) "(?P<display>[^"]+)" and no date'))
+def step_item9_undated(fhir_chart: FhirChart, prelim: str | None, code: str, display: str) -> None:
+    _item9(fhir_chart, None, {"coding": [{"system": LOINC, "code": code, "display": display}]}, prelim)
+
+
 @given(parsers.re(_ITEM9 + rf'answered in text only as "(?P<text>[^"]+)" {_DAYS}'))
 def step_item9_text_answer(fhir_chart: FhirChart, prelim: str | None, text: str, n: str) -> None:
     _item9(fhir_chart, n, {"text": text}, prelim)
 
 
-@given(parsers.re(_ITEM9 + rf"answered with a local code the form scores (?P<score>\d+) {_DAYS}"))
-def step_item9_scored_answer(fhir_chart: FhirChart, prelim: str | None, score: str, n: str) -> None:
+@given(
+    parsers.re(_ITEM9 + rf"answered with a local code the form scores (?P<score>\d+) (?:{_DAYS}|and no date)")
+)
+def step_item9_scored_answer(fhir_chart: FhirChart, prelim: str | None, score: str, n: str | None) -> None:
     ordinal = {"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": int(score)}
     coding = {"system": "http://example.org/phq-answers", "code": "A2", "extension": [ordinal]}
     _item9(fhir_chart, n, {"coding": [coding]}, prelim)
 
 
-def _egfr(fhir_chart: FhirChart, n: str, value: dict[str, Any]) -> None:
+def _egfr(fhir_chart: FhirChart, n: str | None, value: dict[str, Any]) -> None:
+    """An eGFR taken n days ago (None: the record has no date)."""
     fhir_chart.add("observations", {
         "resourceType": "Observation", "status": "final", "subject": PATIENT,
-        "code": {"coding": [{"system": LOINC, "code": "98979-8"}]}, "effectiveDateTime": _ago(n), **value,
+        "code": {"coding": [{"system": LOINC, "code": "98979-8"}]}, **value,
+        **({"effectiveDateTime": _ago(n)} if n is not None else {}),
     })  # fmt: skip
 
 
@@ -196,8 +206,8 @@ def step_egfr_text(fhir_chart: FhirChart, text: str, n: str) -> None:
 
 
 @given(parsers.re(rf"an eGFR Observation \(LOINC 98979-8\) of (?P<cmp><=|>=|<|>)?(?P<value>[\d.]+) "
-                  rf"(?P<ucum>\S+) {_DAYS}"))  # fmt: skip
-def step_egfr_quantity(fhir_chart: FhirChart, cmp: str | None, value: str, ucum: str, n: str) -> None:
+                  rf"(?P<ucum>\S+) (?:{_DAYS}|with no date)"))  # fmt: skip
+def step_egfr_quantity(fhir_chart: FhirChart, cmp: str | None, value: str, ucum: str, n: str | None) -> None:
     quantity: dict[str, Any] = {"value": float(value), "system": "http://unitsofmeasure.org", "code": ucum}
     if cmp:
         quantity["comparator"] = cmp
