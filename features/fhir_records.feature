@@ -214,3 +214,21 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then a same-day safety alert is raised
     And the explanation cites rule CAUT-SUICIDE-UNDATED-01
+
+  # A dose is read only when the order states it unambiguously: one instruction, one number a day.
+  Scenario: Naltrexone 4.5 mg once a day has a dose
+    Given an active naltrexone order (RxNorm 7243) of 4.5 mg once a day
+    When the FHIR record is read and assessed on 2026-03-01
+    Then rule CHECK-NTX-DOSE-01 does not apply
+
+  Scenario: Naltrexone with two dosage instructions has no dose that can be read
+    Given an active naltrexone order (RxNorm 7243) with two dosage instructions, 4.5 mg and 50 mg once a day
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule CHECK-NTX-DOSE-01
+
+  Scenario: Naltrexone "morning and bedtime, once a day" has no dose that can be read
+    Given an active naltrexone order (RxNorm 7243) of 4.5 mg in the morning and at bedtime, once a day
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule CHECK-NTX-DOSE-01

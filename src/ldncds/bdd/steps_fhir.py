@@ -251,6 +251,40 @@ def step_request_refills(
     })  # fmt: skip
 
 
+def _daily(mg: str, repeat: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "timing": {"repeat": repeat or {"frequency": 1, "period": 1, "periodUnit": "d"}},
+        "doseAndRate": [{"doseQuantity": {"value": float(mg), "unit": "mg", "system": "http://unitsofmeasure.org",
+                                          "code": "mg"}}],
+    }  # fmt: skip
+
+
+def _naltrexone_order(fhir_chart: FhirChart, dosages: list[dict[str, Any]]) -> None:
+    fhir_chart.add("medications", {
+        "resourceType": "MedicationRequest", "status": "active", "intent": "order", "subject": PATIENT,
+        "medicationCodeableConcept": _drug("naltrexone", "7243"), "authoredOn": _ago(20),
+        "dosageInstruction": dosages,
+    })  # fmt: skip
+
+
+@given(parsers.re(r"an active naltrexone order \(RxNorm 7243\) of (?P<mg>[\d.]+) mg once a day"))
+def step_naltrexone_daily(fhir_chart: FhirChart, mg: str) -> None:
+    _naltrexone_order(fhir_chart, [_daily(mg)])
+
+
+@given(parsers.re(r"an active naltrexone order \(RxNorm 7243\) with two dosage instructions, "
+                  r"(?P<first>[\d.]+) mg and (?P<second>[\d.]+) mg once a day"))  # fmt: skip
+def step_naltrexone_two_dosages(fhir_chart: FhirChart, first: str, second: str) -> None:
+    _naltrexone_order(fhir_chart, [_daily(first), _daily(second)])
+
+
+@given(parsers.re(r"an active naltrexone order \(RxNorm 7243\) of (?P<mg>[\d.]+) mg in the morning "
+                  r"and at bedtime, once a day"))  # fmt: skip
+def step_naltrexone_two_times(fhir_chart: FhirChart, mg: str) -> None:
+    repeat = {"frequency": 1, "period": 1, "periodUnit": "d", "when": ["MORN", "HS"]}
+    _naltrexone_order(fhir_chart, [_daily(mg, repeat)])
+
+
 _DIAGNOSIS = rf"an encounter diagnosis of {_DIAGNOSIS_CODE} recorded {_DAYS} without a clinical status"
 
 

@@ -243,6 +243,9 @@ def _per_day(timing: lean.Timing | None) -> float | None:
     if timing is None:
         return None
     repeat = timing.repeat
+    times = (len(repeat.when or []) or len(repeat.timeOfDay or [])) if repeat is not None else 0
+    if repeat is not None and times > 1 and repeat.frequency != times:
+        return None  # "morning and bedtime" once a day: how many doses is not stated
     if repeat is not None and (repeat.period is not None or repeat.frequency is not None):
         # R4 Timing: a missing frequency means once per period.
         if repeat.frequencyMax is not None or repeat.periodMax is not None or not repeat.period:
@@ -256,15 +259,22 @@ def _per_day(timing: lean.Timing | None) -> float | None:
     return known[0] if len(known) == 1 else None
 
 
+def _single_dosage(dosages: list[lean.Dosage]) -> lean.Dosage | None:
+    """The one dosage instruction with a dose, or None: several instructions may be taken together
+    (4.5 mg and 50 mg) or one after the other (a titration), and which is not always stated."""
+    return dosages[0] if len(dosages) == 1 and dosages[0].doseAndRate else None
+
+
 def _daily_dose_mg(dosages: list[lean.Dosage], source: str, ctx: MapContext) -> float | None:
-    """First dose (in mg) x administrations per day, or None when either is not clearly stated."""
-    if not dosages or not dosages[0].doseAndRate:
+    """Dose (in mg) x administrations per day, or None when either is not clearly stated."""
+    dosage = _single_dosage(dosages)
+    if dosage is None or not dosage.doseAndRate:
         return None
-    dose = dosages[0].doseAndRate[0].doseQuantity
+    dose = dosage.doseAndRate[0].doseQuantity
     if dose is None or dose.value is None or dose.comparator is not None:
         return None
     factor = _MG_PER_UNIT.get((dose.code or dose.unit or "").strip().lower())
-    per_day = _per_day(dosages[0].timing)
+    per_day = _per_day(dosage.timing)
     if factor is None or per_day is None:
         return None
     daily = round(float(dose.value) * factor * per_day, 6)
@@ -394,11 +404,12 @@ def _quantity_days(duration: lean.Quantity | None) -> int | None:
 def _supply_days(
     quantity: lean.Quantity | None, dosages: list[lean.Dosage], source: str, ctx: MapContext
 ) -> int | None:
-    """Days a quantity lasts at the first dosage's units per day, when both use the same unit."""
-    if quantity is None or quantity.value is None or not dosages or not dosages[0].doseAndRate:
+    """Days a quantity lasts at the dosage's units per day, when both use the same unit."""
+    dosage = _single_dosage(dosages)
+    if quantity is None or quantity.value is None or dosage is None or not dosage.doseAndRate:
         return None
-    dose = dosages[0].doseAndRate[0].doseQuantity
-    per_day = _per_day(dosages[0].timing)
+    dose = dosage.doseAndRate[0].doseQuantity
+    per_day = _per_day(dosage.timing)
     if dose is None or dose.value is None or not per_day or dose.comparator is not None:
         return None
     unit = (quantity.code or quantity.unit or "").strip().lower()
