@@ -240,7 +240,7 @@ def _course_start(newest: Medication, taken: list[Medication], valuesets: ValueS
 
 
 def _is_naltrexone(m: Medication, valuesets: ValueSets) -> bool:
-    names = set(_memberships(m.codes, valuesets))
+    names = set(memberships(m.codes, valuesets))
     for text in [m.text, *(c.display for c in m.codes)]:
         if text:
             names |= valuesets.of_text(text)
@@ -376,7 +376,8 @@ def _age_label(age_min: int | None, age_max: int | None) -> str:
     return f"age {age_min}" if age_min == age_max else f"age {age_min}-{age_max}"
 
 
-def _memberships(codes: list[Coding], valuesets: ValueSets) -> list[str]:
+def memberships(codes: list[Coding], valuesets: ValueSets) -> list[str]:
+    """The value sets any of the codes is in."""
     found: set[str] = set()
     for coding in codes:
         system = canonical_system(coding.system)
@@ -416,7 +417,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
         {
             "kind": "condition",
             "id": fid,
-            "value_sets": _memberships(c.codes, valuesets),
+            "value_sets": memberships(c.codes, valuesets),
             "clinical": _clinical(c, on),
             "verification": verification,
             "duration_days_min": dmin,
@@ -499,7 +500,7 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
     days_since_end = _days(on, exposure_end, bound="latest")
     if exposure == "ended" and days_since_end is not None and days_since_end < 0:
         exposure = "current"  # completed early on paper, but the supply runs past today
-    coded = _memberships(m.codes, valuesets)
+    coded = memberships(m.codes, valuesets)
     texts = [t for t in [m.text, *(c.display for c in m.codes)] if t]
     text_sets: set[str] = set()
     for t in texts:
@@ -570,7 +571,7 @@ def _procedure(out: Derived, fid: str, p: Procedure, on: date, valuesets: ValueS
             "kind": "procedure",
             "id": fid,
             "value_sets": sorted(
-                set(_memberships(p.codes, valuesets)) | set(_memberships(p.category, valuesets))
+                set(memberships(p.codes, valuesets)) | set(memberships(p.category, valuesets))
             ),
             "state": state,
             "days_since": days_since if state == "done" else None,
@@ -599,7 +600,7 @@ def _allergy(out: Derived, fid: str, a: Allergy, valuesets: ValueSets) -> None:
         {
             "kind": "allergy",
             "id": fid,
-            "value_sets": _memberships(a.codes, valuesets),
+            "value_sets": memberships(a.codes, valuesets),
             "text_value_sets": sorted(text_sets),
             "active": a.clinical_status not in {"inactive", "resolved"},
             "verification": a.verification_status or "unknown",
@@ -636,7 +637,7 @@ def _observation_rows(
         _ObservationRow(
             f"o{i}",
             o,
-            _memberships(o.codes, valuesets),
+            memberships(o.codes, valuesets),
             o.status in _USABLE_OBSERVATION,
             _days(on, o.effective, bound="latest"),
         )
@@ -725,7 +726,7 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
     negatives = _negatives(rows, on)
     for row in rows:
         o = row.obs
-        answers = _memberships(o.value_codes, valuesets)
+        answers = memberships(o.value_codes, valuesets)
         exact, unit = _exact(o)
         bounds = _bounds(o)
         out.add(

@@ -199,7 +199,8 @@ Section = Literal["conditions", "medications", "procedures", "allergies", "obser
 class DataNote(BaseModel):
     """A record that could not be read, or was read with a caveat; named in every answer."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # One schema for requests and answers (`codes` has a default): clients see one DataNote.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_mode_override="validation")
 
     source: str = Field(min_length=1, max_length=512, description="The record, e.g. 'Condition/c-7'.")
     section: Section | None = Field(default=None, description="The section it would have belonged to.")
@@ -208,6 +209,11 @@ class DataNote(BaseModel):
         default="unreadable",
         description="unreadable: the record was not used (its section is then incomplete); "
         "caveat: used, with a reservation the clinician should know.",
+    )
+    codes: list[Coding] = Field(
+        default_factory=list,
+        description="The codes of an unreadable condition, where they could be read: they make the "
+        "patient one the rules have something to say about (the patient-view gate), never a criterion.",
     )
 
 

@@ -2,7 +2,9 @@
 
 The same derivation and the same rules as the assessment answer it, so the gate and the assessment
 cannot disagree: a current naltrexone course (what makes a patient `on_therapy`), or a rule of the
-criterion that decides the pathway (the qualifying pain diagnosis) firing from a condition record.
+criterion that decides the pathway (the qualifying pain diagnosis) firing from a condition record,
+or an unreadable condition whose codes are in a value set those rules read (the answer then says the
+diagnosis is unknown and names the record: never silence).
 It uses the plain-Python evaluator of the rules (tested decision for decision against durable_rules),
 so it runs wherever a loaded ruleset is, also beside the engine's worker processes. No code list here.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-from .derive import Derived, derive
+from .derive import Derived, derive, memberships
 from .facts import PatientFacts
 from .loader import LoadedRule, LoadedRuleset
 from .matching import OracleMatcher
@@ -32,6 +34,16 @@ class _Scope:
         )
         # Only the rules whose firing can open the gate are evaluated (a fraction of the findings).
         self.matcher = OracleMatcher(ruleset, keep=self._opens_gate)
+        # The value sets the pathway rules read conditions by: an unreadable condition in one of
+        # them may be the qualifying diagnosis.
+        self.pathway_sets = frozenset(
+            name
+            for lr in ruleset.rules.values()
+            if isinstance(lr.rule.then, CriterionOutcome) and lr.rule.then.criterion in self.criteria
+            for pattern in lr.rule.when
+            if pattern.fact == "condition"
+            for name in _named_sets(pattern.where.get("value_set"))
+        )
 
     def _opens_gate(self, lr: LoadedRule) -> bool:
         then = lr.rule.then
@@ -50,7 +62,20 @@ class _Scope:
                 refs = (derived.refs.get(i) for i in firing.fact_ids)
                 if any(ref is not None and ref.kind == "condition" for ref in refs):
                     return True
-        return False
+        sets = self.ruleset.valuesets
+        return any(
+            note.severity == "unreadable" and self.pathway_sets.intersection(memberships(note.codes, sets))
+            for note in derived.notes
+        )
+
+
+def _named_sets(test: object) -> list[str]:
+    """The value sets a `value_set:` test names (one name, or any_of / all_of lists)."""
+    if isinstance(test, str):
+        return [test]
+    if isinstance(test, dict):
+        return [name for names in test.values() if isinstance(names, list) for name in names]
+    return []
 
 
 _SCOPES: dict[int, _Scope] = {}

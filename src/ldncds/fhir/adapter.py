@@ -28,11 +28,11 @@ from zoneinfo import ZoneInfo
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from ldncds.engine import DataNote, PatientFacts
+from ldncds.engine import DataNote, PatientFacts, facts
 from ldncds.fhir import lean
 from ldncds.fhir.mappers import MAPPERS, MapContext, Severity, dispense_supply
 from ldncds.fhir.references import parse_reference
-from ldncds.fhir.values import date_str, later, pick
+from ldncds.fhir.values import concept, date_str, later, pick
 
 SectionName = Literal["conditions", "medications", "procedures", "allergies", "observations"]
 SECTION_TYPES: dict[SectionName, tuple[str, ...]] = {
@@ -147,11 +147,22 @@ class _Log(list[str]):
         self.validation: Validation = validation or configured_validation()
         self.zone: tzinfo = ZoneInfo(site_timezone) if site_timezone else configured_zone()
 
-    def note(self, source: str, section: str | None, reason: str, severity: Severity = "caveat") -> None:
+    def note(
+        self,
+        source: str,
+        section: str | None,
+        reason: str,
+        severity: Severity = "caveat",
+        codes: list[facts.Coding] | None = None,
+    ) -> None:
         self.append(f"{source}: {reason}")
         self.notes.append(
             DataNote(
-                source=source[:512], section=pick(section, SECTIONS), reason=reason[:1024], severity=severity
+                source=source[:512],
+                section=pick(section, SECTIONS),
+                reason=reason[:1024],
+                severity=severity,
+                codes=codes or [],
             )
         )
 
@@ -630,8 +641,19 @@ def _read(item: _Item, section: _Section, name: str, warnings: _Log) -> Model | 
         section.incomplete = True
         where = exc.path.removeprefix(item.path).lstrip(".") or "resource"
         reason = f"could not be read (invalid FHIR at {where}: {exc.message.split(': ', 1)[-1]})"
-        warnings.note(_label(item.raw), name, reason, "unreadable")
+        warnings.note(_label(item.raw), name, reason, "unreadable", _readable_codes(item.raw))
         return None
+
+
+def _readable_codes(raw: dict[str, Any]) -> list[facts.Coding]:
+    """The codes of an unreadable Condition when its `code` alone is valid: the record stays
+    unread, but the patient-view gate learns that it may be the qualifying diagnosis."""
+    if raw.get("resourceType") != "Condition" or not isinstance(raw.get("code"), dict):
+        return []
+    try:
+        return concept(lean.CodeableConcept.model_validate(raw["code"]))[0]
+    except (ValidationError, ValueError):
+        return []
 
 
 def _note_modifier(item: _Item, section: _Section, name: str, warnings: _Log) -> None:
@@ -639,7 +661,7 @@ def _note_modifier(item: _Item, section: _Section, name: str, warnings: _Log) ->
     # extension were absent. ldncds knows none, so the record is unreadable.
     section.incomplete = True
     reason = "carries a modifierExtension that changes its meaning; not read"
-    warnings.note(_label(item.raw), name, reason, "unreadable")
+    warnings.note(_label(item.raw), name, reason, "unreadable", _readable_codes(item.raw))
 
 
 def _split(
@@ -680,7 +702,8 @@ def _map_section(
             if warnings.strict or section is None:
                 raise
             section.incomplete = True
-            warnings.note(_label(item.raw), name, exc.message.split(": ", 1)[-1], "unreadable")
+            reason = exc.message.split(": ", 1)[-1]
+            warnings.note(_label(item.raw), name, reason, "unreadable", _readable_codes(item.raw))
     return out
 
 
