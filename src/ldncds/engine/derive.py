@@ -628,6 +628,21 @@ class _ObservationRow:
     sets: list[str]
     usable: bool
     days_since: int | None
+    value: float | None  # value_num in the canonical unit (engine.units): a bound when comparator
+    unit: str | None
+
+    @property
+    def exact(self) -> float | None:
+        """The value when it is exact (no comparator), else None."""
+        return self.value if self.obs.value_comparator is None else None
+
+    def bounds(self) -> dict[str, float]:
+        """value_max / value_min for the rules: the value itself, or the bound a comparator gives."""
+        if self.value is None:
+            return {}
+        if self.obs.value_comparator is None:
+            return {"value_max": self.value, "value_min": self.value}
+        return {"value_max" if self.obs.value_comparator in ("<", "<=") else "value_min": self.value}
 
 
 def _observation_rows(
@@ -640,6 +655,7 @@ def _observation_rows(
             memberships(o.codes, valuesets),
             o.status in _USABLE_OBSERVATION,
             _days(on, o.effective, bound="latest"),
+            *canonical(o.value_num, o.value_unit),
         )
         for i, o in enumerate(observations)
         if o.status not in {"entered-in-error", "cancelled"}
@@ -654,7 +670,7 @@ def _results(rows: list[_ObservationRow], on: date) -> Mapping[str, tuple[Result
         if not row.usable or not o.effective or latest(o.effective) > on:
             continue
         for vs in row.sets:
-            found.setdefault(vs, []).append(Result(latest(o.effective), _exact(o)[0], o.source))
+            found.setdefault(vs, []).append(Result(latest(o.effective), row.exact, o.source))
     return MappingProxyType(
         {vs: tuple(sorted(results, key=lambda r: (r.date, r.source))) for vs, results in found.items()}
     )
@@ -694,29 +710,14 @@ def _later_negative(row: _ObservationRow, negatives: list[tuple[date, set[str]]]
     )
 
 
-def _exact(o: Observation) -> tuple[float | None, str | None]:
-    """The value in its canonical unit when it is exact (no comparator), and that unit."""
-    value, unit = canonical(o.value_num, o.value_unit)
-    return (value if o.value_comparator is None else None), unit
-
-
-def _bounds(o: Observation) -> dict[str, float]:
-    """value_max / value_min for the rules: the value itself, or the bound a comparator gives."""
-    value, _ = canonical(o.value_num, o.value_unit)
-    if value is None:
-        return {}
-    if o.value_comparator is None:
-        return {"value_max": value, "value_min": value}
-    return {"value_max" if o.value_comparator in ("<", "<=") else "value_min": value}
-
-
-def _value_label(o: Observation) -> str | None:
+def _value_label(row: _ObservationRow) -> str | None:
+    o = row.obs
     if o.result:
         return o.result
     if o.value_num is not None:
         shown = f"{o.value_comparator or ''}{o.value_num:g} {o.value_unit or ''}".strip()
-        value, unit = canonical(o.value_num, o.value_unit)
-        return shown if value == o.value_num else f"{shown} (= {value:g} {unit})"
+        converted = row.value is not None and row.value != o.value_num
+        return f"{shown} (= {row.value:g} {row.unit})" if converted else shown
     return o.value_text or _code_label(o.value_codes)
 
 
@@ -727,8 +728,7 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
     for row in rows:
         o = row.obs
         answers = memberships(o.value_codes, valuesets)
-        exact, unit = _exact(o)
-        bounds = _bounds(o)
+        bounds = row.bounds()
         out.add(
             {
                 "kind": "observation",
@@ -736,9 +736,9 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
                 "value_sets": row.sets,
                 "usable": row.usable,
                 "days_since": row.days_since,
-                "value_num": exact,
+                "value_num": row.exact,
                 **bounds,
-                "value_unit": unit,
+                "value_unit": row.unit,
                 "result": o.result,
                 "answer_sets": answers,
                 "value_read": bool(bounds) or o.result is not None or bool(answers),
@@ -752,7 +752,7 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
                 o.source,
                 _display(o.codes, None),
                 o.effective,
-                f"{_code_label(o.codes) or 'uncoded'}; {_value_label(o) or 'no value'}; "
+                f"{_code_label(o.codes) or 'uncoded'}; {_value_label(row) or 'no value'}; "
                 f"status {o.status or 'not recorded'}",
             ),
         )

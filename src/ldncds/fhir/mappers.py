@@ -260,9 +260,9 @@ def _per_day(timing: lean.Timing | None) -> float | None:
 
 
 def _single_dosage(dosages: list[lean.Dosage]) -> lean.Dosage | None:
-    """The one dosage instruction with a dose, or None: several instructions may be taken together
-    (4.5 mg and 50 mg) or one after the other (a titration), and which is not always stated."""
-    return dosages[0] if len(dosages) == 1 and dosages[0].doseAndRate else None
+    """The one dosage instruction, or None: several instructions may be taken together (4.5 mg and
+    50 mg) or one after the other (a titration), and which is not always stated."""
+    return dosages[0] if len(dosages) == 1 else None
 
 
 def _daily_dose_mg(dosages: list[lean.Dosage], source: str, ctx: MapContext) -> float | None:
@@ -293,11 +293,19 @@ def map_request(res: lean.MedicationRequest, source: str, ctx: MapContext) -> li
     fill_days = _fill_days(res, dosages, source, ctx)
     dates = _request_dates(res, dosages, fill_days, ctx)
     is_order = res.intent not in _NOT_ORDER_INTENTS
-    medication = _exposure(
-        res, source, ctx, dosages, status=status, record="request", is_order=is_order, dates=dates
-    )
     end_latest = _refills_end(res, dates, fill_days, ctx)
-    return [medication.model_copy(update={"end_latest": end_latest})] if end_latest else [medication]
+    medication = _exposure(
+        res,
+        source,
+        ctx,
+        dosages,
+        status=status,
+        record="request",
+        is_order=is_order,
+        dates=dates,
+        end_latest=end_latest,
+    )
+    return [medication]
 
 
 def map_statement(res: lean.MedicationStatement, source: str, ctx: MapContext) -> list[facts.Medication]:
@@ -371,6 +379,7 @@ def _exposure(
     dates: _Dates,
     is_order: bool = True,
     given: lean.MedicationAdministrationDosage | None = None,
+    end_latest: str | None = None,
 ) -> facts.Medication:
     codes, text = _drug(res, source, ctx)
     dose_texts = [dosage.text for dosage in dosages if dosage.text]
@@ -386,6 +395,7 @@ def _exposure(
         is_order=is_order,
         start=start,
         end=end,
+        end_latest=end_latest,
         end_basis=basis,
         daily_dose_mg=_daily_dose_mg(dosages, source, ctx),
         dose_text=clip("; ".join(dose_texts), 1024),
