@@ -232,3 +232,52 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is not candidate
     And the explanation cites rule CHECK-NTX-DOSE-01
+
+  # R4 invariant con-4: an abated condition is inactive, remission or resolved. A record that says
+  # "active" and also "abated" contradicts itself: it may block like an active one, never qualify.
+  Scenario: Fibromyalgia recorded as active yet abated in text is not a qualifying diagnosis
+    Given her fibromyalgia Condition records an abatement as text "resolved"
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule ELIG-DX-CONFLICT-01
+
+  Scenario: Fibromyalgia recorded as active yet abated a month ago is not a qualifying diagnosis
+    Given her fibromyalgia Condition records an abatement dated 30 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule ELIG-DX-CONFLICT-01
+
+  Scenario: Fibromyalgia recorded as resolved with its abatement is consistent: no contradiction, not active
+    Given her fibromyalgia Condition has clinical status resolved and records an abatement dated 30 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And rule ELIG-DX-CONFLICT-01 does not apply
+    And rule ELIG-DX-FM-01 does not apply
+
+  Scenario: Opioid dependence recorded as active yet abated years ago still blocks
+    Given a Condition of opioid dependence (ICD-10-CM F11.20) with clinical status active and an abatement dated 700 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop active_opioid_use_disorder is listed
+
+  Scenario: Opioid dependence recorded as active with an abatement in text still blocks
+    Given a Condition of opioid dependence (ICD-10-CM F11.20) with clinical status active and an abatement as text "in remission"
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is contraindicated
+    And hard stop active_opioid_use_disorder is listed
+
+  Scenario: Opioid dependence recorded as resolved with its abatement is a remission caution, not a hard stop
+    Given a Condition of opioid dependence (ICD-10-CM F11.20) with clinical status resolved and an abatement dated 700 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then hard stop active_opioid_use_disorder is not listed
+    And caution oud_in_remission is listed
+
+  Scenario: Depression recorded as active yet abated still brings its caution
+    Given a Condition of major depressive disorder (ICD-10-CM F32.9) with clinical status active and an abatement dated 10 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then caution depression_or_suicidality is listed
+
+  Scenario: Depression recorded as resolved with its abatement brings no caution
+    Given a Condition of major depressive disorder (ICD-10-CM F32.9) with clinical status resolved and an abatement dated 10 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate

@@ -102,3 +102,28 @@ def test_a_record_is_as_recent_as_its_latest_date(valuesets, onset, recorded, da
     [fact] = _facts(valuesets, "condition", conditions=[condition])
     assert fact.get("days_since_recorded") == days
     assert fact["clinical"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("status", "abatement", "abated", "clinical"),
+    [
+        ("active", None, False, "current"),
+        ("active", "2026-02-01", True, "contradictory"),  # R4 con-4 broken: abated yet active
+        ("relapse", "2026-02", True, "contradictory"),  # a partial date that has begun
+        ("active", None, True, "contradictory"),  # abatementString: abated on a day not given
+        ("active", "2026-03-02", True, "current"),  # an abatement still to come
+        ("resolved", "2026-02-01", True, "not_current"),
+        ("remission", None, False, "not_current"),
+        (None, "2026-02-01", False, "not_current"),  # facts sent without the flag: the date says it
+        (None, None, False, "unknown"),
+    ],
+)
+def test_clinical_state_of_a_condition(valuesets, status, abatement, abated, clinical) -> None:
+    condition = {
+        "source": "Condition/c",
+        "codes": [{"system": "ICD-10-CM", "code": "M79.7"}],
+        "abated": abated,
+    }
+    condition |= {k: v for k, v in (("clinical_status", status), ("abatement", abatement)) if v}
+    [fact] = _facts(valuesets, "condition", conditions=[condition])
+    assert fact["clinical"] == clinical

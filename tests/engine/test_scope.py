@@ -30,16 +30,28 @@ def test_a_stopped_course_and_no_pain_condition_is_out_of_scope(engine: Engine) 
 
 
 def test_an_abated_condition_is_out_of_scope(engine: Engine) -> None:
-    # derive reads abatement as "not current" whatever the status says, so the gate does too.
+    # An abated fibromyalgia is not current: no card.
     fm = Condition(
         source="Condition/c",
         codes=[{"system": "ICD-10-CM", "code": "M79.7"}],
-        clinical_status="active",
+        clinical_status="resolved",
         abatement=(TODAY - timedelta(days=3)).isoformat(),
     )
     assert not in_scope(PatientFacts(conditions=[fm]), TODAY, engine.ruleset)
-    active = fm.model_copy(update={"abatement": None})
+    active = fm.model_copy(update={"abatement": None, "clinical_status": "active"})
     assert in_scope(PatientFacts(conditions=[active]), TODAY, engine.ruleset)
+
+
+def test_an_active_yet_abated_diagnosis_opens_the_gate(engine: Engine) -> None:
+    # The record contradicts itself (R4 con-4): the card asks which half is right (ELIG-DX-CONFLICT-01).
+    past = (TODAY - timedelta(days=3)).isoformat()
+    fm = Condition(
+        source="Condition/c", codes=[{"system": "ICD-10-CM", "code": "M79.7"}], clinical_status="active"
+    )
+    for update in ({"abatement": past, "abated": True}, {"abated": True}):
+        assert in_scope(PatientFacts(conditions=[fm.model_copy(update=update)]), TODAY, engine.ruleset), (
+            update
+        )
 
 
 # The gate evaluates only the rules that can open it; it must decide as the whole findings phase does.

@@ -184,8 +184,14 @@ def test_condition_abatement(chart: MappingResult) -> None:
     abated = conditions["Condition/cond-abated"]
     # Status kept as given; the engine sees the past abatement and treats the condition as not current.
     assert (abated.clinical_status, abated.abatement, abated.onset) == ("active", "2019-08-01", "2015-04-02")
+    assert abated.abated
     text_abated = conditions["Condition/cond-abated-text"]
-    assert (text_abated.clinical_status, text_abated.abatement) == ("resolved", None)
+    assert (text_abated.clinical_status, text_abated.abatement, text_abated.abated) == (
+        "resolved",
+        None,
+        True,
+    )
+    assert not conditions["Condition/cond-partial"].abated
     assert text_abated.onset == "2016-02"  # onsetPeriod.start, partial
 
 

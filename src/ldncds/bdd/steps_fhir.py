@@ -298,6 +298,44 @@ def step_encounter_diagnosis(fhir_chart: FhirChart, display: str, code: str, n: 
     })  # fmt: skip
 
 
+_ABATEMENT = r"an abatement (?:dated (?P<n>\d+) days? ago|as text \"(?P<text>[^\"]+)\")"
+
+
+def _abatement(n: str | None, text: str | None) -> dict[str, Any]:
+    return {"abatementDateTime": _ago(n)} if n is not None else {"abatementString": text}
+
+
+@given(
+    parsers.re(
+        rf"her fibromyalgia Condition (?:has clinical status (?P<status>[a-z]+) and )?records {_ABATEMENT}"
+    )
+)
+def step_fibromyalgia_abated(
+    fhir_chart: FhirChart, status: str | None, n: str | None, text: str | None
+) -> None:
+    conditions = fhir_chart.keys["conditions"]
+    assert conditions, "the background's record has no conditions"
+    fibromyalgia = conditions[0]  # the background's
+    fibromyalgia.update(_abatement(n, text))
+    if status:
+        fibromyalgia["clinicalStatus"] = {"coding": [{"code": status}]}
+
+
+@given(
+    parsers.re(rf"a Condition of {_DIAGNOSIS_CODE} with clinical status (?P<status>[a-z]+) and {_ABATEMENT}")
+)
+def step_condition_abated(
+    fhir_chart: FhirChart, display: str, code: str, status: str, n: str | None, text: str | None
+) -> None:
+    fhir_chart.add("conditions", {
+        "resourceType": "Condition", "subject": PATIENT, "onsetDateTime": _ago(1500),
+        "clinicalStatus": {"coding": [{"code": status}]},
+        "verificationStatus": {"coding": [{"code": "confirmed"}]},
+        "code": {"coding": [{"system": ICD10, "code": code.strip(), "display": display.strip()}]},
+        **_abatement(n, text),
+    })  # fmt: skip
+
+
 _DUPLICATES = (
     r"two MedicationRequests with the same id and no version: a completed (?P<first>[^(]+) "
     r"\(RxNorm (?P<c1>[^)]+)\) and an active (?P<second>[^(]+) \(RxNorm (?P<c2>[^)]+)\)"

@@ -411,7 +411,9 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     future_onset = c.onset if c.onset and onset is None else None
     basis, dmin, dmax = _duration(on, onset, None if future_onset else recorded)
     verification = "confirmed" if c.verification_status == "confirmed" else "possible"
-    clinical_text = c.clinical_status or "status not recorded"
+    clinical_text: str = c.clinical_status or "status not recorded"
+    if c.clinical_status in _CURRENT and _abated_by(c, on):
+        clinical_text += f" but abated {c.abatement or '(no date)'}: contradictory"
     status = f"{clinical_text}, {c.verification_status or 'verification not recorded'}"
     out.add(
         {
@@ -436,12 +438,23 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     )
 
 
+def _abated_by(c: Condition, on: date) -> bool:
+    """Has the recorded abatement happened by the evaluation date? An undated one may have."""
+    if c.abatement:
+        return earliest(c.abatement) <= on
+    return c.abated
+
+
 def _clinical(c: Condition, on: date) -> str:
-    if c.abatement and earliest(c.abatement) <= on:
-        return "not_current"  # R4: abated implies not current, whatever the status says
+    """current, not_current, unknown, or contradictory: an active status beside a past abatement
+    (R4 invariant con-4 broken). The rules read a contradictory record as current when it may
+    block and as unknown when it would qualify."""
+    abated = _abated_by(c, on)
     if c.clinical_status in _CURRENT:
-        return "current"
-    return "not_current" if c.clinical_status in _NOT_CURRENT else "unknown"
+        return "contradictory" if abated else "current"
+    if c.clinical_status in _NOT_CURRENT or abated:
+        return "not_current"
+    return "unknown"
 
 
 def _known_by(value: str | None, on: date) -> str | None:

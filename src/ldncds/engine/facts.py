@@ -85,6 +85,10 @@ class Condition(_Fact):
     onset: PartialDate | None = None
     recorded_date: PartialDate | None = None
     abatement: PartialDate | None = None
+    abated: bool = Field(
+        default=False,
+        description="An abatement is recorded (abatement[x]), also when it gives no date (abatementString).",
+    )
 
 
 MedicationStatus = Literal[

@@ -195,7 +195,7 @@ SECTION_NAMES = ("conditions", "medications", "procedures", "allergies", "observ
 FIELD_VALUES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("patient", "sex"): ("female", "male", "other", "unknown"),
     ("record", "section"): SECTION_NAMES,
-    ("condition", "clinical"): ("current", "not_current", "unknown"),
+    ("condition", "clinical"): ("current", "not_current", "unknown", "contradictory"),
     ("condition", "verification"): ("confirmed", "possible"),
     ("condition", "duration_basis"): ("none", "onset", "recorded"),
     ("medication", "exposure"): ("current", "ended", "none", "planned", "unknown", "entered_in_error"),

@@ -177,7 +177,8 @@ def map_condition(res: lean.Condition, source: str, ctx: MapContext) -> list[fac
     if verification in ("entered-in-error", "refuted"):
         return []
     clinical = _status(res.clinicalStatus, CONDITION_CLINICAL, "clinicalStatus", source, ctx)
-    if clinical is None and _has_choice(res, "abatement"):
+    abated = _has_choice(res, "abatement")
+    if clinical is None and abated:
         clinical = "resolved"  # R4 invariant: an abated condition is inactive/resolved/remission
     codes, text = concept(res.code)
     return [
@@ -191,6 +192,7 @@ def map_condition(res: lean.Condition, source: str, ctx: MapContext) -> list[fac
             onset=_choice_date(res, "onset", ctx),
             recorded_date=ctx.day(res.recordedDate),
             abatement=_choice_date(res, "abatement", ctx, period_end_first=True),
+            abated=abated,
         )
     ]
 

@@ -114,6 +114,7 @@ VALUE_WORDS = {
     ("clinical", "current"): "current (active, recurrence or relapse)",
     ("clinical", "not_current"): "not current (inactive, remission or resolved)",
     ("clinical", "unknown"): "not recorded",
+    ("clinical", "contradictory"): "contradictory (active, recurrence or relapse, yet abated)",
     ("verification", "possible"): "not confirmed (provisional, differential, unconfirmed or not recorded)",
     ("duration_basis", "onset"): "the onset date",
     ("duration_basis", "recorded"): "the date first recorded (no onset date)",

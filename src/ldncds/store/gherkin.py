@@ -124,7 +124,7 @@ def _condition_line(c: Any) -> str:
     status = ", ".join(s for s in (c.clinical_status, c.verification_status) if s) or "status not recorded"
     dates = [f"onset {c.onset}" if c.onset else "onset not recorded"]
     dates += [f"recorded {c.recorded_date}"] if c.recorded_date else []
-    dates += [f"ended {c.abatement}"] if c.abatement else []
+    dates += [f"ended {c.abatement}"] if c.abatement else ["abatement recorded, no date"] if c.abated else []
     return f"{_name(c.codes, c.text)}{_codes(c.codes)}, {status}, {', '.join(dates)} [{c.source}]"
 
 
