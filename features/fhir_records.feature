@@ -281,3 +281,30 @@ Feature: FHIR records as EHRs send them
     Given a Condition of major depressive disorder (ICD-10-CM F32.9) with clinical status resolved and an abatement dated 10 days ago
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
+
+  # R4 MedicationRequest.status "stopped": halted before all of the administrations occurred, on a
+  # day no element records. Its supply is only the most it lasted: it may block, never be a trial.
+  Scenario: A completed duloxetine order's supply is its trial
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And the explanation cites rule ELIG-NEURO-01
+
+  Scenario: A stopped duloxetine order is a trial of unknown length
+    Given her duloxetine order was stopped
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule ELIG-NEURO-05
+    And rule ELIG-NEURO-01 does not apply
+
+  Scenario: A stopped naproxen order's one-month supply is not a 3-week trial
+    Given her naproxen order was stopped, authored 23 days ago with a 30-day supply
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule ELIG-NSAID-09
+    And rule ELIG-NSAID-01 does not apply
+
+  Scenario: The pharmacy's dispenses show how long a stopped order was taken
+    Given her duloxetine order was stopped
+    And a MedicationDispense of duloxetine (RxNorm 72625) handed over 200 days ago with a 90-day supply
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate

@@ -127,3 +127,29 @@ def test_clinical_state_of_a_condition(valuesets, status, abatement, abated, cli
     condition |= {k: v for k, v in (("clinical_status", status), ("abatement", abatement)) if v}
     [fact] = _facts(valuesets, "condition", conditions=[condition])
     assert fact["clinical"] == clinical
+
+
+@pytest.mark.parametrize(
+    ("status", "record", "end", "basis", "trial"),
+    [
+        ("completed", "request", "2025-12-31", "supply", 60),  # all of the supply was taken
+        ("stopped", "request", "2025-12-31", "supply", None),  # halted on a day not recorded
+        ("stopped", "request", "2025-12-31", "recorded", None),  # a planned end (dosage bounds)
+        ("stopped", "request", "2026-03-20", "supply", None),  # supply still running: not a trial either
+        ("stopped", "statement", "2025-12-31", "recorded", 60),  # the patient's own stop date
+        ("stopped", None, "2025-12-31", None, 60),  # facts sent with an end: the sender's record
+        ("active", "request", None, None, 120),
+    ],
+)
+def test_a_stopped_order_is_a_trial_of_unknown_length(valuesets, status, record, end, basis, trial) -> None:
+    naproxen = {
+        "source": "MedicationRequest/n",
+        "codes": [{"system": "RxNorm", "code": "7258", "display": "naproxen"}],
+        "status": status,
+        "record": record,
+        "start": "2025-11-01",
+        "end": end,
+        "end_basis": basis,
+    }
+    [fact] = _facts(valuesets, "medication", medications=[naproxen])
+    assert fact.get("trial_days") == trial

@@ -141,6 +141,11 @@ def medications(draw: st.DrawFn) -> dict:
     )
     body["start"] = draw(_day(-5, 900))
     body["end"] = draw(st.one_of(st.none(), _day(-20, 60)))
+    # How the record and its end are known (a stopped order's end is only an upper bound).
+    body["record"] = draw(st.sampled_from([None, "request", "statement", "dispense", "administration"]))
+    body["end_basis"] = (
+        draw(st.sampled_from([None, "recorded", "supply", "dispense"])) if body["end"] else None
+    )
     body["daily_dose_mg"] = draw(st.one_of(st.none(), st.sampled_from([1.5, 4.5, 6.0, 50.0, 81.0, 1950.0])))
     return body
 

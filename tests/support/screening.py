@@ -72,7 +72,7 @@ def candidate(pid: str, ref: str | None = None) -> dict[str, list[Any]]:
             {
                 "resourceType": "MedicationRequest",
                 "id": f"{pid}-dulox",
-                "status": "stopped",
+                "status": "completed",
                 "intent": "order",
                 "subject": subject,
                 "authoredOn": "2024-09-01",

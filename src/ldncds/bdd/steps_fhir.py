@@ -94,7 +94,7 @@ def step_fhir_candidate(fhir_chart: FhirChart) -> None:
     })  # fmt: skip
     for display, code, status, days in (
         ("naproxen", "7258", "completed", 600),
-        ("duloxetine", "72625", "stopped", 400),
+        ("duloxetine", "72625", "completed", 400),
     ):
         fhir_chart.add("medications", {
             "resourceType": "MedicationRequest", "status": status, "intent": "order", "subject": PATIENT,
@@ -110,6 +110,21 @@ def step_fhir_candidate(fhir_chart: FhirChart) -> None:
     for key in ("allergies", "observations", "medicationStatements", "medicationDispenses",
                 "medicationAdministrations", "serviceRequests", "appointments"):  # fmt: skip
         fhir_chart.keys.setdefault(key, [])
+
+
+@given(parsers.re(rf"her (?P<drug>naproxen|duloxetine) order was stopped(?:, authored {_DAYS} with a "
+                  r"(?P<supply>\d+)-day supply)?"))  # fmt: skip
+def step_background_order_stopped(
+    fhir_chart: FhirChart, drug: str, n: str | None, supply: str | None
+) -> None:
+    orders = [
+        r for r in fhir_chart.keys["medications"] or [] if r["medicationCodeableConcept"]["text"] == drug
+    ]
+    assert len(orders) == 1, f"the background has one {drug} order"
+    orders[0]["status"] = "stopped"
+    if n is not None and supply is not None:
+        orders[0]["authoredOn"] = _ago(n)
+        orders[0]["dispenseRequest"] = {"expectedSupplyDuration": _days(supply)}
 
 
 @given("the site sends no MedicationStatement, MedicationDispense or MedicationAdministration records")

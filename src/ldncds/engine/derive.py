@@ -525,6 +525,8 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
         detail += f"; ended {m.end}"
     if exposure_end != m.end:
         detail += f" (with its refills, supply could last until {exposure_end})"
+    if _stopped_on_unknown_day(m):
+        detail += "; stopped on a day not recorded, so how long it was taken is unknown"
     if m.daily_dose_mg is not None:
         detail += f"; {m.daily_dose_mg:g} mg/day"
     out.add(
@@ -553,14 +555,21 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
     )
 
 
+def _stopped_on_unknown_day(m: Medication) -> bool:
+    """A stopped order was halted before all its administrations (R4 MedicationRequest.status), on a
+    day no element records: its supply, planned end or dispensed supply is only the most it lasted."""
+    return m.status == "stopped" and (m.record == "request" or m.end_basis in ("supply", "dispense"))
+
+
 def _trial_days(m: Medication, exposure: str, on: date) -> int | None:
     """Days the medication has been taken up to the evaluation date: the shortest the dates allow.
 
     Counted from the latest day the start can denote to today (still taken) or to the earliest day
     the end can denote (stopped). Unknown (None) when the start, or the end of a stopped course, is
-    not recorded, or the course starts in the future: an unknown length never counts as a trial.
+    not recorded (a stopped order never records it), or the course starts in the future: an unknown
+    length never counts as a trial.
     """
-    if not m.start or exposure not in ("current", "ended"):
+    if not m.start or exposure not in ("current", "ended") or _stopped_on_unknown_day(m):
         return None
     if exposure == "current":
         stop = on

@@ -288,6 +288,7 @@ _GAPS = (
     "no_esi",
     "provisional",
     "no_nsaid",
+    "stopped_trial",
 )
 _OUTSIDE = ("axial_back_pain", "knee_oa", "under_18", "recent_onset")
 _FAMILY = (
@@ -439,8 +440,17 @@ class _Patient:
             )
         self.out["Condition"].append(resource)
 
-    def medication(self, code: Code, *, start: date, end: date | None, dose_mg: float | None = None) -> None:
-        """An order: active when `end` is None, else stopped/completed with the supply's end date."""
+    def medication(
+        self,
+        code: Code,
+        *,
+        start: date,
+        end: date | None,
+        dose_mg: float | None = None,
+        status: str | None = None,
+    ) -> None:
+        """An order: active when `end` is None, else `status` (stopped or completed when not given)
+        with the planned end date."""
         bounds: dict[str, str] = {"start": start.isoformat()}
         if end is not None:
             bounds["end"] = end.isoformat()
@@ -464,7 +474,7 @@ class _Patient:
             {
                 "resourceType": "MedicationRequest",
                 "id": self.uid(),
-                "status": "active" if end is None else self.rng.choice(("stopped", "completed")),
+                "status": status or ("active" if end is None else self.rng.choice(("stopped", "completed"))),
                 "intent": "order",
                 "medicationCodeableConcept": self.drug_concept(code),
                 "subject": self.ref,
@@ -579,7 +589,13 @@ def _background(p: _Patient) -> None:
         p.allergy(p.pick("other_allergy"))
 
 
-def _pain_story(p: _Patient, *, pathway: str | None = None, skip: frozenset[str] = frozenset()) -> str:
+def _pain_story(
+    p: _Patient,
+    *,
+    pathway: str | None = None,
+    skip: frozenset[str] = frozenset(),
+    neuropathic_stopped: bool = False,
+) -> str:
     """An eligible pain history (diagnosis > 90 days, PT, NSAID, neuropathic agent, ESI if radicular)."""
     rng = p.rng
     pathway = pathway or ("fibromyalgia" if rng.random() < 0.6 else "radiculopathy")
@@ -591,14 +607,18 @@ def _pain_story(p: _Patient, *, pathway: str | None = None, skip: frozenset[str]
         p.procedure(p.pick("physical_therapy"), when=p.ago(45, 110))  # a course begun > 6 weeks ago
     if "nsaid" not in skip:
         start = p.ago(60, 400)
-        p.medication(p.pick("nsaids"), start=start, end=start + timedelta(days=rng.randint(14, 45)))
+        end = start + timedelta(days=rng.randint(14, 45))
+        p.medication(p.pick("nsaids"), start=start, end=end, status="completed")
     if "neuropathic" not in skip:
+        # A trial is a completed course: a stopped order records no stop day (the "stopped_trial" gap).
+        status = "stopped" if neuropathic_stopped else "completed"
         start = p.ago(60, 400)
         p.medication(
             p.pick("neuropathic_agents"),
             start=start,
             end=start + timedelta(days=rng.randint(30, 120)),
             dose_mg=rng.choice((300.0, 60.0, 25.0)),
+            status=status,
         )
     if pathway == "radiculopathy" and "esi" not in skip:
         p.procedure(p.pick("epidural_steroid_injection"), when=p.ago(40, 300))
@@ -708,10 +728,14 @@ def _gap(p: _Patient) -> str:
         _pain_story(p, pathway="fibromyalgia", skip=frozenset({"diagnosis"}))
         p.condition(p.pick("fibromyalgia"), onset=p.ago(200, 3000), verification="provisional")
     else:
-        skip = {"no_pt": "pt", "no_neuropathic": "neuropathic", "no_esi": "esi", "no_nsaid": "nsaid"}.get(
-            kind, ""
-        )
-        _pain_story(p, pathway="radiculopathy" if kind == "no_esi" else None, skip=frozenset({skip}))
+        skip = {
+            "no_pt": "pt",
+            "no_neuropathic": "neuropathic",
+            "no_esi": "esi",
+            "no_nsaid": "nsaid",
+        }.get(kind, "")
+        pathway = "radiculopathy" if kind == "no_esi" else None
+        _pain_story(p, pathway=pathway, skip=frozenset({skip}), neuropathic_stopped=kind == "stopped_trial")
     return f"gap:{kind}"
 
 
