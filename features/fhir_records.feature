@@ -221,6 +221,13 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then rule CHECK-NTX-DOSE-01 does not apply
 
+  Scenario: Naltrexone 0 mg once a day is no dose; the dose is asked for
+    Given an active naltrexone order (RxNorm 7243) of 0 mg once a day
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule CHECK-NTX-DOSE-01
+    And the answer names MedicationRequest/medicationrequest-5 with a caveat note
+
   Scenario: Naltrexone with two dosage instructions has no dose that can be read
     Given an active naltrexone order (RxNorm 7243) with two dosage instructions, 4.5 mg and 50 mg once a day
     When the FHIR record is read and assessed on 2026-03-01

@@ -132,6 +132,80 @@ Feature: Follow-up of patients already taking low-dose naltrexone
     And the explanation cites rule RESP-NOT-MEASURED-01
     And the explanation cites rule FU-RESP-NOTMEASURED-01
 
+  # A change from 0 has no percentage: a baseline at the floor of the scale leaves nothing to reduce.
+  Scenario: Pain 0 at baseline shows no pain response
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And a pain score (LOINC 72514-3) of 0 measured 17 weeks ago
+    And a pain score (LOINC 72514-3) of 0 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then measure pain_nrs is not_important
+    And the explanation cites rule RESP-PAIN-NONE-02
+
+  Scenario: Pain 1 at baseline is judged by its change
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And a pain score (LOINC 72514-3) of 1 measured 17 weeks ago
+    And a pain score (LOINC 72514-3) of 0 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then measure pain_nrs is substantial
+    And rule RESP-PAIN-NONE-02 does not apply
+
+  Scenario: An ODI of 0 % at baseline shows no ODI response
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And an Oswestry Disability Index (LOINC 97908-8) of 0 measured 17 weeks ago
+    And an Oswestry Disability Index (LOINC 97908-8) of 0 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then measure odi is not_important
+    And the explanation cites rule RESP-ODI-NONE-02
+
+  Scenario: An ODI of 2 % at baseline is judged by its change
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And an Oswestry Disability Index (LOINC 97908-8) of 2 measured 17 weeks ago
+    And an Oswestry Disability Index (LOINC 97908-8) of 0 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then measure odi is important
+    And rule RESP-ODI-NONE-02 does not apply
+
+  # A value off the instrument's scale is not a score (pain 80 is not 8): never a baseline or a follow-up.
+  Scenario: A baseline pain score of 11 is off the 0-10 scale and is not used
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And a pain score (LOINC 72514-3) of 11 measured 17 weeks ago
+    And a pain score (LOINC 72514-3) of 5 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then measure pain_nrs is no_baseline
+    And a note says "outside its scale"
+    And the explanation cites rule CHECK-SCORE-SCALE-01
+
+  Scenario: A baseline pain score of 10 is the top of the scale and is used
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And a pain score (LOINC 72514-3) of 10 measured 17 weeks ago
+    And a pain score (LOINC 72514-3) of 5 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then measure pain_nrs is substantial
+    And rule CHECK-SCORE-SCALE-01 does not apply
+
+  Scenario: A follow-up PHQ-9 total of 28 is off the 0-27 scale and is not used
+    Given a 55-year-old female patient
+    And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago
+    And an active low-dose naltrexone prescription (RxNorm 7243) at 4.5 mg a day started 16 weeks ago
+    And a pain score (LOINC 72514-3) of 7 measured 17 weeks ago
+    And a pain score (LOINC 72514-3) of 6.5 measured 2 days ago
+    And a PHQ-9 total score (LOINC 44261-6) of 28 measured 2 days ago
+    When the patient is assessed on 2026-03-01
+    Then a note says "outside its scale"
+    And the explanation cites rule CHECK-SCORE-SCALE-01
+
   Scenario: No outcome measure recorded at all
     Given a 55-year-old female patient
     And fibromyalgia (ICD-10-CM M79.7) diagnosed 3 years ago

@@ -124,6 +124,7 @@ def test_a_malformed_bundle_resource_is_a_400_naming_its_path(client: TestClient
         ({"conditions": [{"source": ""}]}, "", "conditions[0].source"),
         ({"birth_date": "1980-13"}, "", "birth_date"),
         ({"medications": [{"source": "m", "daily_dose_mg": -1}]}, "", "medications[0].daily_dose_mg"),
+        ({"medications": [{"source": "m", "daily_dose_mg": 0}]}, "", "medications[0].daily_dose_mg"),
         ({"mystery": 1}, "", "mystery"),
         (candidate(), "?evaluation_date=2026-02-30", "evaluation_date"),
         ({"resourceType": "Bundle", "entry": "x"}, "", "entry"),

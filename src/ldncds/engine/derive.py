@@ -34,6 +34,7 @@ from .facts import (
 )
 from .loader import ValueSets
 from .units import canonical
+from .vocabulary import INSTRUMENT_PREFIX, SCALE_ENDS
 
 SECTIONS = ("conditions", "medications", "procedures", "allergies", "observations")
 _CURRENT = {"active", "recurrence", "relapse"}
@@ -177,7 +178,6 @@ def _incomplete(facts: PatientFacts) -> set[str]:
     return set(facts.incomplete) | unread
 
 
-INSTRUMENT_PREFIX = "instrument_"
 BASELINE_WINDOW_DAYS = "baseline_window_days"  # ruleset parameter: how recent a baseline must be
 COURSE_GAP_DAYS = "course_gap_days"  # ruleset parameter: orders closer than this are one course
 
@@ -298,7 +298,8 @@ def _response(out: Derived, instrument: str, course: Course, on: date, valuesets
     series = out.series(instrument)
     if not series:
         return  # an instrument never used says nothing, not even "no baseline"
-    window_start = course.start - timedelta(days=valuesets.parameter(BASELINE_WINDOW_DAYS))
+    window_days = valuesets.parameter(BASELINE_WINDOW_DAYS)
+    window_start = course.start - timedelta(days=window_days)
     baseline = [p for p in series if window_start <= p[0] <= course.start]
     followup = [p for p in series if p[0] > course.start]
     fact: dict[str, Any] = {
@@ -311,7 +312,9 @@ def _response(out: Derived, instrument: str, course: Course, on: date, valuesets
         "days_at_current_dose": (on - course.dose_start).days if course.dose_start else None,
         "daily_dose_mg": course.daily_dose_mg,
     }
-    detail = "no baseline in the 90 days before the first dose"
+    detail = f"no baseline in the {window_days:g} days before the first dose"
+    if baseline:
+        fact["baseline_value"] = baseline[-1][1]
     if baseline and followup:
         base, last = baseline[-1][1], followup[-1][1]
         fact["change_abs"] = round(last - base, 2)
@@ -652,6 +655,7 @@ class _ObservationRow:
     days_since: int | None
     value: float | None  # value_num in the canonical unit (engine.units): a bound when comparator
     unit: str | None
+    off_scale: tuple[str, ...] = ()  # instrument value sets whose scale the value is outside
 
     @property
     def exact(self) -> float | None:
@@ -670,18 +674,33 @@ class _ObservationRow:
 def _observation_rows(
     observations: Iterable[Observation], on: date, valuesets: ValueSets
 ) -> list[_ObservationRow]:
-    return [
-        _ObservationRow(
-            f"o{i}",
-            o,
-            memberships(o.codes, valuesets),
-            o.status in _USABLE_OBSERVATION,
-            _days(on, o.effective, bound="latest"),
-            *canonical(o.value_num, o.value_unit),
+    rows = []
+    for i, o in enumerate(observations):
+        if o.status in {"entered-in-error", "cancelled"}:
+            continue
+        sets = memberships(o.codes, valuesets)
+        value, unit = canonical(o.value_num, o.value_unit)
+        usable = o.status in _USABLE_OBSERVATION
+        days_since = _days(on, o.effective, bound="latest")
+        rows.append(
+            _ObservationRow(
+                f"o{i}", o, sets, usable, days_since, value, unit, _off_scale(sets, value, valuesets)
+            )
         )
-        for i, o in enumerate(observations)
-        if o.status not in {"entered-in-error", "cancelled"}
-    ]
+    return rows
+
+
+def _off_scale(sets: list[str], value: float | None, valuesets: ValueSets) -> tuple[str, ...]:
+    """The instruments this value cannot be a score of: outside the scale the ruleset gives."""
+    if value is None:
+        return ()
+    off = []
+    for vs in sets:
+        if vs.startswith(INSTRUMENT_PREFIX):
+            low, high = (valuesets.parameter(vs + end) for end in SCALE_ENDS)
+            if not low <= value <= high:
+                off.append(vs)
+    return tuple(off)
 
 
 def _results(rows: list[_ObservationRow], on: date) -> Mapping[str, tuple[Result, ...]]:
@@ -692,7 +711,8 @@ def _results(rows: list[_ObservationRow], on: date) -> Mapping[str, tuple[Result
         if not row.usable or not o.effective or latest(o.effective) > on:
             continue
         for vs in row.sets:
-            found.setdefault(vs, []).append(Result(latest(o.effective), row.exact, o.source))
+            if vs not in row.off_scale:  # an off-scale value is no score: no baseline, no follow-up
+                found.setdefault(vs, []).append(Result(latest(o.effective), row.exact, o.source))
     return MappingProxyType(
         {vs: tuple(sorted(results, key=lambda r: (r.date, r.source))) for vs, results in found.items()}
     )
@@ -767,6 +787,7 @@ def _observations(out: Derived, rows: list[_ObservationRow], on: date, valuesets
                 "latest_in": sorted(vs for vs in row.sets if newest.get(vs) == row.fid),
                 "newest_in": sorted(vs for vs in row.sets if newest_any.get(vs) == row.fid),
                 "later_negative": _later_negative(row, negatives),
+                "off_scale_in": list(row.off_scale),
             },
             FactRef(
                 row.fid,

@@ -137,7 +137,9 @@ class Medication(_Fact):
         description="How `end` is known: recorded on the entry, computed from the supply written on "
         "the order, from a dispense's days supply, or the day of an administration.",
     )
-    daily_dose_mg: float | None = Field(default=None, ge=0, le=100000)
+    daily_dose_mg: float | None = Field(
+        default=None, gt=0, le=100000, description="A dose of 0 is no dose: leave it out (unknown)."
+    )
     dose_text: str | None = Field(default=None, max_length=1024)
 
 

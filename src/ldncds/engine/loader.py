@@ -33,7 +33,15 @@ from .ruleschema import (
     RuleFile,
     _first_error,
 )
-from .vocabulary import CONCLUSION_KINDS, FIELD_VALUES, FINDINGS_KINDS, SET_FIELD_OF, Phase
+from .vocabulary import (
+    CONCLUSION_KINDS,
+    FIELD_VALUES,
+    FINDINGS_KINDS,
+    INSTRUMENT_PREFIX,
+    SCALE_ENDS,
+    SET_FIELD_OF,
+    Phase,
+)
 
 PHASE_OF_CONCERN: dict[str, Phase] = {
     "eligibility": "findings",
@@ -304,6 +312,7 @@ def load_ruleset(
     valuesets.parameters = {n: p.value for n, p in parameters.items()}
     _check_references(ruleset)
     _check_washouts(ruleset)
+    _check_instrument_scales(ruleset)
     if check_lock:  # last, so a specific error (duplicate id, unknown field) is named first
         integrity.check(directory, files, valuesets)
     return ruleset
@@ -354,6 +363,16 @@ def _check_washouts(rs: LoadedRuleset) -> None:
                 f"washout_days {then.washout_days} does not match the days_since_end test {tested} "
                 "(name the same parameter in both)",
                 rule_id,
+            )
+
+
+def _check_instrument_scales(rs: LoadedRuleset) -> None:
+    """Every outcome instrument names its scale, so a result off it is never read as a score."""
+    for name in sorted(n for n in rs.valuesets.names if n.startswith(INSTRUMENT_PREFIX)):
+        low, high = (rs.parameters.get(f"{name}{end}") for end in SCALE_ENDS)
+        if low is None or high is None or low.value >= high.value:
+            raise RulesetError(
+                MANIFEST, f"instrument {name!r} needs parameters {name}_scale_min < {name}_scale_max"
             )
 
 

@@ -13,10 +13,11 @@ from datetime import date
 from typing import Any
 
 from .assessment import AdverseEffect, Explanation, InstrumentResponse, ResultPoint, TherapyStatus, Threshold
-from .derive import INSTRUMENT_PREFIX, Derived
+from .derive import Derived
 from .loader import LoadedRule, LoadedRuleset
 from .matching import Firing
 from .ruleschema import AdverseEffectOutcome, RecommendationOutcome, ResponseOutcome, TherapyOutcome
+from .vocabulary import INSTRUMENT_PREFIX
 
 # Which status wins for one instrument when several rules fire: a measured answer beats a gap.
 STATUS_ORDER = ("substantial", "important", "not_important", "no_baseline", "not_measured", "too_early")

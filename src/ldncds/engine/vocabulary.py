@@ -27,6 +27,11 @@ DECISIONS: tuple[str, ...] = (
 )
 Phase = Literal["findings", "conclusions"]
 
+# Value sets of outcome instruments are named instrument_*; each has a scale, parameters
+# <name>_scale_min and <name>_scale_max (loader checks), and one response fact on therapy.
+INSTRUMENT_PREFIX = "instrument_"
+SCALE_ENDS = ("_scale_min", "_scale_max")
+
 # kind -> field -> type ("num", "str", "bool", "set")
 FACT_FIELDS: dict[str, dict[str, str]] = {
     "patient": {"age_min": "num", "age_max": "num", "sex": "str", "birth_date_known": "bool"},
@@ -83,6 +88,8 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "value_read": "bool",
         # A usable negative result of the same test dated after this one (a positive screen is lifted).
         "later_negative": "bool",
+        # Instrument value sets (instrument_*) whose scale the value falls outside: not a score.
+        "off_scale_in": "set",
     },
     # Naltrexone already taken (one fact, only when there is a current or past course).
     "therapy": {
@@ -97,6 +104,7 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "instrument": "str",
         "baseline_known": "bool",
         "followup_known": "bool",
+        "baseline_value": "num",  # the baseline score itself (at the scale's floor: nothing to reduce)
         "change_abs": "num",
         "change_pct": "num",
         "days_on_therapy": "num",
@@ -128,6 +136,7 @@ SET_FIELD_OF = {
     "latest_in": "latest_in",
     "answer_in": "answer_sets",
     "newest_in": "newest_in",
+    "off_scale_in": "off_scale_in",
 }
 
 FINDINGS_KINDS = (

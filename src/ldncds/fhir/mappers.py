@@ -280,8 +280,8 @@ def _daily_dose_mg(dosages: list[lean.Dosage], source: str, ctx: MapContext) -> 
     if factor is None or per_day is None:
         return None
     daily = round(float(dose.value) * factor * per_day, 6)
-    if daily > 100000:
-        ctx.warn(f"{source}: implausible daily dose ignored")
+    if daily <= 0 or daily > 100000:  # 0 mg is no dose; either way the dose is asked for
+        ctx.note(source, "medications", f"daily dose of {daily:g} mg is implausible and was not used")
         return None
     return daily
 
@@ -429,7 +429,7 @@ def _supply_days(
         return None
     days = float(quantity.value) / (float(dose.value) * per_day)
     if days > 3650:
-        ctx.warn(f"{source}: implausible supply ignored")
+        ctx.note(source, "medications", f"a supply of {math.ceil(days)} days is implausible and was not used")
         return None
     return math.ceil(days)
 

@@ -93,6 +93,7 @@ FIELD_WORDS = {
     "days_at_current_dose": "days at the current dose",
     "baseline_known": "baseline known",
     "followup_known": "follow-up result known",
+    "baseline_value": "baseline score",
     "change_abs": "change since baseline (points)",
     "change_pct": "change since baseline (%)",
     "evaluated": "measures judged",
@@ -140,6 +141,7 @@ SET_WORDS = {
     "latest_in": "the most recent result in value set",
     "newest_in": "the newest result of any status (preliminary included) in value set",
     "answer_in": "answered with a code in value set",
+    "off_scale_in": "with a value outside the scale of value set",
 }
 
 
@@ -220,7 +222,7 @@ def describe_pattern(pattern: Pattern, caution_titles: dict[str, str] | None = N
             out += [_text(" "), *_valueset_segments(key, where.pop(key))]
             named = True
     clauses: list[list[Segment]] = []
-    for key in ("latest_in", "newest_in", "answer_in"):
+    for key in ("latest_in", "newest_in", "answer_in", "off_scale_in"):
         if key in where:
             clauses.append(_valueset_segments(key, where.pop(key)))
     if isinstance(where.get("instrument"), str):  # outcome measures are value sets of their codes
