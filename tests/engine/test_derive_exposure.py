@@ -153,3 +153,11 @@ def test_a_stopped_order_is_a_trial_of_unknown_length(valuesets, status, record,
     }
     [fact] = _facts(valuesets, "medication", medications=[naproxen])
     assert fact.get("trial_days") == trial
+
+
+def test_a_birth_date_after_the_evaluation_date_is_no_age_and_says_so(valuesets) -> None:
+    facts = PatientFacts.model_validate({"source": "Patient/t", "birth_date": "2027-01-01"})
+    derived = derive(facts, ON, valuesets)
+    [patient] = [f for f in derived.facts if f["kind"] == "patient"]
+    assert patient["birth_date_known"] is False and "age_min" not in patient
+    assert derived.refs["patient"].detail == "born 2027-01-01, after the evaluation date: age unknown"

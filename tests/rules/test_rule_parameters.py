@@ -31,6 +31,7 @@ COUNT_FACTS = {
 ALLOWED_BARE: dict[tuple[str, str, int], str] = {
     ("days_since", "gte", 0): "date order: a result dated after the evaluation date is not evidence",
     ("days_until", "gte", 0): "date order: a planned date already past is not a plan",
+    ("days_since", "lt", 0): "date order: a date that may be after the evaluation date (a partial date)",
     (
         "value_num",
         "gt",

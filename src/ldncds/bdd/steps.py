@@ -304,6 +304,18 @@ def step_procedure(chart: Chart, display: str, system: str, code: str, n: str, u
     )
 
 
+@given(
+    parsers.re(rf"(?P<display>[^(]+) {_CODE} done, (?:dated only by the year (?P<year>\d{{4}})|with no date)")
+)
+def step_procedure_partial_date(chart: Chart, display: str, system: str, code: str, year: str | None) -> None:
+    procedure = {
+        "source": chart.source("Procedure"),
+        "codes": _coding(system, code, display),
+        "status": "completed",
+    }
+    _add(chart, "procedures", procedure | ({"performed": year} if year else {}))
+
+
 @given(parsers.re(rf"(?P<display>[^(]+) {_CODE} planned in (?P<n>\d+) (?P<unit>days?|weeks?)"))
 def step_planned_procedure(chart: Chart, display: str, system: str, code: str, n: str, unit: str) -> None:
     _add(

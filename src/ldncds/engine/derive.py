@@ -356,6 +356,8 @@ def _patient(out: Derived, facts: PatientFacts, on: date) -> None:
         age_min = _age(latest(facts.birth_date), on)
         age_max = _age(earliest(facts.birth_date), on)
     detail = f"born {facts.birth_date}" if facts.birth_date else "birth date not recorded"
+    if facts.birth_date and age_min is None:
+        detail += ", after the evaluation date: age unknown"
     out.add(
         {
             "kind": "patient",
