@@ -125,6 +125,23 @@ def test_removing_supporting_evidence_never_moves_towards_candidate(
 
 @runs(100)
 @given(patient=patients())
+def test_an_order_stopped_instead_of_completed_never_moves_towards_candidate(
+    durable: Engine, patient: PatientFacts
+) -> None:
+    # R4 "stopped": halted before all administrations, on a day not recorded; "completed": all done.
+    original = durable.assess(patient, ON)
+    body = patient.model_dump()
+    for i, item in enumerate(body["medications"] or []):
+        if item["status"] != "completed":
+            continue
+        stopped = [*body["medications"]]
+        stopped[i] = item | {"status": "stopped", "record": "request"}
+        after = durable.assess(PatientFacts.model_validate(body | {"medications": stopped}), ON)
+        assert RANK[after.decision] <= RANK[original.decision], item["source"]
+
+
+@runs(100)
+@given(patient=patients())
 def test_decision_is_deterministic(durable: Engine, patient: PatientFacts) -> None:
     assert durable.assess(patient, ON) == durable.assess(patient, ON)
 
@@ -153,6 +170,28 @@ NEVER_A_CANDIDATE: dict[str, tuple[str, dict]] = {
             "codes": [{"system": "ICD-10-CM", "code": "F11.20", "display": "Opioid dependence"}],
             "clinical_status": "active",
             "onset": "2024-01-01",
+        },
+    ),
+    # R4 con-4 broken: an active status beside an abatement blocks like an active record.
+    "active OUD abated two years ago": (
+        "conditions",
+        {
+            "source": "Condition/x-oud-abated",
+            "codes": [{"system": "ICD-10-CM", "code": "F11.20", "display": "Opioid dependence"}],
+            "clinical_status": "active",
+            "onset": "2020-01-01",
+            "abatement": "2024-03-01",
+            "abated": True,
+        },
+    ),
+    "active OUD with an undated abatement": (
+        "conditions",
+        {
+            "source": "Condition/x-oud-abated-text",
+            "codes": [{"system": "ICD-10-CM", "code": "F11.20", "display": "Opioid dependence"}],
+            "clinical_status": "active",
+            "onset": "2020-01-01",
+            "abated": True,
         },
     ),
     "recent OUD without a status": (

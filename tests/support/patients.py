@@ -91,6 +91,9 @@ def conditions(draw: st.DrawFn) -> dict:
     }
     if draw(st.integers(0, 9)) == 0:
         body["abatement"] = draw(_day(0, 400))
+        body["abated"] = True
+    elif draw(st.integers(0, 19)) == 0:
+        body["abated"] = True  # abatementString: abated on a day not given (active + abated: contradictory)
     return body
 
 
