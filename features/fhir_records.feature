@@ -310,6 +310,13 @@ Feature: FHIR records as EHRs send them
     And the explanation cites rule ELIG-NSAID-09
     And rule ELIG-NSAID-01 does not apply
 
+  Scenario: A naproxen order on hold since a day not recorded is a trial of unknown length
+    Given her naproxen order was put on hold, authored 60 days ago with a 90-day supply
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is not candidate
+    And the explanation cites rule ELIG-NSAID-09
+    And rule ELIG-NSAID-01 does not apply
+
   Scenario: The pharmacy's dispenses show how long a stopped order was taken
     Given her duloxetine order was stopped
     And a MedicationDispense of duloxetine (RxNorm 72625) handed over 200 days ago with a 90-day supply

@@ -139,6 +139,8 @@ def test_clinical_state_of_a_condition(valuesets, status, abatement, abated, cli
         ("stopped", "statement", "2025-12-31", "recorded", 60),  # the patient's own stop date
         ("stopped", None, "2025-12-31", None, 60),  # facts sent with an end: the sender's record
         ("active", "request", None, None, 120),
+        ("on-hold", "request", None, None, None),  # paused on a day not recorded
+        ("on-hold", "statement", None, None, None),
     ],
 )
 def test_a_stopped_order_is_a_trial_of_unknown_length(valuesets, status, record, end, basis, trial) -> None:

@@ -112,16 +112,16 @@ def step_fhir_candidate(fhir_chart: FhirChart) -> None:
         fhir_chart.keys.setdefault(key, [])
 
 
-@given(parsers.re(rf"her (?P<drug>naproxen|duloxetine) order was stopped(?:, authored {_DAYS} with a "
-                  r"(?P<supply>\d+)-day supply)?"))  # fmt: skip
-def step_background_order_stopped(
-    fhir_chart: FhirChart, drug: str, n: str | None, supply: str | None
+@given(parsers.re(rf"her (?P<drug>naproxen|duloxetine) order was (?P<halt>stopped|put on hold)(?:, authored "
+                  rf"{_DAYS} with a (?P<supply>\d+)-day supply)?"))  # fmt: skip
+def step_background_order_halted(
+    fhir_chart: FhirChart, drug: str, halt: str, n: str | None, supply: str | None
 ) -> None:
     orders = [
         r for r in fhir_chart.keys["medications"] or [] if r["medicationCodeableConcept"]["text"] == drug
     ]
     assert len(orders) == 1, f"the background has one {drug} order"
-    orders[0]["status"] = "stopped"
+    orders[0]["status"] = "stopped" if halt == "stopped" else "on-hold"
     if n is not None and supply is not None:
         orders[0]["authoredOn"] = _ago(n)
         orders[0]["dispenseRequest"] = {"expectedSupplyDuration": _days(supply)}

@@ -530,8 +530,9 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
         detail += f"; ended {m.end}"
     if exposure_end != m.end:
         detail += f" (with its refills, supply could last until {exposure_end})"
-    if _stopped_on_unknown_day(m):
-        detail += "; stopped on a day not recorded, so how long it was taken is unknown"
+    if _halted_on_unknown_day(m):
+        halted = "put on hold" if m.status == "on-hold" else "stopped"
+        detail += f"; {halted} on a day not recorded, so how long it was taken is unknown"
     if m.daily_dose_mg is not None:
         detail += f"; {m.daily_dose_mg:g} mg/day"
     out.add(
@@ -560,9 +561,12 @@ def _medication(out: Derived, fid: str, m: Medication, on: date, valuesets: Valu
     )
 
 
-def _stopped_on_unknown_day(m: Medication) -> bool:
-    """A stopped order was halted before all its administrations (R4 MedicationRequest.status), on a
-    day no element records: its supply, planned end or dispensed supply is only the most it lasted."""
+def _halted_on_unknown_day(m: Medication) -> bool:
+    """A stopped order was halted before all its administrations, an on-hold one paused (R4
+    MedicationRequest.status), on a day no element records: its supply, planned end or dispensed
+    supply is only the most it lasted, and days on hold are no trial."""
+    if m.status == "on-hold":
+        return True
     return m.status == "stopped" and (m.record == "request" or m.end_basis in ("supply", "dispense"))
 
 
@@ -571,10 +575,10 @@ def _trial_days(m: Medication, exposure: str, on: date) -> int | None:
 
     Counted from the latest day the start can denote to today (still taken) or to the earliest day
     the end can denote (stopped). Unknown (None) when the start, or the end of a stopped course, is
-    not recorded (a stopped order never records it), or the course starts in the future: an unknown
-    length never counts as a trial.
+    not recorded (a stopped or on-hold order never records it), or the course starts in the future:
+    an unknown length never counts as a trial.
     """
-    if not m.start or exposure not in ("current", "ended") or _stopped_on_unknown_day(m):
+    if not m.start or exposure not in ("current", "ended") or _halted_on_unknown_day(m):
         return None
     if exposure == "current":
         stop = on
