@@ -154,3 +154,13 @@ def test_a_parameter_edit_without_the_words_is_caught(tmp_path: Path) -> None:
     rs = load_ruleset(rules, check_lock=False)
     phrase = _phrase(WRITTEN["washout_short_days"][1], rs.parameter("washout_short_days"))
     assert phrase not in _words(rs.rules["CONTRA-OPIOID-WASHOUT-01"].rule)  # the words now lag: caught
+
+
+def test_every_instrument_has_a_scale_and_the_off_scale_note_names_it() -> None:
+    ruleset = load_ruleset(RULES)
+    instruments = {n for n in ruleset.valuesets.names if n.startswith("instrument_")}
+    assert instruments
+    for name in instruments:
+        assert ruleset.parameter(f"{name}_scale_min") < ruleset.parameter(f"{name}_scale_max"), name
+    [pattern] = ruleset.rules["CHECK-SCORE-SCALE-01"].rule.when
+    assert set(pattern.where["off_scale_in"]["any_of"]) == instruments

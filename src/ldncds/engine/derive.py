@@ -416,8 +416,9 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     future_onset = c.onset if c.onset and onset is None else None
     basis, dmin, dmax = _duration(on, onset, None if future_onset else recorded)
     verification = "confirmed" if c.verification_status == "confirmed" else "possible"
+    clinical = _clinical(c, on)
     clinical_text: str = c.clinical_status or "status not recorded"
-    if c.clinical_status in _CURRENT and _abated_by(c, on):
+    if clinical == "contradictory":
         clinical_text += f" but abated {c.abatement or '(no date)'}: contradictory"
     status = f"{clinical_text}, {c.verification_status or 'verification not recorded'}"
     out.add(
@@ -425,7 +426,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             "kind": "condition",
             "id": fid,
             "value_sets": memberships(c.codes, valuesets),
-            "clinical": _clinical(c, on),
+            "clinical": clinical,
             "verification": verification,
             "duration_days_min": dmin,
             "duration_days_max": dmax,
