@@ -42,6 +42,17 @@ Feature: CDS Hooks contract of the low-dose naltrexone service
     Then no card is returned
     And nothing is stored
 
+  Scenario: No card for a patient who has died
+    When the EHR opens the chart of a patient with fibromyalgia whose record gives a date of death 30 days ago
+    Then no card is returned
+    And nothing is stored
+
+  Scenario: A date of death after today is a record to correct, never a reason for silence
+    When the EHR opens the chart of a patient with fibromyalgia whose record gives a date of death 30 days from today
+    Then one info card says "Candidate"
+    And the card notes "date of death after today"
+    And the card cites rule DEC-CAND-01
+
   Scenario: Required data neither sent nor fetchable
     When the EHR opens the chart of a patient with fibromyalgia but sends no conditions and no FHIR access
     Then the service answers 412 naming prefetch.conditions

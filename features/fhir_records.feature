@@ -322,3 +322,23 @@ Feature: FHIR records as EHRs send them
     And a MedicationDispense of duloxetine (RxNorm 72625) handed over 200 days ago with a 90-day supply
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
+
+  # A visit cannot follow the patient's death (CHECK-DEATH-DATE-01); on or before today, the
+  # CDS Hooks service gives no card (features/cds_hooks.feature).
+  Scenario: A date of death after the visit is named and she is still assessed
+    Given her Patient record gives a date of death 30 days after the evaluation date
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And a note says "date of death after today"
+    And the explanation cites rule CHECK-DEATH-DATE-01
+
+  Scenario: A year of death that has not ended yet is named too
+    Given her Patient record gives a year of death 2026
+    When the FHIR record is read and assessed on 2026-03-01
+    Then a note says "date of death after today"
+    And the explanation cites rule CHECK-DEATH-DATE-01
+
+  Scenario: A date of death on the day of the evaluation earns no such note
+    Given her Patient record gives a date of death 0 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then no note says "date of death"

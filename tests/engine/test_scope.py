@@ -129,3 +129,24 @@ def test_assess_in_scope_is_the_gate_then_the_assessment_on_generated_patients(e
         assert together.model_dump(exclude={"assessment_id"}) == apart.model_dump(exclude={"assessment_id"})
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("deceased_on", "died"),
+    [
+        ("2026-02-28", True),
+        ("2026-03-01", True),  # died today: no card
+        ("2026-03-02", False),  # tomorrow: a record to correct, the patient is assessed
+        ("2026-02", True),  # a month that has ended
+        ("2026-03", False),  # a month that has not: may be after today
+        ("2025", True),
+        ("2026", False),
+    ],
+)
+def test_died_by_needs_a_date_of_death_certainly_past(deceased_on: str, died: bool) -> None:
+    assert PatientFacts(deceased=True, deceased_on=deceased_on).died_by(TODAY) is died
+
+
+def test_deceased_without_a_date_has_died() -> None:
+    assert PatientFacts(deceased=True).died_by(TODAY)
+    assert not PatientFacts().died_by(TODAY)

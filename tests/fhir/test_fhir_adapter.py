@@ -672,3 +672,22 @@ def test_a_contained_resource_of_no_known_type_is_named_not_a_crash(validation: 
     lenient = facts_from_resources(None, {"medications": [request]}, strict=False, validation=validation)
     assert lenient.facts.medications == [] and lenient.facts.incomplete == ["medications"]
     assert [n.source for n in lenient.notes] == ["MedicationRequest/mr-c"]
+
+
+@pytest.mark.parametrize(
+    ("deceased", "zone", "expected"),
+    [
+        ({"deceasedDateTime": "2026-02-28T23:30:00-05:00"}, "UTC", (True, "2026-03-01")),  # site's day
+        ({"deceasedDateTime": "2026-02-28T23:30:00-05:00"}, "America/New_York", (True, "2026-02-28")),
+        ({"deceasedDateTime": "2026"}, "UTC", (True, "2026")),  # partial: precision kept
+        ({"deceasedBoolean": True}, "UTC", (True, None)),
+        ({"deceasedBoolean": False}, "UTC", (False, None)),
+        ({}, "UTC", (False, None)),
+    ],
+)
+def test_the_date_of_death_is_read_on_the_site_calendar(
+    deceased: dict[str, Any], zone: str, expected: tuple[bool, str | None]
+) -> None:
+    patient = {"resourceType": "Patient", "id": "p", **deceased}
+    facts = facts_from_resources(patient, {}, patient_id="p", site_timezone=zone).facts
+    assert (facts.deceased, facts.deceased_on) == expected

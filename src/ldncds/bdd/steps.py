@@ -560,6 +560,12 @@ def step_note(chart: Chart, text: str) -> None:
     assert any(text.lower() in n.text.lower() for n in _done(chart).notes), "note not found"
 
 
+@then(parsers.re(r'no note says "(?P<text>[^"]+)"'))
+def step_no_note(chart: Chart, text: str) -> None:
+    notes = [n.text for n in _done(chart).notes]
+    assert not any(text.lower() in n.lower() for n in notes), notes
+
+
 # ------------------------------------------------------------------ on therapy
 
 

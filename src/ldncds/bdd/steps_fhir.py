@@ -351,6 +351,17 @@ def step_condition_abated(
     })  # fmt: skip
 
 
+@given(
+    parsers.re(
+        r"her Patient record gives a (?:date of death (?P<n>\d+) days? "
+        r"(?P<side>ago|after the evaluation date)|year of death (?P<year>\d{4}))"
+    )
+)
+def step_date_of_death(fhir_chart: FhirChart, n: str | None, side: str | None, year: str | None) -> None:
+    [patient] = fhir_chart.keys["patient"] or []
+    patient["deceasedDateTime"] = year or _ago(int(n or 0) * (1 if side == "ago" else -1))
+
+
 _DUPLICATES = (
     r"two MedicationRequests with the same id and no version: a completed (?P<first>[^(]+) "
     r"\(RxNorm (?P<c1>[^)]+)\) and an active (?P<second>[^(]+) \(RxNorm (?P<c2>[^)]+)\)"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +120,24 @@ _CHARTS = {
 }
 
 
+_DEATH = re.compile(
+    r"a patient with fibromyalgia whose record gives a date of death "
+    r"(?P<n>\d+) days? (?P<side>ago|from today)"
+)
+
+
 @when(parsers.parse("the EHR opens the chart of {patient}"))
 def http_open_chart(http_service: dict[str, Any], patient: str) -> None:
     if patient in _CHARTS:
         _send(http_service, _CANDIDACY, _load(_CHARTS[patient]))
         return
     body = _load("patient_view_candidate.json")
+    if death := _DEATH.fullmatch(patient):
+        days = int(death["n"]) * (-1 if death["side"] == "ago" else 1)
+        today = Settings(public_base_url=_BASE).today()  # the service's evaluation date
+        body["prefetch"]["patient"]["deceasedDateTime"] = (today + timedelta(days=days)).isoformat()
+        _send(http_service, _CANDIDACY, body)
+        return
     missing = {
         "a patient with fibromyalgia but sends no conditions and no FHIR access": "conditions",
         "a patient with fibromyalgia but sends no allergy list": "allergies",
@@ -261,6 +275,12 @@ def http_no_suggestion(http_service: dict[str, Any]) -> None:
 @then("no card is returned")
 def http_no_card(http_service: dict[str, Any]) -> None:
     assert _the_cards(http_service) == []
+
+
+@then(parsers.re(r'the card notes "(?P<text>[^"]+)"'))
+def http_card_notes(http_service: dict[str, Any], text: str) -> None:
+    detail = _the_card(http_service)["detail"]
+    assert text.lower() in detail.lower(), detail
 
 
 @then("nothing is stored")

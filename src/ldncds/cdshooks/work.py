@@ -77,7 +77,7 @@ def patient_view(engine: Engine, task: HookTask) -> Outcome:
     patient_id = body["context"]["patientId"]
     gathered = _gathered(body, task)
     facts, unavailable = map_chart(gathered, patient_id, REQUIRED_FOR_CANDIDACY, DEGRADABLE, task)
-    assessment = None if facts.deceased else assess_in_scope(engine, facts, task.on)
+    assessment = None if facts.died_by(task.on) else assess_in_scope(engine, facts, task.on)
     if assessment is None:
         return cards_outcome([])
     if unavailable and assessment.decision != "contraindicated":

@@ -358,6 +358,9 @@ def _patient(out: Derived, facts: PatientFacts, on: date) -> None:
     detail = f"born {facts.birth_date}" if facts.birth_date else "birth date not recorded"
     if facts.birth_date and age_min is None:
         detail += ", after the evaluation date: age unknown"
+    death_after = facts.deceased_on is not None and not facts.died_by(on)
+    if death_after:
+        detail += f"; date of death recorded as {facts.deceased_on}, after the evaluation date"
     out.add(
         {
             "kind": "patient",
@@ -366,6 +369,7 @@ def _patient(out: Derived, facts: PatientFacts, on: date) -> None:
             "age_max": age_max,
             "sex": facts.sex,
             "birth_date_known": age_min is not None,
+            "death_date_after_evaluation": death_after,
         },
         FactRef("patient", "patient", facts.source, _age_label(age_min, age_max), facts.birth_date, detail),
     )

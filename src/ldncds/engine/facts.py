@@ -235,7 +235,10 @@ class PatientFacts(BaseModel):
     source: str = Field(default="Patient", max_length=512, examples=["Patient/pt-1001"])
     birth_date: PartialDate | None = None
     sex: Literal["female", "male", "other", "unknown"] | None = None
-    deceased: bool = False
+    deceased: bool = Field(default=False, description="The record says the patient has died.")
+    deceased_on: PartialDate | None = Field(
+        default=None, description="The date of death the record gives (Patient.deceasedDateTime), if any."
+    )
     conditions: list[Condition] | None = None
     medications: list[Medication] | None = None
     procedures: list[Procedure] | None = None
@@ -249,3 +252,11 @@ class PatientFacts(BaseModel):
         default_factory=list,
         description="Records that could not be read or were read with a caveat, each named.",
     )
+
+    def died_by(self, on: date) -> bool:
+        """The record says the patient died on or before `on`. A date of death after it, or a year or
+        month that may end after it, contradicts a visit on `on`: the patient is then assessed as
+        living and the answer says so (CHECK-DEATH-DATE-01)."""
+        if self.deceased_on is not None:
+            return latest(self.deceased_on) <= on
+        return self.deceased

@@ -34,7 +34,13 @@ SCALE_ENDS = ("_scale_min", "_scale_max")
 
 # kind -> field -> type ("num", "str", "bool", "set")
 FACT_FIELDS: dict[str, dict[str, str]] = {
-    "patient": {"age_min": "num", "age_max": "num", "sex": "str", "birth_date_known": "bool"},
+    "patient": {
+        "age_min": "num",
+        "age_max": "num",
+        "sex": "str",
+        "birth_date_known": "bool",
+        "death_date_after_evaluation": "bool",
+    },
     "record": {"section": "str", "available": "bool", "complete": "bool"},
     "condition": {
         "value_sets": "set",

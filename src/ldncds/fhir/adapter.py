@@ -729,11 +729,13 @@ def _run(
         mapped[name] = None if pairs is None else _map_section(name, pairs, sections[name], ctx, warnings)
     incomplete = [n for n, s in sections.items() if n in usable and s is not None and s.incomplete]
     deceased = patient is not None and (bool(patient.deceasedBoolean) or patient.deceasedDateTime is not None)
+    deceased_on = date_str(patient.deceasedDateTime, ctx.zone) if patient is not None else None
     facts = PatientFacts(
         source=f"Patient/{pid}" if pid else "Patient",
         birth_date=birth_date,
         sex=pick(patient.gender, _SEXES) if patient is not None else None,
         deceased=deceased,
+        deceased_on=deceased_on,
         incomplete=incomplete,
         notes=list(ctx.notes),
         **mapped,

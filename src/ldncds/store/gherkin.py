@@ -101,6 +101,7 @@ def describe(facts: PatientFacts, on: date) -> list[str]:
     lines = [
         f"Patient: {_age_text(facts, on)} on {on.isoformat()}, sex {facts.sex or 'not recorded'}"
         + (", deceased" if facts.deceased else "")
+        + (f" on {facts.deceased_on}" if facts.deceased_on else "")
     ]
     lines += _section("Condition", "Conditions", facts.conditions, _condition_line)
     lines += _section("Medication", "Medications", facts.medications, _medication_line)
