@@ -78,3 +78,22 @@ def test_a_synthetic_population_fires_the_same(
     assert all(got == whole for got, whole in matcher.runs)
     fired = sum(len(got) for got, _ in matcher.runs)
     assert fired > 300 and matcher.dropped > 0  # rules fired, and facts were dropped
+
+
+def test_set_members_reach_the_c_core_as_one_property_each() -> None:
+    # The C core never shares an $iany test between rules: membership is sent as properties.
+    ruleset = load_ruleset(RULES)
+    matcher = DurableMatcher(ruleset)
+    text = repr(matcher.definitions)
+    assert "$iany" not in text and "value_sets__opioid_agonists" in text
+    fact = {"kind": "medication", "id": "m", "value_sets": ["opioid_agonists", "not_tested_anywhere"]}
+    sent = matcher._members_as_properties("findings", fact)
+    assert sent == {"kind": "medication", "id": "m", "value_sets__opioid_agonists": True}
+
+
+def test_a_member_name_the_c_core_cannot_hold_is_refused() -> None:
+    from ldncds.engine.matching import EngineError, member_property
+
+    assert member_property("value_sets", "opioid") == "value_sets__opioid"
+    with pytest.raises(EngineError):
+        member_property("value_sets", "opioid.full")

@@ -151,12 +151,29 @@ def _closed_subset(rules: list[LoadedRule], keep: Callable[[LoadedRule], bool] |
 # ---------------------------------------------------------------- durable_rules
 
 
+def member_property(field: str, value: str) -> str:
+    """The property that says "`value` is in the set `field`" in the facts the C core reads.
+
+    Set membership is sent as one true property per member, not as the list itself: the C core
+    indexes a node's children by property name and shares equality tests between rules, but it
+    never shares an `$iany` test, so a fact with a list visited one list test per rule that reads
+    the list (sixty for a medication). With one property per member it visits only the rules that
+    test the sets it is in.
+    """
+    if not _MEMBER_NAME.fullmatch(value):
+        raise EngineError(f"{value!r} cannot name a set member for the rule engine")
+    return f"{field}__{value}"
+
+
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
 def _compile_test(name: str, test: Any) -> dict[str, Any]:
     if name in SET_FIELD_OF:
         field = SET_FIELD_OF[name]
 
         def member(v: str) -> dict[str, Any]:
-            return {"$iany": {field: {"$i": v}}}
+            return {member_property(field, v): True}
 
         if isinstance(test, dict):
             key, values = next(iter(test.items()))
@@ -209,6 +226,7 @@ class DurableMatcher:
         self._derive: dict[str, dict[str, Any]] = {}
         self._needs_codes: dict[str, frozenset[str]] = {}
         self._reads: dict[str, dict[str, frozenset[str]]] = {}
+        self._members: dict[str, dict[tuple[str, str], str]] = {}
         self._sessions = (
             itertools.count()
         )  # session ids: unique in this process, sessions never outlive a run
@@ -216,6 +234,7 @@ class DurableMatcher:
         for phase in ("findings", "conclusions"):
             rules = ruleset.phase_rules(phase)
             self._needs_codes[phase] = _kinds_needing_codes(rules)
+            self._members[phase] = _members_tested(rules)
             self._reads[phase] = fields_read(rules)
             for lr in rules:
                 self._width[lr.rule.id] = len(lr.rule.when)
@@ -226,7 +245,7 @@ class DurableMatcher:
             self._handles[phase] = dre.create_ruleset(f"ldncds_{phase}", fact_text(definition))
 
     def run(self, phase: Phase, facts: Sequence[dict[str, Any]]) -> list[Firing]:
-        facts = self.sent(phase, facts)
+        facts = [self._members_as_properties(phase, f) for f in self.sent(phase, facts)]
         if not facts:
             return []  # nothing can match; never hand the C core an empty batch
         handle = self._handles[phase]
@@ -264,6 +283,17 @@ class DurableMatcher:
             ):
                 continue
             out.append({name: value for name, value in fact.items() if name in fields})
+        return out
+
+    def _members_as_properties(self, phase: Phase, fact: dict[str, Any]) -> dict[str, Any]:
+        """The fact with each set field replaced by one property per member the phase tests."""
+        tested = self._members[phase]
+        out: dict[str, Any] = {}
+        for name, value in fact.items():
+            if name in _SET_FIELDS:
+                out.update((p, True) for v in value or () if (p := tested.get((name, v))) is not None)
+            else:
+                out[name] = value
         return out
 
     def _drain(self, handle: int, state_handle: int, sid: str) -> list[Firing]:
@@ -333,6 +363,22 @@ def fields_read(rules: list[LoadedRule]) -> dict[str, frozenset[str]]:
         for p in lr.rule.when:
             fields.setdefault(p.fact, {"kind", "id"}).update(SET_FIELD_OF.get(name, name) for name in p.where)
     return {kind: frozenset(names) for kind, names in fields.items()}
+
+
+_SET_FIELDS = frozenset(SET_FIELD_OF.values())
+
+
+def _members_tested(rules: list[LoadedRule]) -> dict[tuple[str, str], str]:
+    """(set field, member) -> its property, for every member these rules' patterns test."""
+    tested: dict[tuple[str, str], str] = {}
+    for lr in rules:
+        for p in lr.rule.when:
+            for name, test in p.where.items():
+                if name in SET_FIELD_OF:
+                    field = SET_FIELD_OF[name]
+                    values = next(iter(test.values())) if isinstance(test, dict) else [test]
+                    tested.update(((field, v), member_property(field, v)) for v in values)
+    return tested
 
 
 def _kinds_needing_codes(rules: list[LoadedRule]) -> frozenset[str]:
