@@ -373,6 +373,74 @@ def _lean_path_targets(s: dict[str, Any], m: dict[str, Any], http: str) -> list[
     return rows
 
 
+def _floor_values(f: dict[str, Any], s: dict[str, Any], http: str) -> dict[str, Any]:
+    """The fixed costs (benchmarks/floors.py) set against each missed target's budget."""
+    core, val = f["c_core"], f["validation"]
+    c_rows = [
+        [
+            phase,
+            p["rules"],
+            p["session_setup_us"],
+            p["facts_sent_mean"],
+            p["per_fact_us"],
+            p["mean_call_us"],
+        ]
+        for phase, p in core["phases"].items()
+    ]
+    per_fact_total = sum(p["per_fact_us"] * p["facts_sent_mean"] for p in core["phases"].values())
+    setup_ms = core["setup_us_per_patient"] / 1000
+    resource_ms = (val["pydantic_floor_us"] + val["json_parse_us"]) / 1000
+
+    def row(target: str, budget: float, fixed: float, today: float | None, unit: str = "ms") -> list[Any]:
+        left = budget - fixed
+        rest = "-" if today is None else f"{today - fixed:.2f} {unit} (of {today:.2f})"
+        return [target, f"{budget:.2f} {unit}", f"{fixed:.2f} {unit}", f"{left:.2f} {unit}", rest]
+
+    patient_fixed = setup_ms + per_fact_total / 1000 + resource_ms * val["resources_per_patient"]
+    rows = [
+        row(
+            "screening ≥ 1,500 patients/s on 2 workers: CPU per patient",
+            2 * 1000 / 1500,
+            patient_fixed,
+            s["stages"]["ms_per_patient_total"],
+        )
+    ]
+    http_rows = _http_rows(http)
+    chart = next((c for (n, k), c in http_rows.items() if k == 1 and "chart (raw)" in n), None)
+    if chart is not None:
+        resources = int(chart["workload"].split(", ")[1].split("-")[0])
+        today = float(chart["server CPU ms/req"]) + float(chart["workers CPU ms/req"])
+        rows.append(row(f"{resources}-resource chart ≤ 4 ms", 4.0, setup_ms + resource_ms * resources, today))
+    view, ping = http_rows.get(("POST patient-view (raw)", 20)), http_rows.get(("GET /ping (raw)", 20))
+    if view and ping:
+        budget = 2 * 1000 / (0.5 * float(ping["req/s"]))  # two cores, half of /ping's rate
+        cpu = sum(float(view[k]) for k in ("server CPU ms/req", "workers CPU ms/req", "client CPU ms/req"))
+        fixed = setup_ms + per_fact_total / 1000
+        rows.append(
+            row("patient-view ≥ 50% of /ping (20 raw clients): all CPU per request", budget, fixed, cpu)
+        )
+    steps = f["memory_steps"]
+    compiled = next(st["rss_mib"] for st in steps if st["step"].startswith("rules compiled"))
+    rows.append(row("engine worker RSS ≤ 55 MB", 55.0, compiled, steps[-1]["rss_mib"], "MiB"))
+    memory_rows = [[st["step"], st["rss_mib"], f"+{st['added_mib']}"] for st in steps]
+    return {
+        "floors_c_table": table(
+            ["phase", "rules", "session set-up µs", "facts sent", "µs per fact", "mean call µs"], c_rows
+        ),
+        "floors_setup_us": core["setup_us_per_patient"],
+        "floors_matching_us": core["matching_us_per_patient"],
+        "floors_setup_share": f"{100 * core['setup_us_per_patient'] / core['matching_us_per_patient']:.0f}",
+        "floors_resources": val["resources"],
+        "floors_json_us": val["json_parse_us"],
+        "floors_pydantic_us": val["pydantic_floor_us"],
+        "floors_lean_us": val["lean_us"],
+        "floors_budget_table": table(
+            ["target", "budget", "fixed cost measured", "left for the rest", "the rest today"], rows
+        ),
+        "floors_memory_table": table(["step (fresh worker-like process)", "RSS MiB", "added"], memory_rows),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=5000)
@@ -389,6 +457,7 @@ def main() -> None:
     dask = ["--skip-dask"] if args.skip_dask else []
     screening = _run("screening.py", ["--patients", str(args.patients), *dask], timeout=3600)
     memory = _run("memory.py", ["--total", str(args.memory_total)], timeout=3600)
+    floors = _run("floors.py", [], timeout=1800)
     after = machine() | {"speed_probe_ms": speed_probe()}
     values: dict[str, Any] = {
         "arguments": f"--patients {args.patients} --engine-runs {args.engine_runs} "
@@ -401,6 +470,7 @@ def main() -> None:
     values |= _stage_values(screening, values["resources_per_patient"]) | _targets(
         engine, screening, memory, http
     )
+    values |= _floor_values(floors, screening, http)
     Path(args.out).write_text(TEMPLATE.read_text(encoding="utf-8").format(**values), encoding="utf-8")
     raw = {
         "machine_before": before,
@@ -408,6 +478,7 @@ def main() -> None:
         "engine": engine,
         "screening": screening,
         "memory": memory,
+        "floors": floors,
         "http": http,
     }
     Path(args.raw).write_text(json.dumps(raw, indent=2, default=str) + "\n", encoding="utf-8")
