@@ -329,3 +329,24 @@ def test_a_row_lists_every_unknown_criterion_even_behind_a_hard_stop(tmp_path: P
     [row] = rows
     assert row.decision == "contraindicated" and row.hard_stops == ["current_opioid_agonist"]
     assert "failed_physical_therapy" in row.unknown_criteria
+
+
+@pytest.mark.parametrize(
+    ("deceased", "decision", "reason"),
+    [
+        ({"deceasedDateTime": "2025-06-30"}, "not_candidate", "died on 2025-06-30"),
+        ({"deceasedBoolean": True}, "not_candidate", "the record says the patient died;"),
+        # After the evaluation date: a record to correct, screened as living (as patient-view).
+        ({"deceasedDateTime": f"{ON.year + 1}-01-01"}, "candidate", "Candidate"),
+        ({"deceasedBoolean": False}, "candidate", "Candidate"),
+    ],
+)
+def test_a_patient_who_has_died_is_never_listed_for_outreach(
+    tmp_path: Path, deceased: dict[str, Any], decision: str, reason: str
+) -> None:
+    patient = candidate("p1")
+    patient["Patient"][0].update(deceased)
+    rows, bad, _ = screen(write_export(tmp_path, [patient]))
+    assert bad == []
+    [row] = rows
+    assert row.decision == decision and reason in row.reason, row.reason

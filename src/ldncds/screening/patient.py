@@ -3,7 +3,8 @@
 A resource that fails FHIR validation is dropped (and reported by file and line), its section is
 marked incomplete, and the patient is still assessed. Because the current rules only act on an
 incomplete *medication* list, a patient with any dropped resource is never reported as a candidate
-here (fail safe): see `_partial_data_guard`.
+here (fail safe): see `_partial_data_guard`. A patient the record says has died is never
+listed for outreach: see `_deceased`.
 """
 
 from __future__ import annotations
@@ -279,6 +280,8 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         reason = result if isinstance(result, str) else f"No advice: {p.failure or 'not assessed'}"
         return ScreeningRow(decision="error", reason=reason, **base)
     decision, reason = _partial_data_guard(result, p.dropped_sections)
+    if p.facts is not None and p.facts.died_by(on):
+        decision, reason = _deceased(p.facts)
     return ScreeningRow(
         decision=decision,
         reason=reason,
@@ -292,6 +295,16 @@ def _row(p: _Prepared, result: Assessment | str | None, engine: Engine, on: date
         pathways=facets.pathways(result),
         **base,
     )
+
+
+def _deceased(facts: PatientFacts) -> tuple[str, str]:
+    """A patient the record says has died is on no list for outreach, whatever the rules found.
+
+    As in patient-view (no card): a date of death after the evaluation date, or one that may be,
+    is a record to correct, and that patient is screened as living (CHECK-DEATH-DATE-01's note).
+    """
+    when = f" on {facts.deceased_on}" if facts.deceased_on else ""
+    return "not_candidate", f"Not a candidate: the record says the patient died{when}; not for outreach."
 
 
 def _partial_data_guard(result: Assessment, dropped: list[str]) -> tuple[str, str]:
