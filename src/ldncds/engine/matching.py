@@ -168,6 +168,11 @@ def member_property(field: str, value: str) -> str:
 _MEMBER_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
+def _members_of(test: Any) -> list[str]:
+    """The members a set test names: one, or its any_of / all_of list."""
+    return list(next(iter(test.values()))) if isinstance(test, dict) else [test]
+
+
 def _compile_test(name: str, test: Any) -> dict[str, Any]:
     if name in SET_FIELD_OF:
         field = SET_FIELD_OF[name]
@@ -175,10 +180,10 @@ def _compile_test(name: str, test: Any) -> dict[str, Any]:
         def member(v: str) -> dict[str, Any]:
             return {member_property(field, v): True}
 
+        members = [member(v) for v in _members_of(test)]
         if isinstance(test, dict):
-            key, values = next(iter(test.items()))
-            return {"$or" if key == "any_of" else "$and": [member(v) for v in values]}
-        return member(test)
+            return {"$or" if "any_of" in test else "$and": members}
+        return members[0]
     if not isinstance(test, dict):
         return {name: test}
     parts: list[dict[str, Any]] = []
@@ -376,8 +381,7 @@ def _members_tested(rules: list[LoadedRule]) -> dict[tuple[str, str], str]:
             for name, test in p.where.items():
                 if name in SET_FIELD_OF:
                     field = SET_FIELD_OF[name]
-                    values = next(iter(test.values())) if isinstance(test, dict) else [test]
-                    tested.update(((field, v), member_property(field, v)) for v in values)
+                    tested.update(((field, v), member_property(field, v)) for v in _members_of(test))
     return tested
 
 
