@@ -26,6 +26,9 @@ _ABSTRACT = {lean.Element, lean.ChoiceElement, lean.DomainResource, lean._Clinic
 
 def _lean_classes() -> list[type[BaseModel]]:
     """Every lean model reachable from the resource models (the ones validation can build)."""
+    for cls in vars(lean).values():
+        if isinstance(cls, type) and issubclass(cls, lean._Model):
+            cls.model_rebuild()  # deferred (lean.RESOURCE validates): resolve the field annotations
     seen: dict[str, type[BaseModel]] = {}
     todo: list[type[BaseModel]] = list(lean.MODELS.values())
     while todo:
