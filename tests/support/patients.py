@@ -8,26 +8,24 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from ldncds.engine import PatientFacts, load_ruleset
+from ldncds.engine import PatientFacts, ValueSetRow, load_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
 ON = date(2026, 3, 1)
 
 
 @lru_cache(maxsize=1)
-def _rows() -> dict[str, list[dict[str, str]]]:
+def _rows() -> dict[str, list[ValueSetRow]]:
     return load_ruleset(ROOT / "rules").valuesets.rows
 
 
 def _codes(*names: str) -> st.SearchStrategy[dict[str, str]]:
-    rows = [r for n in names for r in _rows()[n] if r["match"] == "exact"][:400]
-    return st.sampled_from(rows).map(
-        lambda r: {"system": r["system"], "code": r["code"], "display": r["display"]}
-    )
+    rows = [r for n in names for r in _rows()[n] if r.match == "exact"][:400]
+    return st.sampled_from(rows).map(lambda r: {"system": r.system, "code": r.code, "display": r.display})
 
 
 def _keywords(name: str) -> st.SearchStrategy[str]:
-    return st.sampled_from([r["code"] for r in _rows()[name] if r["match"] == "keyword"])
+    return st.sampled_from([r.code for r in _rows()[name] if r.match == "keyword"])
 
 
 OTHER = st.just({"system": "SNOMED-CT", "code": "44054006", "display": "Diabetes mellitus type 2"})

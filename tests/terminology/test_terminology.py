@@ -273,7 +273,7 @@ def test_every_value_set_of_the_project_names_its_sources() -> None:
     for name in sets.names:
         assert sets.meta[name].sources, name
         for row in sets.rows[name]:
-            assert row["source"], (name, row)
+            assert row.source, (name, row)
 
 
 # ------------------------------------------------------------------ commands

@@ -134,8 +134,8 @@ def test_topical_nsaids_do_not_count_as_an_anti_inflammatory_trial(
     rows = engine.ruleset.valuesets.rows["nsaids_topical"]
     assert len(rows) > 50
     for row in rows[:10]:
-        assert "nsaids" not in sets.of_code(row["system"], row["code"]), row
-        a = engine.assess(_swap(candidate, sets, "nsaids", _trial(row["code"], row["display"])), ON)
+        assert "nsaids" not in sets.of_code(row.system, row.code), row
+        a = engine.assess(_swap(candidate, sets, "nsaids", _trial(row.code, row.display)), ON)
         assert _criterion(a, "failed_anti_inflammatory") != "met", row
 
 
@@ -234,7 +234,7 @@ def test_an_opioid_screen_with_an_unreadable_value_is_insufficient_information(
 
 
 def test_every_text_name_of_an_opioid_contraindicates(engine: Engine, candidate: PatientFacts) -> None:
-    words = [r["code"] for r in engine.ruleset.valuesets.rows["opioid_agonists"] if r["match"] == "keyword"]
+    words = [r.code for r in engine.ruleset.valuesets.rows["opioid_agonists"] if r.match == "keyword"]
     assert {"kratom", "tilidine", "norco", "targiniq", "lorcet"} <= set(words)
     for word in words:
         med = Medication(
@@ -248,7 +248,7 @@ def test_set_relations_the_rules_rely_on(engine: Engine) -> None:
     sets = engine.ruleset.valuesets
 
     def codes(name: str) -> set[tuple[str, str]]:
-        return {(r["system"], r["code"]) for r in sets.rows[name] if r["match"] == "exact"}
+        return {(r.system, r.code) for r in sets.rows[name] if r.match == "exact"}
 
     agonists, long_acting, maintenance = (
         codes("opioid_agonists"),

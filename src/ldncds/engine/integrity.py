@@ -11,13 +11,14 @@ prints what changed, and commit the lock with the edit.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 if TYPE_CHECKING:
-    from .loader import ValueSets
+    from .loader import ValueSetRow, ValueSets
     from .ruleschema import RuleFile
 
 LOCK = "ruleset.lock"
@@ -28,9 +29,9 @@ _HEADER = (
 )
 
 
-def valueset_digest(rows: list[dict[str, str]]) -> str:
+def valueset_digest(rows: Sequence[ValueSetRow]) -> str:
     """Hash of what matches (system, code, match); display and note wording may change freely."""
-    keys = sorted(f"{r['system']}|{r['code']}|{r['match']}" for r in rows)
+    keys = sorted(f"{r.system}|{r.code}|{r.match}" for r in rows)
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import yaml
 from pydantic import ValidationError
@@ -55,6 +55,7 @@ PHASE_OF_CONCERN: dict[str, Phase] = {
     "orders": "findings",
 }
 MANIFEST = "ruleset.yaml"
+_V = TypeVar("_V")
 VALUESET_DIR = "valuesets"
 
 
@@ -67,14 +68,28 @@ class RulesetError(Exception):
         self.file, self.rule_id, self.detail = file, rule_id, message
 
 
+class ValueSetRow(NamedTuple):
+    """One row of a rules/valuesets CSV (`source`: the ids of its sources, joined by "|")."""
+
+    system: str
+    code: str
+    display: str
+    match: str
+    note: str
+    source: str
+
+
 class ValueSets:
     """Code lists by name; matches codes exactly or by prefix, and free text by keyword."""
 
     def __init__(self) -> None:
         self.names: set[str] = set()
-        self.rows: dict[str, list[dict[str, str]]] = {}
+        self.rows: dict[str, list[ValueSetRow]] = {}
         self.meta: dict[str, ValueSetMeta] = {}  # provenance of each set (its NAME.meta.yaml)
-        self._exact: dict[tuple[str, str], set[str]] = {}
+        # Every process holds the code lists (~6,000 rows): one object per repeated value (system,
+        # match, note, source; a code's set of value-set names) keeps them small.
+        self._shared: dict[Any, Any] = {}
+        self._exact: dict[tuple[str, str], frozenset[str]] = {}
         self._prefix: list[tuple[str, str, str]] = []
         self._keywords: dict[str, list[str]] = {}
         self._keyword_re: list[tuple[str, re.Pattern[str]]] = []
@@ -91,16 +106,30 @@ class ValueSets:
 
     def add(self, name: str, row: dict[str, str]) -> None:
         self.names.add(name)
-        self.rows.setdefault(name, []).append(row)
-        system, code, match = row["system"], row["code"], row["match"]
+        one = self._one
+        kept = ValueSetRow(
+            one(row["system"]),
+            row["code"],
+            row["display"],
+            one(row["match"]),
+            one(row["note"]),
+            one(row["source"]),
+        )
+        self.rows.setdefault(name, []).append(kept)
+        system, code, match = kept.system, kept.code, kept.match
         if match == "keyword":
             self._keywords.setdefault(name, []).append(code.lower())
         elif match == "prefix":
             self._prefix.append((system, canonical_code(system, code).replace(".", ""), name))
         else:
-            self._exact.setdefault((system, canonical_code(system, code)), set()).add(name)
+            key = (system, canonical_code(system, code))
+            self._exact[key] = one(self._exact.get(key, frozenset()) | {name})
+
+    def _one(self, value: _V) -> _V:
+        return cast(_V, self._shared.setdefault(value, value))
 
     def finish(self) -> None:
+        self._shared.clear()
         self._code_cache.clear()
         self._text_cache.clear()
         self._keyword_re = [

@@ -513,7 +513,7 @@ def _provenance(rs: LoadedRuleset, name: str) -> dict[str, Any] | None:
         return None
     counts: dict[str, int] = defaultdict(int)
     for row in rs.valuesets.rows.get(name, []):
-        for source_id in row.get("source", "").split("|"):
+        for source_id in row.source.split("|"):
             counts[source_id] += 1
     sources = [
         {
