@@ -1,5 +1,5 @@
 """An engine worker imports what its work needs, not the server's stack: no web framework, metrics,
-HTTP client, database or CLI libraries (memory per worker, start-up time)."""
+HTTP client, event loop, database or CLI libraries (memory per worker, start-up time)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ SERVER_ONLY = (
     "sqlalchemy",
     "jwt",
     "pydantic_settings",  # settings arrive with each task
+    "asyncio",  # the pool's event-loop side (api.workers) and the FHIR fetches (cdshooks.fetch)
+    "ssl",
 )
 CLI_ONLY = ("typer", "rich", "alembic", "jinja2")
 
@@ -28,11 +30,11 @@ _WORKER = textwrap.dedent(
     import json, pickle, sys
     from datetime import date
     from pathlib import Path
-    from ldncds.api.workers import Job, _answer   # the worker's entry module
+    from ldncds.api.engine_process import Job, answer   # the worker's entry module
     from ldncds.engine import Engine
     jobs = pickle.loads(sys.stdin.buffer.read())  # as a worker receives them: work functions by name
     engine = Engine()
-    answers = [_answer(engine, job)[0] for job in jobs]
+    answers = [answer(engine, job)[0] for job in jobs]
     print(json.dumps({"answers": answers, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
     """
 )

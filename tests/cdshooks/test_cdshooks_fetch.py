@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ldncds.api.app import create_app
-from ldncds.cdshooks.prefetch import fhir_server_allowed
+from ldncds.cdshooks.fetch import fhir_server_allowed
 from ldncds.engine import Engine
 from ldncds.settings import Settings
 from ldncds.store import open_store

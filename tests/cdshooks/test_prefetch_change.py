@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from ldncds.cdshooks.prefetch import PREFETCH_KEYS, FetchLimits, FhirFetcher, Gathered, gather
+from ldncds.cdshooks.fetch import FetchLimits, FhirFetcher, gather
+from ldncds.cdshooks.prefetch import PREFETCH_KEYS, Gathered
 from ldncds.fhir import MISSING
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "http" / "patient_view_candidate.json"

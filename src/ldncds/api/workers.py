@@ -11,6 +11,7 @@ The server talks to its workers on its event loop, without a thread: a request b
 worker (or waits for one, as a future), writes its job to the worker's socket and awaits the
 answer with the loop's reader (non-blocking, in multiprocessing's framing, which the worker reads
 and writes with its ordinary Connection). Only starting a replacement worker runs in a thread.
+The worker's own side (start-up, the job loop) is `engine_process`, which imports none of this.
 """
 
 from __future__ import annotations
@@ -22,19 +23,16 @@ import os
 import struct
 import threading
 from collections import deque
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
-from pathlib import Path
 from typing import Any
 
-from ldncds.engine import Engine, LoadedRuleset
-from ldncds.leanstart import LEAN_SPAWN, settle, young_collections_deferred
-from ldncds.service.errors import ApiError
-from ldncds.service.links import LinkSigner, current_link_signer, reset_link_signer, use_link_signer
+from ldncds.engine import LoadedRuleset
+from ldncds.leanstart import LEAN_SPAWN
+from ldncds.service.links import current_link_signer
 from ldncds.service.worklet import EngineFailed, Outcome, Work
 
-from .logs import configure_logging, current_request_id, request_id_context
+from .engine_process import Job, WorkerSetup, worker_main
+from .logs import current_request_id
 
 log = logging.getLogger("ldncds.workers")
 # Never fork a threaded server; each worker starts clean, without the CLI import graph.
@@ -49,74 +47,11 @@ class WorkFailed(RuntimeError):
     """The work raised an unexpected exception in the worker (a bug: answered 500, as in-process)."""
 
 
-@dataclass(frozen=True)
-class Job:
-    """One request's work, and the request context its cards and log lines need."""
-
-    work: Work[Any]
-    task: Any
-    links: LinkSigner | None = None  # signs the cards' page links (JWT on)
-    request_id: str | None = None
-
-
-@dataclass(frozen=True)
-class WorkerSetup:
-    """What every worker (and every replacement) starts with."""
-
-    rules_dir: str
-    warm_up: tuple[Job, ...] = ()  # run once before the worker says it is ready
-    log_level: str | None = None  # JSON log lines as the server writes them; None: leave logging be
-
-
-def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
-    try:
-        engine = Engine(Path(setup.rules_dir))
-        for warm_up in setup.warm_up:  # first-request costs: imports, FHIR model classes, first assessment
-            warm_up.work(engine, warm_up.task)
-    except Exception as exc:  # the parent sees the message and stops start-up
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
-    if setup.log_level is not None:  # after the warm-up: its synthetic patient is no one's news
-        configure_logging(setup.log_level)
-    settle()
-    conn.send(("ready", engine.version))
-    while True:
-        try:
-            job: Job | None = conn.recv()
-        except (EOFError, OSError):
-            return
-        except Exception as exc:  # noqa: BLE001 - a job that cannot be unpickled is that job's error
-            conn.send(("error", type(exc).__name__))
-            continue
-        if job is None:
-            return
-        answer = _answer(engine, job)
-        try:
-            conn.send(answer)
-        except (EOFError, OSError):
-            return
-        except Exception as exc:  # noqa: BLE001 - an answer that cannot be pickled
-            conn.send(("error", type(exc).__name__))
-
-
-def _answer(engine: Engine, job: Job) -> tuple[str, Any]:
-    token = use_link_signer(job.links)
-    try:
-        with request_id_context(job.request_id), young_collections_deferred():
-            return ("ok", job.work(engine, job.task))
-    except ApiError as exc:  # an answer that is an error (400, 412, no advice): the server sends it
-        return ("refused", exc)
-    except Exception as exc:  # noqa: BLE001 - a bug is that request's error, never a dead worker
-        return ("error", type(exc).__name__)
-    finally:
-        reset_link_signer(token)
-
-
 class _Worker:
     def __init__(self, setup: WorkerSetup) -> None:
         self.conn, child = _SPAWN.Pipe()
         self.process = _SPAWN.Process(
-            target=_worker_main, args=(child, setup), daemon=True, name="ldncds-engine"
+            target=worker_main, args=(child, setup), daemon=True, name="ldncds-engine"
         )
         self.process.start()
         child.close()

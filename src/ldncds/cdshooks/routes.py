@@ -25,6 +25,7 @@ from ldncds.service.worklet import Outcome, json_bytes
 from ldncds.store.interface import Caller, ForeignRecordError
 
 from .discovery import CANDIDACY, DISCOVERY, ORDER_SELECT, ORDER_SIGN, SERVICES
+from .fetch import FetchLimits, FhirFetcher, fhir_server_allowed, gather
 from .models import (
     CardsResponse,
     Discovery,
@@ -35,7 +36,7 @@ from .models import (
     OrderSignRequest,
     PatientViewRequest,
 )
-from .prefetch import Fetched, FetchLimits, FhirFetcher, fhir_server_allowed, gather
+from .prefetch import Fetched
 from .work import HookTask, OrderTask, cards_outcome, order_check, patient_view
 
 log = logging.getLogger("ldncds.cdshooks")
