@@ -2,7 +2,7 @@
 
 fhir.resources runs Python validators on every nested element (null checks, [x] choices, required
 primitives), which made FHIR validation about half of the CPU of an assessment. These models leave
-that work to pydantic-core and reuse fhir.resources' own primitive types (`fhirtypes`), so a date,
+that work to pydantic-core and reuse fhir.resources' own primitive types (fhir_core's), so a date,
 code, id or decimal is checked, and parsed to the same value, exactly as full validation does.
 
 The contract (tests/fhir/test_lean_models.py checks it against fhir.resources, field by field):
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
-from fhir.resources.R4B import fhirtypes
-from fhir.resources.R4B.fhirtypes import (
+# fhir_core's primitive types, which fhir.resources.R4B.fhirtypes re-exports (the same objects),
+# without that module's ~700 complex types: a worker loads those only when a record needs full validation.
+from fhir_core import types as fhirtypes
+from fhir_core.types import (
     BooleanType,
     CanonicalType,
     CodeType,
