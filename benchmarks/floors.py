@@ -162,9 +162,9 @@ steps.append(('rules loaded (YAML, value sets)', rss()))
 engine = Engine(rules)
 gc.collect()
 steps.append(('rules compiled into durable_rules', rss()))
-import fhir.resources.R4B.fhirtypes
+import fhir_core.types
 steps.append(("fhir_core primitive types (the lean models' dates, codes, ids)", rss()))
-import ldncds.api.work, ldncds.api.workers
+import ldncds.api.work, ldncds.api.engine_process
 from ldncds.cdshooks.work import HookTask, patient_view
 steps.append(('FHIR adapter, lean models, CDS Hooks and worker modules', rss()))
 raw = Path(sys.argv[1]).read_bytes()

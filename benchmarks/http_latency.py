@@ -87,15 +87,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15 of stat)
 
 
-def rss_mib(pid: int) -> float | None:
-    """Resident memory (VmRSS) of a process, None when it has gone or is no Python process of ours."""
+def rss_mib(pid: int, field: str = "VmRSS") -> float | None:
+    """Resident memory (VmRSS, or RssAnon: the part no other process shares, i.e. not the pages of
+    libpython, pydantic-core or OpenSSL) of a process, None when it has gone or is not ours."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return None
     if "resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
         return None  # multiprocessing's resource tracker, not an engine worker
-    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")), None)
     return None if kib is None else kib / 1024
 
 
@@ -366,9 +367,9 @@ def main() -> None:
                 for c in args.concurrency
                 for name, request in workloads
             ]
-            workers = [m for m in map(rss_mib, sorted(children(server.pid))) if m is not None]
-            memory = {"server": rss_mib(server.pid)} | {
-                f"engine worker {i}": mib for i, mib in enumerate(workers, 1)
+            pids = [p for p in sorted(children(server.pid)) if rss_mib(p) is not None]
+            memory = {"server": (rss_mib(server.pid), rss_mib(server.pid, "RssAnon"))} | {
+                f"engine worker {i}": (rss_mib(p), rss_mib(p, "RssAnon")) for i, p in enumerate(pids, 1)
             }
         finally:
             server.send_signal(signal.SIGTERM)
@@ -385,10 +386,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
-    print("\n| process (after the runs) | RSS MiB |\n|---|---|")
-    for name, mib in memory.items():
+    print("\n| process (after the runs) | RSS MiB | of it private (RssAnon) MiB |\n|---|---|---|")
+    for name, (mib, private) in memory.items():
         if mib is not None:
-            print(f"| {name} | {mib:.1f} |")
+            print(f"| {name} | {mib:.1f} | {private or 0:.1f} |")
 
 
 if __name__ == "__main__":

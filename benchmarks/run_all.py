@@ -326,12 +326,16 @@ def _chart_and_worker_targets(http_rows: dict[tuple[str, int], dict[str, str]], 
     if sizes:
         rows.append(
             [
-                "engine worker RSS ≤ 55 MB",
-                f"{max(sizes):.1f} MiB (largest of {len(sizes)})",
-                _verdict(max(sizes) <= 55),
+                f"engine worker RSS ≤ 55 MB ({WORKER_RSS_TARGET_MIB:.1f} MiB)",
+                f"{max(sizes):.1f} MiB = {max(sizes) * MIB / 1e6:.1f} MB (largest of {len(sizes)})",
+                _verdict(max(sizes) <= WORKER_RSS_TARGET_MIB),
             ]
         )
     return rows
+
+
+MIB = 2**20
+WORKER_RSS_TARGET_MIB = 55e6 / MIB  # the 55 MB, in the MiB that /proc reports
 
 
 def _verdict(met: bool) -> str:
@@ -421,7 +425,15 @@ def _floor_values(f: dict[str, Any], s: dict[str, Any], http: str) -> dict[str, 
         )
     steps = f["memory_steps"]
     compiled = next(st["rss_mib"] for st in steps if st["step"].startswith("rules compiled"))
-    rows.append(row("engine worker RSS ≤ 55 MB", 55.0, compiled, steps[-1]["rss_mib"], "MiB"))
+    rows.append(
+        row(
+            f"engine worker RSS ≤ 55 MB ({WORKER_RSS_TARGET_MIB:.1f} MiB)",
+            WORKER_RSS_TARGET_MIB,
+            compiled,
+            steps[-1]["rss_mib"],
+            "MiB",
+        )
+    )
     memory_rows = [[st["step"], st["rss_mib"], f"+{st['added_mib']}"] for st in steps]
     return {
         "floors_c_table": table(
