@@ -53,6 +53,18 @@ Feature: CDS Hooks contract of the low-dose naltrexone service
     And the card notes "date of death after today"
     And the card cites rule DEC-CAND-01
 
+  Scenario: A diagnosis recorded before its onset is named on the card
+    When the EHR opens the chart of a patient with fibromyalgia whose diagnosis was recorded 200 days before its onset
+    Then one info card says "Candidate"
+    And the card notes "recorded before its onset"
+    And the card cites rule DEC-CAND-01
+    And the decision log shows rule CHECK-ONSET-AFTER-RECORDED-01 fired
+
+  Scenario: A diagnosis recorded after its onset needs no note
+    When the EHR opens the chart of a patient with fibromyalgia whose diagnosis was recorded 1 day after its onset
+    Then one info card says "Candidate"
+    And the card does not note "recorded before its onset"
+
   Scenario: Required data neither sent nor fetchable
     When the EHR opens the chart of a patient with fibromyalgia but sends no conditions and no FHIR access
     Then the service answers 412 naming prefetch.conditions

@@ -323,6 +323,30 @@ Feature: FHIR records as EHRs send them
     When the FHIR record is read and assessed on 2026-03-01
     Then the decision is candidate
 
+  # Her fibromyalgia began 730 days ago. A record entered before that day contradicts its onset
+  # (CHECK-ONSET-AFTER-RECORDED-01): the duration still counts from the onset, and the note says so.
+  Scenario: A diagnosis recorded before its onset is named, and its duration counts from the onset
+    Given her fibromyalgia Condition was recorded 1000 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And criterion pain_duration is met
+    And a note says "recorded before its onset"
+    And the explanation cites rule CHECK-ONSET-AFTER-RECORDED-01
+
+  Scenario: A diagnosis recorded the day it began is consistent: no note
+    Given her fibromyalgia Condition was recorded 730 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And no note says "recorded before its onset"
+    And rule CHECK-ONSET-AFTER-RECORDED-01 does not apply
+
+  Scenario: A diagnosis recorded the day after it began is consistent: no note
+    Given her fibromyalgia Condition was recorded 729 days ago
+    When the FHIR record is read and assessed on 2026-03-01
+    Then the decision is candidate
+    And no note says "recorded before its onset"
+    And rule CHECK-ONSET-AFTER-RECORDED-01 does not apply
+
   # A visit cannot follow the patient's death (CHECK-DEATH-DATE-01); on or before today, the
   # CDS Hooks service gives no card (features/cds_hooks.feature).
   Scenario: A date of death after the visit is named and she is still assessed

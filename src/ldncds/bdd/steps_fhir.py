@@ -336,6 +336,13 @@ def step_fibromyalgia_abated(
         fibromyalgia["clinicalStatus"] = {"coding": [{"code": status}]}
 
 
+@given(parsers.re(r"her fibromyalgia Condition was recorded (?P<n>\d+) days? ago"))
+def step_fibromyalgia_recorded(fhir_chart: FhirChart, n: str) -> None:
+    conditions = fhir_chart.keys["conditions"]
+    assert conditions, "the background's record has no conditions"
+    conditions[0]["recordedDate"] = _ago(n)  # the background's, with its onset 730 days ago
+
+
 @given(
     parsers.re(rf"a Condition of {_DIAGNOSIS_CODE} with clinical status (?P<status>[a-z]+) and {_ABATEMENT}")
 )

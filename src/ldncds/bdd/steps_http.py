@@ -11,7 +11,7 @@ import copy
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,10 @@ _DEATH = re.compile(
     r"a patient with fibromyalgia whose record gives a date of death "
     r"(?P<n>\d+) days? (?P<side>ago|from today)"
 )
+_RECORDED = re.compile(
+    r"a patient with fibromyalgia whose diagnosis was recorded "
+    r"(?P<n>\d+) days? (?P<side>before|after) its onset"
+)
 
 
 @when(parsers.parse("the EHR opens the chart of {patient}"))
@@ -136,6 +140,13 @@ def http_open_chart(http_service: dict[str, Any], patient: str) -> None:
         days = int(death["n"]) * (-1 if death["side"] == "ago" else 1)
         today = Settings(public_base_url=_BASE).today()  # the service's evaluation date
         body["prefetch"]["patient"]["deceasedDateTime"] = (today + timedelta(days=days)).isoformat()
+        _send(http_service, _CANDIDACY, body)
+        return
+    if recorded := _RECORDED.fullmatch(patient):
+        [fibromyalgia] = [e["resource"] for e in body["prefetch"]["conditions"]["entry"]]
+        days = int(recorded["n"]) * (-1 if recorded["side"] == "before" else 1)
+        onset = date.fromisoformat(fibromyalgia["onsetDateTime"])
+        fibromyalgia["recordedDate"] = (onset + timedelta(days=days)).isoformat()
         _send(http_service, _CANDIDACY, body)
         return
     missing = {
@@ -281,6 +292,18 @@ def http_no_card(http_service: dict[str, Any]) -> None:
 def http_card_notes(http_service: dict[str, Any], text: str) -> None:
     detail = _the_card(http_service)["detail"]
     assert text.lower() in detail.lower(), detail
+
+
+@then(parsers.re(r'the card does not note "(?P<text>[^"]+)"'))
+def http_card_does_not_note(http_service: dict[str, Any], text: str) -> None:
+    detail = _the_card(http_service)["detail"]
+    assert text.lower() not in detail.lower(), detail
+
+
+@then(parsers.parse("the decision log shows rule {rule_id} fired"))
+def http_logged_rule(http_service: dict[str, Any], rule_id: str) -> None:
+    stored = http_service["store"].get(_the_card(http_service)["uuid"])
+    assert rule_id in stored.assessment["rules_fired"], stored.assessment["rules_fired"]
 
 
 @then("nothing is stored")

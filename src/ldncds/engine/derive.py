@@ -418,6 +418,8 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     recorded = _known_by(c.recorded_date, on)
     # ... and it contradicts the record: its recorded date then vouches for no duration either.
     future_onset = c.onset if c.onset and onset is None else None
+    # Begun after it was entered: one of the dates is wrong. The duration counts from the onset.
+    onset_after_recorded = bool(onset and recorded and earliest(onset) > latest(recorded))
     basis, dmin, dmax = _duration(on, onset, None if future_onset else recorded)
     verification = "confirmed" if c.verification_status == "confirmed" else "possible"
     clinical = _clinical(c, on)
@@ -425,6 +427,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
     if clinical == "contradictory":
         clinical_text += f" but abated {c.abatement or '(no date)'}: contradictory"
     status = f"{clinical_text}, {c.verification_status or 'verification not recorded'}"
+    dated = _dated(onset, recorded, future_onset, onset_after_recorded)
     out.add(
         {
             "kind": "condition",
@@ -436,6 +439,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             "duration_days_max": dmax,
             "duration_basis": basis,
             "days_since_recorded": _days_since_recorded(on, onset, recorded),
+            "onset_after_recorded": onset_after_recorded,
         },
         FactRef(
             fid,
@@ -443,7 +447,7 @@ def _condition(out: Derived, fid: str, c: Condition, on: date, valuesets: ValueS
             c.source,
             _display(c.codes, c.text),
             onset or recorded,
-            f"{_code_label(c.codes) or 'uncoded'}; {status}; {_dated(onset, recorded, future_onset)}",
+            f"{_code_label(c.codes) or 'uncoded'}; {status}; {dated}",
         ),
     )
 
@@ -481,11 +485,18 @@ def _duration(on: date, onset: str | None, recorded: str | None) -> tuple[str, i
     return "none", None, None
 
 
-def _dated(onset: str | None, recorded: str | None, future_onset: str | None = None) -> str:
+def _dated(
+    onset: str | None,
+    recorded: str | None,
+    future_onset: str | None = None,
+    onset_after_recorded: bool = False,
+) -> str:
     if future_onset:
         return f"onset {future_onset}, after the evaluation date" + (
             f"; recorded {recorded}" if recorded else ""
         )
+    if onset_after_recorded:
+        return f"onset {onset}, after its recorded date {recorded}"
     if onset:
         return f"onset {onset}"
     return f"recorded {recorded}" if recorded else "no onset or recorded date"

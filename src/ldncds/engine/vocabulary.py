@@ -51,6 +51,8 @@ FACT_FIELDS: dict[str, dict[str, str]] = {
         "duration_basis": "str",
         # Days since the record was last dated (recorded or onset): how recent a status-less entry is.
         "days_since_recorded": "num",
+        # The onset is later than the date the condition was recorded (a data error to correct).
+        "onset_after_recorded": "bool",
     },
     "medication": {
         "value_sets": "set",
