@@ -947,8 +947,7 @@ def parse(raw: dict[str, Any]) -> DomainResource | None:
     validation can tell them apart, and only its errors are reported.
     """
     rtype = raw.get("resourceType")
-    model = MODELS.get(rtype) if isinstance(rtype, str) else None
-    if model is None:
+    if not isinstance(rtype, str) or rtype not in MODELS:  # not a type modelled here: full validation
         return None
     try:
         return RESOURCE.validate_python(raw)
